@@ -1,0 +1,70 @@
+"""The ``phylaw`` command line: a thin Typer app; each stage registers its commands from its own module."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import typer
+
+from phylaw.errors import PhylawError
+
+app = typer.Typer(
+    name="phylaw",
+    help="phylaw: can a video generation model learn physical laws from video alone?",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.command("version")
+def version() -> None:
+    """Print the phylaw version."""
+    from phylaw import __version__
+
+    typer.echo(__version__)
+
+
+def _register() -> None:
+    from phylaw.cli import data, evaluate, experiments, model
+
+    for module in (data, evaluate, model, experiments):
+        module.register(app)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point: turns PhylawError (and a few common file errors) into one line and exit 2."""
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    _register()
+    try:
+        app(args=argv, standalone_mode=False)
+    except PhylawError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        return 2
+    except KeyboardInterrupt:
+        typer.echo("interrupted: run the same command again to resume", err=True)
+        return 130
+    except (FileNotFoundError, PermissionError, IsADirectoryError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        return 2
+    except SystemExit as exc:  # typer/click usage errors
+        return int(exc.code or 0)
+    except Exception as exc:
+        # usage errors of typer's (vendored) click: they know how to print themselves
+        exit_code = getattr(exc, "exit_code", None)
+        if exit_code is None:
+            raise
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        return int(exit_code)
+    return 0
+
+
+def entry() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()
