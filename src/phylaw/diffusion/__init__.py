@@ -1,1 +1,18 @@
-"""diffusion"""
+"""Diffusion core: schedulers (diffusers), the v-prediction loss, frame conditioning and the sampling loop."""
+
+from __future__ import annotations
+
+from phylaw.diffusion.conditioning import compressed_condition_mask, make_condition
+from phylaw.diffusion.losses import LossOutput, training_loss
+from phylaw.diffusion.sampler import sample
+from phylaw.diffusion.scheduler import make_sample_scheduler, make_train_scheduler
+
+__all__ = [
+    "LossOutput",
+    "compressed_condition_mask",
+    "make_condition",
+    "make_sample_scheduler",
+    "make_train_scheduler",
+    "sample",
+    "training_loss",
+]

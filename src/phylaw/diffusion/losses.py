@@ -1,0 +1,50 @@
+"""The training objective: v-prediction MSE on the generated (mask < 1) positions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from diffusers import DDPMScheduler
+from torch import Tensor, nn
+
+
+@dataclass(frozen=True)
+class LossOutput:
+    """loss: scalar to backpropagate (mean of mse_per_sample); mse_per_sample (B,): detached per-video MSE
+    over generated positions; timesteps (B,): the sampled diffusion steps (for loss-vs-t logging)."""
+
+    loss: Tensor
+    mse_per_sample: Tensor
+    timesteps: Tensor
+
+
+def training_loss(
+    model: nn.Module,
+    scheduler: DDPMScheduler,
+    x0: Tensor,
+    cond: Tensor,
+    mask: Tensor,
+    generator: torch.Generator,
+) -> LossOutput:
+    """One v-prediction loss evaluation for clean latents x0 (B, C, T, H, W).
+
+    t ~ U{0, ..., T-1} and ε ~ N(0, I) are drawn from ``generator`` (on its own device, then moved to x0's,
+    so a CPU generator gives the same draws for CPU and GPU training); x_t = √ᾱ x0 + √(1-ᾱ) ε through
+    ``scheduler.add_noise``; target v = √ᾱ ε - √(1-ᾱ) x0 through ``scheduler.get_velocity``. The squared
+    error is averaged over the positions where mask < 1 (every channel), per video, then over the batch;
+    conditioning positions (mask == 1) contribute nothing. Runs under whatever autocast the caller set;
+    the error is computed in fp32.
+    """
+    b = x0.shape[0]
+    n_steps = scheduler.config.num_train_timesteps
+    timesteps = torch.randint(0, n_steps, (b,), generator=generator, device=generator.device).to(x0.device)
+    noise = torch.randn(x0.shape, generator=generator, device=generator.device, dtype=x0.dtype).to(x0.device)
+    x_t = scheduler.add_noise(x0, noise, timesteps)  # (B, C, T, H, W)
+    target = scheduler.get_velocity(x0, noise, timesteps)  # (B, C, T, H, W)
+    pred = model(x_t, timesteps, cond, mask)  # (B, C, T, H, W)
+    weight = (mask < 1).to(torch.float32)  # (B, 1, T, H, W)
+    sq = (pred.float() - target.float()).square() * weight  # (B, C, T, H, W)
+    count = (weight.flatten(1).sum(1) * x0.shape[1]).clamp_min(1.0)  # (B,)
+    mse = sq.flatten(1).sum(1) / count  # (B,)
+    return LossOutput(loss=mse.mean(), mse_per_sample=mse.detach(), timesteps=timesteps)

@@ -1,0 +1,48 @@
+"""The only denoising loop: frame-conditioned DDIM sampling on trailing timesteps."""
+
+from __future__ import annotations
+
+import torch
+from diffusers import DDIMScheduler, DDPMScheduler
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from phylaw.diffusion.scheduler import make_sample_scheduler
+
+
+@torch.no_grad()
+def sample(
+    model: nn.Module,
+    scheduler: DDPMScheduler | DDIMScheduler,
+    cond: Tensor,
+    mask: Tensor,
+    *,
+    steps: int = 50,
+    generator: torch.Generator,
+    progress: bool = False,
+    keep_condition: bool = True,
+) -> Tensor:
+    """Generate clean latents (B, C, T, H, W) given condition latents ``cond`` and ``mask`` (B, 1, T, H, W).
+
+    ``scheduler`` is the training (or any) scheduler: a fresh DDIM copy with its betas is made for ``steps``
+    trailing steps, so the caller's scheduler is never mutated. The start noise x_T ~ N(0, I) is drawn from
+    ``generator`` (on its device, then moved), and DDIM with eta = 0 is deterministic after that. During the
+    loop the latent at conditioning positions is *not* overwritten: the model sees the condition only
+    through its cond/mask channels, exactly as in training (where x_t there is noised data too).
+
+    keep_condition (default True): at the end, positions with mask == 1 are set to ``cond``. The loss never
+    trains those positions, so the model's output there is arbitrary, while the exact latents are known
+    (they are the condition); this makes decoded videos start with the real conditioning frames. Pass
+    False to get the raw model output everywhere.
+    """
+    sched = make_sample_scheduler(scheduler, steps)
+    x = torch.randn(cond.shape, generator=generator, device=generator.device, dtype=torch.float32)
+    x = x.to(cond.device) * sched.init_noise_sigma  # (B, C, T, H, W)
+    cond = cond.to(torch.float32)
+    for t in tqdm(sched.timesteps, desc="sampling", leave=False, disable=not progress):
+        t_batch = torch.full((x.shape[0],), int(t), device=x.device, dtype=torch.long)  # (B,)
+        v = model(x, t_batch, cond, mask).to(torch.float32)  # (B, C, T, H, W)
+        x = sched.step(v, t, x, eta=0.0).prev_sample  # (B, C, T, H, W)
+    if keep_condition:
+        x = torch.where(mask >= 1, cond, x)  # (B, C, T, H, W)
+    return x
