@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
+from torch.utils import flop_counter as fc
 from torch.utils.checkpoint import checkpoint
 
 from phylaw.errors import PhylawError
@@ -197,4 +198,28 @@ def model_flops_per_sample(cfg: DiTConfig, training: bool = True) -> float:
     return float(factor * (2 * n_weights * n_tok + 4 * depth * n_tok**2 * d))
 
 
-__all__ = ["DiTConfig", "VideoDiT", "model_flops_per_sample", "rope_split"]
+def flop_counter() -> fc.FlopCounterMode:
+    """A silent ``FlopCounterMode`` that also counts PyTorch's CPU flash-attention kernels.
+
+    torch's counter knows the CUDA SDPA kernels but not ``_scaled_dot_product_flash_attention_for_cpu``
+    (and its backward), which SDPA dispatches to on CPU; without this mapping CPU attention counts as 0.
+    """
+    aten = torch.ops.aten
+    return fc.FlopCounterMode(
+        display=False,
+        custom_mapping={
+            aten._scaled_dot_product_flash_attention_for_cpu: _sdpa_fwd_flops,
+            aten._scaled_dot_product_flash_attention_for_cpu_backward: _sdpa_bwd_flops,
+        },
+    )
+
+
+def _sdpa_fwd_flops(q, k, v, *args, out_shape=None, **kwargs) -> int:  # noqa: ARG001
+    return fc.sdpa_flop_count(q, k, v)
+
+
+def _sdpa_bwd_flops(grad_out, q, k, v, *args, out_shape=None, **kwargs) -> int:  # noqa: ARG001
+    return fc.sdpa_backward_flop_count(grad_out, q, k, v)
+
+
+__all__ = ["DiTConfig", "VideoDiT", "flop_counter", "model_flops_per_sample", "rope_split"]
