@@ -1,1 +1,37 @@
-"""sim"""
+"""Deterministic kinematic testbed: closed-form trajectories and named, versioned split definitions."""
+
+from __future__ import annotations
+
+from phylaw.sim.kinematics import PARAM_NAMES, SCENARIOS, simulate, simulate_uniforms
+from phylaw.sim.ranges import RANGE_SETS, get_ranges
+from phylaw.sim.splits import (
+    PAPER_SPLITS,
+    SPLITS,
+    TRAIN_SPLITS,
+    Batch,
+    Labels,
+    SplitDef,
+    get_split,
+    grid_split,
+    list_splits,
+)
+from phylaw.sim.trajectory import Trajectories
+
+__all__ = [
+    "PAPER_SPLITS",
+    "PARAM_NAMES",
+    "RANGE_SETS",
+    "SCENARIOS",
+    "SPLITS",
+    "TRAIN_SPLITS",
+    "Batch",
+    "Labels",
+    "SplitDef",
+    "Trajectories",
+    "get_ranges",
+    "get_split",
+    "grid_split",
+    "list_splits",
+    "simulate",
+    "simulate_uniforms",
+]

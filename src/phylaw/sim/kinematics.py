@@ -1,0 +1,238 @@
+"""Closed-form trajectories of the three kinematic scenarios, with the placement rules of SPEC B.1–B.3.
+
+Every function is vectorised over a batch of videos. Randomness enters only through a matrix of uniform
+draws ``u`` of shape (n, N_UNIFORMS[scenario]) taken from an explicit ``np.random.Generator``: a fixed
+number of draws per video whatever branch the placement takes, so row i of a batch depends only on
+params[i] and u[i] (this is what lets ``SplitDef.generate`` slice blocks and still get identical rows).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from phylaw.errors import PhylawError
+from phylaw.sim.trajectory import FRAME_DT, SHAPE_DISC, WORLD_SIZE, Trajectories
+
+SCENARIOS: tuple[str, ...] = ("uniform_motion", "collision", "parabola")
+PARAM_NAMES: dict[str, tuple[str, ...]] = {
+    "uniform_motion": ("r", "v"),
+    "collision": ("r1", "r2", "v1", "v2"),
+    "parabola": ("r", "v"),
+}
+N_UNIFORMS: dict[str, int] = {"uniform_motion": 3, "collision": 3, "parabola": 3}
+
+GRAVITY = 2.5  # world units / s^2, pointing down (parabola)
+MIN_VIEW_FRAMES = 24  # uniform / parabola: the ball stays in view for ~24 frames (B.1)
+EDGE_MARGIN = 0.5  # 0.05 * world size: vertical margin of the placement rules
+MIN_PRE_FRAMES = 8  # collision: frames before contact (B.2)
+MIN_POST_FRAMES = 8  # collision: frames from contact on (B.2)
+RED, BLUE = 1, 2  # palette ids (render.palette)
+
+
+def check_scenario(scenario: str) -> str:
+    if scenario not in SCENARIOS:
+        raise PhylawError(f"unknown scenario {scenario!r}; choose one of {', '.join(SCENARIOS)}")
+    return scenario
+
+
+def validate_params(scenario: str, params: np.ndarray) -> np.ndarray:
+    """Return params as (n, P) float64, or raise PhylawError naming the first bad row."""
+    names = PARAM_NAMES[check_scenario(scenario)]
+    p = np.asarray(params, dtype=np.float64)
+    if p.ndim != 2 or p.shape[1] != len(names):
+        raise PhylawError(f"{scenario} params must have shape (n, {len(names)}) for {names}, got {p.shape}")
+    radii = p[:, [i for i, n in enumerate(names) if n.startswith("r")]]
+    speeds = p[:, [i for i, n in enumerate(names) if n.startswith("v")]]
+    checks = [
+        (~np.isfinite(p).all(axis=1), "is not finite"),
+        ((radii <= 0).any(axis=1), "has a radius <= 0"),
+        ((speeds < 0).any(axis=1), "has a negative speed (speeds are magnitudes; direction is fixed)"),
+        (
+            radii.max(axis=1) > WORLD_SIZE / 2 - EDGE_MARGIN,
+            "has a radius too big for the 10x10 world (> 4.5)",
+        ),
+        (radii.sum(axis=1) > WORLD_SIZE / 2, "has radii too big for two balls side by side (sum > 5)"),
+    ]
+    for bad, what in checks:
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            row = dict(zip(names, p[i].tolist(), strict=True))
+            raise PhylawError(f"{scenario} parameter row {i} {row} {what}")
+    return p
+
+
+def frame_times(n_frames: int) -> np.ndarray:
+    """(T,) float64 times of the frames: t_k = dt * k."""
+    if n_frames < 1:
+        raise PhylawError(f"n_frames must be >= 1, got {n_frames}")
+    return np.arange(n_frames, dtype=np.float64) * FRAME_DT
+
+
+def fully_in_view(position: np.ndarray, radius: np.ndarray) -> np.ndarray:
+    """(N, T, K) bool: the object's disc/square lies inside [0, 10]^2. position (N,T,K,2), radius (N,K)."""
+    r = radius[:, None, :, None]  # (N, 1, K, 1)
+    return ((position - r >= 0.0) & (position + r <= WORLD_SIZE)).all(axis=-1)
+
+
+def _start_x(r: np.ndarray, v: np.ndarray, u_max: np.ndarray, u_x: np.ndarray) -> np.ndarray:
+    """B.1 initial x: stay in view ~24 frames; fast balls start within 0.5 of the left edge."""
+    max_init = WORLD_SIZE - (MIN_VIEW_FRAMES * FRAME_DT * v + r)
+    max_init = np.where(max_init < r, r + EDGE_MARGIN * u_max, max_init)
+    return r + (max_init - r) * u_x
+
+
+def _trajectories(
+    scenario: str, position, velocity, radius, color, contact_time, contact_frame
+) -> Trajectories:
+    n, _, k, _ = position.shape
+    return Trajectories(
+        scenario=scenario,
+        position=position,
+        velocity=velocity,
+        radius=radius,
+        color=color,
+        shape=np.full((n, k), SHAPE_DISC, dtype=np.uint8),
+        in_view=fully_in_view(position, radius),
+        contact_time=contact_time,
+        contact_frame=contact_frame,
+    )
+
+
+def _single_ball(scenario: str, r, x0, y0, vx, vy0, ay, t) -> Trajectories:
+    """One red ball with constant acceleration (0, ay). r, x0, y0, vx, vy0: (N,); t: (T,)."""
+    n = r.shape[0]
+    tt = t[None, :]  # (1, T)
+    x = x0[:, None] + vx[:, None] * tt  # (N, T)
+    y = y0[:, None] + vy0[:, None] * tt + 0.5 * ay * tt**2  # (N, T)
+    vy = np.broadcast_to(vy0[:, None] + ay * tt, x.shape)  # (N, T)
+    position = np.stack([x, y], axis=-1)[:, :, None, :]  # (N, T, 1, 2)
+    velocity = np.stack([np.broadcast_to(vx[:, None], x.shape), vy], axis=-1)[:, :, None, :]
+    return _trajectories(
+        scenario,
+        position,
+        velocity,
+        r[:, None].copy(),
+        np.full((n, 1), RED, dtype=np.uint8),
+        np.full(n, np.nan),
+        np.full(n, -1, dtype=np.int32),
+    )
+
+
+def uniform_motion(params: np.ndarray, u: np.ndarray, n_frames: int = 32) -> Trajectories:
+    """A red ball moving +x at v: x = x0 + v t exactly. params (n, 2) = [r, v]; u (n, 3) uniforms."""
+    r, v = params[:, 0], params[:, 1]
+    x0 = _start_x(r, v, u[:, 0], u[:, 1])
+    y0 = (r + EDGE_MARGIN) + (WORLD_SIZE - EDGE_MARGIN - 2 * r - EDGE_MARGIN) * u[:, 2]  # U(r+.5, 9.5-r)
+    zero = np.zeros_like(r)
+    return _single_ball("uniform_motion", r, x0, y0, v, zero, 0.0, frame_times(n_frames))
+
+
+def parabola(params: np.ndarray, u: np.ndarray, n_frames: int = 32) -> Trajectories:
+    """A red ball thrown with velocity (+v, 0) under gravity 2.5 down. params (n, 2) = [r, v]."""
+    r, v = params[:, 0], params[:, 1]
+    x0 = _start_x(r, v, u[:, 0], u[:, 1])
+    top = WORLD_SIZE - EDGE_MARGIN - r
+    y0 = top - 1.0 + 1.0 * u[:, 2]  # U(9.5 - r - 1, 9.5 - r)
+    zero = np.zeros_like(r)
+    return _single_ball("parabola", r, x0, y0, v, zero, -GRAVITY, frame_times(n_frames))
+
+
+def elastic_velocities(m1, m2, u1, u2) -> tuple[np.ndarray, np.ndarray]:
+    """1-D perfectly elastic collision: velocities after impact (signed, +x to the right)."""
+    total = m1 + m2
+    return ((m1 - m2) * u1 + 2 * m2 * u2) / total, ((m2 - m1) * u2 + 2 * m1 * u1) / total
+
+
+def _collision_placement(r1, r2, v1, v2, u) -> tuple[np.ndarray, np.ndarray]:
+    """Initial centres x1 < x2 (B.2, intended logic). Returns (x1, x2), each (n,).
+
+    The contact time t_c is drawn in [0.8 s, 2.4 s] (>= 8 frames before contact, >= 8 from contact on),
+    shortened so both balls start fully in view. A big ball 2 (r2 > 2 r1) gets t_c <= 1.25 x the minimum
+    gap and starts at the right edge; a big ball 1 (r1 > 2 r2) likewise from the left edge (the branch that
+    F.2(a) made dead code). When even the minimum gap cannot fit in the world (fast, large balls), t_c is the
+    minimum and the pair is centred, so both balls start partly outside the view (flagged by in_view).
+    With v1 + v2 = 0 the balls never meet; they are placed with a random gap that fits in the world.
+    """
+    closing = v1 + v2
+    rsum = r1 + r2
+    t_min = MIN_PRE_FRAMES * FRAME_DT
+    t_max = (32 - MIN_POST_FRAMES) * FRAME_DT
+    room = WORLD_SIZE - 2 * rsum  # largest gap with both balls fully in view
+    min_gap = t_min * closing
+    max_gap = np.minimum(t_max * closing, room)
+    lopsided = (r2 > 2 * r1) | (r1 > 2 * r2)
+    max_gap = np.where(lopsided, np.minimum(max_gap, 1.25 * (min_gap + rsum) - rsum), max_gap)
+    max_gap = np.where(closing > 0, max_gap, room)
+    min_gap = np.where(closing > 0, min_gap, 0.0)
+    fits = min_gap <= room
+    gap = np.where(fits, min_gap + (np.maximum(max_gap, min_gap) - min_gap) * u[:, 0], min_gap)
+    dist = gap + rsum
+    lo, hi = r1, WORLD_SIZE - r2 - dist  # x1 range with both balls in view (hi >= lo when fits)
+    x1 = lo + (hi - lo) * u[:, 1]
+    x1 = np.where(r2 > 2 * r1, np.maximum(hi - EDGE_MARGIN * u[:, 1], lo), x1)
+    x1 = np.where(r1 > 2 * r2, np.minimum(lo + EDGE_MARGIN * u[:, 1], hi), x1)
+    x1 = np.where(fits, x1, r1 + (hi - lo) / 2)  # centred overhang when it cannot fit
+    return x1, x1 + dist
+
+
+def collision(params: np.ndarray, u: np.ndarray, n_frames: int = 32) -> Trajectories:
+    """Red ball 1 (left, +x at v1) meets blue ball 2 (right, -x at v2): exact 1-D elastic impact, m ∝ r².
+
+    params (n, 4) = [r1, r2, v1, v2] with v2 stored positive; u (n, 3) uniforms.
+    """
+    r1, r2, v1, v2 = (params[:, i] for i in range(4))
+    n = r1.shape[0]
+    x1, x2 = _collision_placement(r1, r2, v1, v2, u)
+    rmax = np.maximum(r1, r2)
+    y = (rmax + EDGE_MARGIN) + (WORLD_SIZE - 2 * EDGE_MARGIN - 2 * rmax) * u[:, 2]
+    closing = v1 + v2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t_c = np.where(closing > 0, (x2 - x1 - r1 - r2) / closing, np.nan)  # (n,)
+    w1, w2 = elastic_velocities(r1**2, r2**2, v1, -v2)  # post-impact signed velocities
+
+    t = frame_times(n_frames)[None, :]  # (1, T)
+    after = t >= t_c[:, None]  # (n, T); False everywhere when t_c is NaN
+    tc = np.where(np.isnan(t_c), 0.0, t_c)[:, None]  # (n, 1)
+    xa = np.where(
+        after, x1[:, None] + v1[:, None] * tc + w1[:, None] * (t - tc), x1[:, None] + v1[:, None] * t
+    )
+    xb = np.where(
+        after, x2[:, None] - v2[:, None] * tc + w2[:, None] * (t - tc), x2[:, None] - v2[:, None] * t
+    )
+    ua = np.where(after, w1[:, None], v1[:, None])  # (n, T)
+    ub = np.where(after, w2[:, None], -v2[:, None])
+    yy = np.broadcast_to(y[:, None], xa.shape)
+    zero = np.zeros_like(xa)
+    position = np.stack([np.stack([xa, yy], -1), np.stack([xb, yy], -1)], axis=2)  # (n, T, 2, 2)
+    velocity = np.stack([np.stack([ua, zero], -1), np.stack([ub, zero], -1)], axis=2)  # (n, T, 2, 2)
+    contact_frame = np.where(after.any(axis=1), after.argmax(axis=1), -1).astype(np.int32)
+    color = np.empty((n, 2), dtype=np.uint8)
+    color[:, 0], color[:, 1] = RED, BLUE
+    return _trajectories(
+        "collision", position, velocity, np.stack([r1, r2], axis=1), color, t_c, contact_frame
+    )
+
+
+_SIMULATORS = {"uniform_motion": uniform_motion, "collision": collision, "parabola": parabola}
+
+
+def simulate_uniforms(scenario: str, params: np.ndarray, u: np.ndarray, n_frames: int = 32) -> Trajectories:
+    """Trajectories from params (n, P) and pre-drawn uniforms u (n, N_UNIFORMS[scenario])."""
+    p = validate_params(scenario, params)
+    u = np.asarray(u, dtype=np.float64)
+    if u.shape != (p.shape[0], N_UNIFORMS[scenario]):
+        raise PhylawError(
+            f"{scenario} needs uniforms of shape {(p.shape[0], N_UNIFORMS[scenario])}, got {u.shape}"
+        )
+    return _SIMULATORS[scenario](p, u, n_frames)
+
+
+def simulate(scenario: str, params: np.ndarray, rng: np.random.Generator, n_frames: int = 32) -> Trajectories:
+    """Place the objects with draws from ``rng`` and compute closed-form trajectories for a batch.
+
+    params: (n, P) float64 in the order of PARAM_NAMES[scenario]. Draws exactly n * N_UNIFORMS[scenario]
+    uniforms from rng (row-major), so the result for row i depends only on params[i] and its own draws.
+    """
+    p = validate_params(scenario, params)
+    u = rng.random((p.shape[0], N_UNIFORMS[scenario]))  # (n, U)
+    return _SIMULATORS[scenario](p, u, n_frames)
