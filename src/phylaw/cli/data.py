@@ -1,9 +1,97 @@
-"""CLI commands of this stage (filled in by its owner)."""
+"""Data commands: ``generate``, ``inspect``, ``preview``, ``convert``, ``merge`` (docs/datasets.md)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
+
+from phylaw.errors import PhylawError
+
+
+def generate_cmd(
+    scenario: str = typer.Argument(..., help="uniform_motion | collision | parabola"),
+    split: str = typer.Option(..., "--split", help="train-30k | train-300k | train-3m | eval"),
+    out: Path = typer.Option(..., "--out", help="output .h5 file (shards: OUT.shard-0000I-of-0000N.h5)"),
+    ranges: str = typer.Option("paper", "--ranges", help="range set: paper | phyworld"),
+    resolution: int = typer.Option(128, "--resolution", help="frame size in pixels (square)"),
+    procedural: bool = typer.Option(False, "--procedural", help="store states only; render frames on read"),
+    workers: int = typer.Option(1, "--workers", help="processes (0 = all local cores)"),
+    shard: str | None = typer.Option(None, "--shard", help="I/N: write only slice I of N"),
+    limit: int | None = typer.Option(None, "--limit", help="only the first N videos of the split"),
+    seed: int = typer.Option(0, "--seed"),
+    backend: str = typer.Option("local", "--backend", help="local | ray (pip install 'phylaw[ray]')"),
+    quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
+) -> None:
+    """Generate a dataset file (resumable: run the same command again after an interruption)."""
+    from phylaw.datasets.generate import generate, generate_ray, parse_shard
+
+    kw = {"ranges": ranges, "resolution": resolution, "procedural": procedural, "limit": limit, "seed": seed}
+    if backend == "ray":
+        if shard is not None:
+            raise PhylawError("--backend ray makes its own shards; drop --shard")
+        paths = generate_ray(scenario, split, out, n_shards=workers or None, progress=not quiet, **kw)
+        typer.echo(
+            f"wrote {len(paths)} shards: {paths[0].parent}/{paths[0].name.split('.shard-')[0]}.shard-*"
+        )
+        return
+    if backend != "local":
+        raise PhylawError(f"--backend must be local or ray, got {backend!r}")
+    path = generate(scenario, split, out, workers=workers, shard=parse_shard(shard), progress=not quiet, **kw)
+    typer.echo(f"wrote {path}")
+
+
+def inspect_cmd(path: list[str] = typer.Argument(..., help="dataset file(s), directory or glob")) -> None:
+    """Show what a dataset holds: counts per split and level, parameter ranges, frames, size."""
+    from phylaw.datasets.preview import summarize
+
+    for line in summarize(path if len(path) > 1 else path[0]).lines():
+        typer.echo(line)
+
+
+def preview_cmd(
+    path: str = typer.Argument(..., help="dataset file, directory or glob"),
+    out: Path = typer.Option(..., "--out", help=".gif, .mp4 or .png (contact sheet)"),
+    index: str | None = typer.Option(None, "--index", help="video index, or several: 0,5,9"),
+    grid: int | None = typer.Option(None, "--grid", help="a grid of N videos spread over the dataset"),
+    resolution: int | None = typer.Option(None, "--resolution", help="render at this size instead"),
+) -> None:
+    """Write a GIF / MP4 / PNG contact sheet of one or several videos."""
+    from phylaw.datasets.preview import preview
+
+    typer.echo(f"wrote {preview(path, out, index=index, grid=grid, resolution=resolution)}")
+
+
+def convert_cmd(
+    path: Path = typer.Argument(..., help="input file"),
+    to: str = typer.Option(..., "--to", help="phyworld (export) | phylaw (import)"),
+    out: Path = typer.Option(..., "--out"),
+    procedural: bool = typer.Option(
+        False, "--procedural", help="import: keep states only, skip MP4 decoding"
+    ),
+    quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
+) -> None:
+    """Convert between phylaw dataset files and the released phyworld layout (MP4 streams: lossy)."""
+    from phylaw.datasets.phyworld import convert
+
+    typer.echo(f"wrote {convert(path, to, out, procedural=procedural, progress=not quiet)}")
+
+
+def merge_cmd(
+    shards: list[str] = typer.Argument(..., help="shard files, a directory or a glob"),
+    out: Path = typer.Option(..., "--out"),
+    quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
+) -> None:
+    """Merge the shards of one dataset into one file (same rows as a single run)."""
+    from phylaw.datasets.merge import merge
+
+    typer.echo(f"wrote {merge(list(shards), out, progress=not quiet)}")
 
 
 def register(app: typer.Typer) -> None:
     """Add this stage's commands to the phylaw app."""
+    app.command("generate")(generate_cmd)
+    app.command("inspect")(inspect_cmd)
+    app.command("preview")(preview_cmd)
+    app.command("convert")(convert_cmd)
+    app.command("merge")(merge_cmd)

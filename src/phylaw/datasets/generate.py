@@ -1,0 +1,259 @@
+"""Dataset generation at scale: chunked, multi-process, sharded, resumable (``phylaw generate``).
+
+Rows are computed in blocks by pure workers (``compute_block``: split definition + row range + seed → states,
+labels and gzip-compressed frames); the parent writes blocks in order, so the file's bytes do not depend on the
+number of workers. ``shard=(i, n)`` writes only slice i of n into ``OUT.shard-0000i-of-0000n.h5``; the shards
+of one dataset are read together (:func:`phylaw.datasets.open_dataset`) or merged (:func:`merge`) into the
+same data as one run. Ray (optional extra) runs the per-shard jobs as Ray tasks.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import hashlib
+import json
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from phylaw import sim
+from phylaw.datasets.reader import open_dataset
+from phylaw.datasets.store import DatasetConfig, DatasetWriter, RowBlock, compress_video, shard_path
+from phylaw.errors import PhylawError
+from phylaw.sim import SplitDef
+
+FRAME_BYTES_PER_BLOCK = 256 << 20  # uncompressed frames a worker renders per block (bounds worker memory)
+RENDER_GROUP_BYTES = 32 << 20  # uncompressed frames rendered at once inside a block
+PROCEDURAL_BLOCK_ROWS = 16384
+
+
+@dataclass(frozen=True)
+class BlockJob:
+    """Rows [start, stop) of a split (global indices), written at ``start - row_offset`` in the file."""
+
+    split_def: SplitDef
+    seed: int
+    resolution: int
+    procedural: bool
+    start: int
+    stop: int
+    row_offset: int
+
+
+def get_split_checked(scenario: str, split: str, ranges: str) -> SplitDef:
+    """``phylaw.sim.get_split`` with the names checked first (one-line errors for unknown names)."""
+    if scenario not in sim.SCENARIOS:
+        raise PhylawError(f"unknown scenario {scenario!r}; choose from {', '.join(sim.SCENARIOS)}")
+    if ranges not in sim.RANGE_SETS:
+        raise PhylawError(f"unknown range set {ranges!r}; choose from {', '.join(sim.RANGE_SETS)}")
+    names = sim.list_splits(scenario)
+    if split not in names:
+        raise PhylawError(f"unknown split {split!r} for {scenario}; choose from {', '.join(names)}")
+    try:
+        return sim.get_split(scenario, split, ranges=ranges)
+    except (ValueError, KeyError) as exc:
+        raise PhylawError(f"{scenario}/{split}: {exc}") from None
+
+
+def compute_block(job: BlockJob) -> RowBlock:
+    """Pure: states, labels and (unless procedural) compressed frames of the job's rows."""
+    batch = job.split_def.generate(job.start, job.stop, job.seed)
+    traj = batch.trajectories
+    chunks: tuple[bytes, ...] | None = None
+    if not job.procedural:
+        from phylaw.render import render
+
+        per_video = traj.n_frames * job.resolution**2 * 3
+        group = max(1, RENDER_GROUP_BYTES // per_video)
+        out: list[bytes] = []
+        for a in range(0, len(traj), group):
+            frames = render(
+                traj, job.resolution, indices=np.arange(a, min(len(traj), a + group))
+            )  # (g,T,H,W,3)
+            out.extend(compress_video(v) for v in frames)
+        chunks = tuple(out)
+    lab = batch.labels
+    return RowBlock(
+        start=job.start - job.row_offset,
+        stop=job.stop - job.row_offset,
+        params=np.asarray(batch.params, dtype=np.float64),
+        trajectories=traj,
+        split=np.asarray(lab.split),
+        level=np.asarray(lab.level),
+        index=np.asarray(lab.index, dtype=np.int64),
+        frame_chunks=chunks,
+    )
+
+
+def block_rows(resolution: int, n_frames: int, procedural: bool) -> int:
+    """Rows per block: fixed by the config alone (never by the number of workers), memory-bounded."""
+    if procedural:
+        return PROCEDURAL_BLOCK_ROWS
+    return int(max(1, min(1024, FRAME_BYTES_PER_BLOCK // (n_frames * resolution**2 * 3))))
+
+
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    """``"3/8"`` → (3, 8); None stays None."""
+    if text is None:
+        return None
+    try:
+        i, n = (int(x) for x in str(text).split("/"))
+    except ValueError:
+        raise PhylawError(f"--shard must look like I/N (e.g. 3/8), got {text!r}") from None
+    if not (n >= 1 and 0 <= i < n):
+        raise PhylawError(f"--shard {text}: need 0 <= I < N")
+    return i, n
+
+
+def resolve_workers(workers: int) -> int:
+    if workers < 0:
+        raise PhylawError(f"--workers must be >= 0 (0 = all local cores), got {workers}")
+    if workers == 0:
+        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return workers
+
+
+def _blocks(jobs: list[BlockJob], workers: int) -> Iterator[RowBlock]:
+    """Blocks in order; with workers > 1 a process pool computes up to 2 blocks per worker ahead."""
+    if workers <= 1:
+        yield from map(compute_block, jobs)
+        return
+    ctx = multiprocessing.get_context("spawn")  # no fork of a parent that may hold torch/h5py state
+    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        pending: deque[cf.Future[RowBlock]] = deque()
+        todo = iter(jobs)
+        for job in todo:
+            pending.append(pool.submit(compute_block, job))
+            if len(pending) >= 2 * workers:
+                break
+        while pending:
+            block = pending.popleft().result()
+            nxt = next(todo, None)
+            if nxt is not None:
+                pending.append(pool.submit(compute_block, nxt))
+            yield block
+
+
+def generate(
+    scenario: str,
+    split: str | SplitDef,
+    out: str | Path,
+    *,
+    ranges: str = "paper",
+    resolution: int = 128,
+    procedural: bool = False,
+    workers: int = 1,
+    shard: tuple[int, int] | str | None = None,
+    limit: int | None = None,
+    seed: int = 0,
+    progress: bool = True,
+) -> Path:
+    """Generate the split into ``out`` (or its shard file); returns the finished file's path.
+
+    Resumable: a finished file is returned as is (if its config matches), an interrupted ``.partial`` file
+    continues from its last flushed block, and nothing has the final name until it is complete.
+    """
+    if isinstance(shard, str):
+        shard = parse_shard(shard)
+    if resolution < 8:
+        raise PhylawError(f"--resolution must be >= 8 pixels, got {resolution}")
+    if limit is not None and limit < 1:
+        raise PhylawError(f"--limit must be >= 1, got {limit}")
+    split_def = split if isinstance(split, SplitDef) else get_split_checked(scenario, split, ranges)
+    if split_def.scenario != scenario:
+        raise PhylawError(f"split {split_def.name!r} is a {split_def.scenario} split, not {scenario}")
+    n_total = len(split_def) if limit is None else min(limit, len(split_def))
+    config = dataset_config(split_def, n_total, resolution, seed, not procedural)
+    i, n_shards = shard or (0, 1)
+    final = Path(out) if shard is None else shard_path(Path(out), i, n_shards)
+    lo, hi = i * n_total // n_shards, (i + 1) * n_total // n_shards
+    if final.exists():
+        _check_existing(final, config)
+        return final
+    writer = DatasetWriter(final, config, shard=(i, n_shards), rows=(lo, hi))
+    try:
+        step = block_rows(resolution, config.n_frames, procedural)
+        start = lo + writer.rows_written
+        jobs = [
+            BlockJob(split_def, seed, resolution, procedural, a, min(hi, a + step), lo)
+            for a in range(start, hi, step)
+        ]
+        desc = f"{scenario}/{split_def.name}" + (f" shard {i}/{n_shards}" if shard else "")
+        with tqdm(total=hi - lo, initial=start - lo, unit="video", desc=desc, disable=not progress) as bar:
+            for block in _blocks(jobs, resolve_workers(workers)):
+                writer.write(block)
+                bar.update(block.stop - block.start)
+        return writer.finalize()
+    finally:
+        writer.close()
+
+
+def dataset_config(
+    split_def: SplitDef, n_videos: int, resolution: int, seed: int, frames_stored: bool
+) -> DatasetConfig:
+    probe = split_def.generate(0, 1, seed).trajectories
+    described = split_def.config()
+    build = sim.SPLITS.get(split_def.name)
+    custom = build is None or build(split_def.scenario, split_def.ranges).config() != described
+    split_hash = hashlib.blake2b(json.dumps(described, sort_keys=True).encode(), digest_size=8).hexdigest()
+    return DatasetConfig(
+        scenario=split_def.scenario,
+        split=split_def.name,
+        split_version=str(split_def.version),
+        ranges=split_def.ranges,
+        n_videos=int(n_videos),
+        n_frames=probe.n_frames,
+        n_objects=probe.n_objects,
+        resolution=int(resolution),
+        seed=int(seed),
+        param_names=tuple(split_def.param_names),
+        frames_stored=frames_stored,
+        dt=float(probe.dt),
+        extra={"split_hash": split_hash, **({"grid": described["parts"]} if custom else {})},
+    )
+
+
+def _check_existing(final: Path, config: DatasetConfig) -> None:
+    with open_dataset(final) as ds:
+        if ds.config.content() != config.content() or ds.frames_stored != config.frames_stored:
+            raise PhylawError(
+                f"{final} exists with a different configuration; remove it or choose another --out"
+            )
+
+
+def generate_ray(
+    scenario: str,
+    split: str | SplitDef,
+    out: str | Path,
+    *,
+    n_shards: int | None = None,
+    progress: bool = True,
+    **kw,
+) -> list[Path]:
+    """Run the per-shard jobs as Ray tasks (``pip install phylaw[ray]``); returns the shard files."""
+    try:
+        import ray
+    except ImportError:
+        raise PhylawError("--backend ray needs Ray: pip install 'phylaw[ray]'") from None
+    if not ray.is_initialized():
+        ray.init()
+    n = n_shards or max(1, int(ray.cluster_resources().get("CPU", 1)))
+    task = ray.remote(_ray_shard)
+    refs = [task.remote(scenario, split, str(out), (i, n), kw) for i in range(n)]
+    done: list[str] = []
+    with tqdm(total=n, unit="shard", desc=f"{scenario} on ray", disable=not progress) as bar:
+        while refs:
+            ready, refs = ray.wait(refs, num_returns=1)
+            done.extend(ray.get(ready))
+            bar.update(len(ready))
+    return sorted(Path(p) for p in done)
+
+
+def _ray_shard(scenario: str, split: str | SplitDef, out: str, shard: tuple[int, int], kw: dict) -> str:
+    return str(generate(scenario, split, out, shard=shard, progress=False, **kw))

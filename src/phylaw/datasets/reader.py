@@ -1,0 +1,280 @@
+"""Reading dataset files: one file, or the shards of one dataset read together (docs/formats.md).
+
+Nothing large is loaded at open: parameters, states and frames are read in slices on demand, so a 3M-video
+dataset opens instantly. h5py handles are opened lazily and per process, so a :class:`PhylawDataset` can be
+pickled into DataLoader workers.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from phylaw.datasets.store import FORMAT, FORMAT_VERSION, PARTIAL_SUFFIX, STATE_FIELDS, DatasetConfig
+from phylaw.errors import PhylawError
+from phylaw.sim.trajectory import Trajectories
+
+REQUIRED = ("params", "labels/split", "labels/level", "labels/index", *(f"states/{n}" for n in STATE_FIELDS))
+
+
+@dataclass(frozen=True)
+class DatasetLabels:
+    """Per-video labels: ``split`` ("train" | "id" | "ood"), ``level`` and ``index`` in the split definition."""
+
+    split: np.ndarray  # (n,) str
+    level: np.ndarray  # (n,) str
+    index: np.ndarray  # (n,) int64
+
+
+@dataclass(frozen=True)
+class _Part:
+    path: Path
+    shard: tuple[int, int]
+    row_start: int
+    n_rows: int
+
+
+def _open_h5(path: Path) -> h5py.File:
+    try:
+        return h5py.File(path, "r")
+    except OSError as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise PhylawError(f"{path}: not a readable HDF5 file (truncated or corrupt?): {first}") from None
+
+
+def _describe(path: Path) -> tuple[_Part, str]:
+    """Validate one file's header; return its part and its config_json."""
+    with _open_h5(path) as f:
+        if f.attrs.get("format") != FORMAT:
+            raise PhylawError(
+                f"{path}: not a phylaw dataset file (format attribute {f.attrs.get('format')!r})"
+            )
+        if int(f.attrs.get("format_version", -1)) != FORMAT_VERSION:
+            raise PhylawError(f"{path}: unsupported format_version {f.attrs.get('format_version')}")
+        missing = [k for k in REQUIRED if k not in f]
+        if missing:
+            raise PhylawError(f"{path}: dataset file is missing {', '.join(missing)}")
+        n = int(f.attrs["n_videos"])
+        if int(f.attrs.get("rows_written", n)) != n:
+            raise PhylawError(f"{path}: incomplete file ({f.attrs['rows_written']} of {n} rows)")
+        bad = [k for k in REQUIRED if f[k].shape[0] != n]
+        if bool(f.attrs["frames_stored"]) and ("frames" not in f or f["frames"].shape[0] != n):
+            bad.append("frames")
+        if bad:
+            raise PhylawError(f"{path}: {', '.join(bad)} do not have {n} rows")
+        i, k = (int(x) for x in str(f.attrs.get("shard", "0/1")).split("/"))
+        return _Part(path, (i, k), int(f.attrs.get("row_start", 0)), n), str(f.attrs["config_json"])
+
+
+def resolve_paths(path: str | Path | list[str | Path]) -> list[Path]:
+    """A file, a directory of ``*.h5``, a glob, a list of those, or ``OUT`` whose shards exist → files."""
+    if isinstance(path, list | tuple):
+        found = [p for item in path for p in resolve_paths(item)]
+        return sorted(set(found))
+    p = Path(path)
+    if p.is_dir():
+        files = sorted(q for q in p.iterdir() if q.suffix in (".h5", ".hdf5") and q.is_file())
+        if not files:
+            raise PhylawError(f"{p}: directory holds no .h5 dataset files")
+        return files
+    if p.is_file():
+        return [p]
+    if any(ch in str(path) for ch in "*?["):
+        pattern = Path(path)
+        anchor = Path(pattern.anchor) if pattern.is_absolute() else Path()
+        rel = str(pattern.relative_to(anchor)) if pattern.is_absolute() else str(pattern)
+        files = sorted(q for q in anchor.glob(rel) if q.is_file() and not q.name.endswith(PARTIAL_SUFFIX))
+        if not files:
+            raise PhylawError(f"{path}: no files match")
+        return files
+    shards = sorted(p.parent.glob(f"{glob.escape(p.stem)}.shard-*-of-*{p.suffix or '.h5'}"))
+    if shards:
+        return shards
+    raise PhylawError(f"{p}: no such dataset file, directory or shard set")
+
+
+class PhylawDataset:
+    """One dataset, stored in one file or in several shard files (checked complete and consistent)."""
+
+    def __init__(self, files: list[Path]) -> None:
+        described = [_describe(Path(p)) for p in files]
+        configs = {cfg for _, cfg in described}
+        if len(configs) != 1:
+            raise PhylawError(f"{files[0].parent}: shard files belong to different datasets (configs differ)")
+        parts = sorted((part for part, _ in described), key=lambda q: q.row_start)
+        self.config = DatasetConfig.from_json(configs.pop())
+        self._check_cover(parts)
+        self.parts = tuple(parts)
+        self._starts = np.array([q.row_start for q in parts] + [self.config.n_videos], dtype=np.int64)
+        self._handles: dict[int, h5py.File] = {}
+        self._pid = os.getpid()
+        with _open_h5(parts[0].path) as f:
+            self.frames_stored = bool(f.attrs["frames_stored"])
+
+    def _check_cover(self, parts: list[_Part]) -> None:
+        n_shards = {q.shard[1] for q in parts}
+        pos = 0
+        for q in parts:
+            if q.row_start != pos:
+                what = "missing rows" if q.row_start > pos else "overlapping rows"
+                raise PhylawError(
+                    f"{q.path}: {what} before row {q.row_start} (a shard is missing or repeated)"
+                )
+            pos += q.n_rows
+        if pos != self.config.n_videos or len(n_shards) != 1 or len(parts) != n_shards.pop():
+            raise PhylawError(
+                f"{parts[0].path.parent}: shards cover {pos} of {self.config.n_videos} videos "
+                f"({len(parts)} files); a shard is missing"
+            )
+
+    # ----- handles (lazy, per process) -----
+    def _file(self, part: int) -> h5py.File:
+        if self._pid != os.getpid():  # forked into a DataLoader worker: never share h5py handles
+            self._handles, self._pid = {}, os.getpid()
+        if part not in self._handles:
+            self._handles[part] = _open_h5(self.parts[part].path)
+        return self._handles[part]
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_handles"] = {}
+        return state
+
+    def close(self) -> None:
+        for f in self._handles.values():
+            f.close()
+        self._handles = {}
+
+    def __enter__(self) -> PhylawDataset:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ----- metadata -----
+    def __len__(self) -> int:
+        return self.config.n_videos
+
+    @property
+    def scenario(self) -> str:
+        return self.config.scenario
+
+    @property
+    def resolution(self) -> int:
+        return self.config.resolution
+
+    @property
+    def n_frames(self) -> int:
+        return self.config.n_frames
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        return self.config.param_names
+
+    @property
+    def paths(self) -> tuple[Path, ...]:
+        return tuple(q.path for q in self.parts)
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """blake2b of the content config (incl. seed) and the parameters of every row, in order."""
+        h = hashlib.blake2b(digest_size=16)
+        h.update(json.dumps(self.config.content(), sort_keys=True).encode())
+        for start in range(0, len(self), 1 << 18):
+            h.update(
+                np.ascontiguousarray(self.read("params", start, min(len(self), start + (1 << 18)))).tobytes()
+            )
+        return h.hexdigest()
+
+    # ----- rows -----
+    def read(self, name: str, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """Rows [start, stop) of dataset ``name`` (e.g. "params", "states/position"), across shards."""
+        stop = len(self) if stop is None else stop
+        if not 0 <= start <= stop <= len(self):
+            raise PhylawError(f"rows [{start}, {stop}) out of range for {len(self)} videos")
+        out = []
+        first = int(np.searchsorted(self._starts, start, side="right")) - 1
+        for part in range(max(first, 0), len(self.parts)):
+            a, b = max(start, self._starts[part]), min(stop, self._starts[part + 1])
+            if a >= b:
+                break
+            out.append(self._read_part(part, name, slice(a - self._starts[part], b - self._starts[part])))
+        if not out:
+            return self._read_part(0, name, slice(0, 0))
+        return out[0] if len(out) == 1 else np.concatenate(out)
+
+    def _read_part(self, part: int, name: str, rows: slice) -> np.ndarray:
+        try:
+            return self._file(part)[name][rows]
+        except (OSError, KeyError) as exc:
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise PhylawError(
+                f"{self.parts[part].path}: cannot read {name} (corrupt file?): {first}"
+            ) from None
+
+    @property
+    def params(self) -> np.ndarray:
+        """(N, P) float64: all parameters (N·P·8 bytes; use ``read("params", a, b)`` for a slice)."""
+        return self.read("params")
+
+    @property
+    def labels(self) -> DatasetLabels:
+        return self.labels_slice(0, len(self))
+
+    def labels_slice(self, start: int, stop: int) -> DatasetLabels:
+        split = self.read("labels/split", start, stop).astype(str)
+        level = self.read("labels/level", start, stop).astype(str)
+        return DatasetLabels(split, level, self.read("labels/index", start, stop))
+
+    def trajectories(self, indices: np.ndarray | slice | None = None) -> Trajectories:
+        """States of the selected videos (all of them only when ``indices`` is None: mind the memory)."""
+        if indices is None or isinstance(indices, slice):
+            start, stop, step = (indices or slice(None)).indices(len(self))
+            kw = {n: self.read(f"states/{n}", start, max(start, stop)) for n in STATE_FIELDS}
+            if step != 1:
+                kw = {n: v[::step] for n, v in kw.items()}
+            return Trajectories(scenario=self.scenario, dt=self.config.dt, **kw)
+        idx = np.asarray(indices, dtype=np.int64).reshape(-1)
+        if idx.size and (idx.min() < 0 or idx.max() >= len(self)):
+            raise PhylawError(f"video index out of range 0..{len(self) - 1}: {idx.min()}..{idx.max()}")
+        rows = [self.trajectories(slice(int(i), int(i) + 1)) for i in idx]
+        if not rows:
+            return self.trajectories(slice(0, 0))
+        return Trajectories.concatenate(rows)
+
+    def states(self, i: int) -> dict[str, np.ndarray]:
+        """States of video i as numpy arrays (position (T, K, 2), radius (K,), contact_frame (), ...)."""
+        self._check_index(i)
+        return {n: self.read(f"states/{n}", i, i + 1)[0] for n in STATE_FIELDS}
+
+    def frames(self, i: int, resolution: int | None = None) -> np.ndarray:
+        """Video i as uint8 (T, H, W, 3): stored bytes, or rendered from the states (identical bytes).
+
+        A resolution other than the dataset's renders from the states at that resolution (exact, no resize).
+        """
+        self._check_index(i)
+        res = self.resolution if resolution is None else int(resolution)
+        if res < 8:
+            raise PhylawError(f"resolution must be >= 8 pixels, got {res}")
+        if self.frames_stored and res == self.resolution:
+            return self.read("frames", i, i + 1)[0]
+        from phylaw.render import render
+
+        return render(self.trajectories(slice(i, i + 1)), res)[0]
+
+    def _check_index(self, i: int) -> None:
+        if not 0 <= int(i) < len(self):
+            raise PhylawError(f"video index {i} out of range (dataset has {len(self)} videos)")
+
+
+def open_dataset(path: str | Path | list[str | Path]) -> PhylawDataset:
+    """Open a dataset file, a directory or glob of shard files, or ``OUT`` whose shards exist."""
+    return PhylawDataset(resolve_paths(path))
