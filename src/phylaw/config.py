@@ -68,7 +68,9 @@ class AutoencoderConfig:
 
 @dataclass(frozen=True)
 class OptimConfig:
-    """AdamW; ``batch_size`` is the global batch (split evenly over ranks)."""
+    """AdamW. ``batch_size`` is the global batch; it is processed in micro-batches of ``micro_batch_size``
+    (default: batch_size / world size) spread round-robin over ranks, with gradient accumulation. The noise
+    of micro-batch m is seeded by (seed, step, m), so results do not depend on the number of ranks."""
 
     lr: float = 1e-4
     betas: tuple[float, float] = (0.9, 0.999)
@@ -76,6 +78,7 @@ class OptimConfig:
     eps: float = 1e-8
     grad_clip: float = 1.0  # 0 = off
     batch_size: int = 256
+    micro_batch_size: int | None = None
 
 
 @dataclass(frozen=True)
@@ -206,7 +209,9 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
 def _build(cls: type[C], data: dict[str, Any], base: C, prefix: str = "") -> C:
     """A copy of ``base`` with the (nested) values of ``data`` applied and type-checked."""
     if not isinstance(data, dict):
-        raise PhylawError(f"config section {prefix.rstrip('.') or '<root>'!r} must be a mapping, got {data!r}")
+        raise PhylawError(
+            f"config section {prefix.rstrip('.') or '<root>'!r} must be a mapping, got {data!r}"
+        )
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     changes: dict[str, Any] = {}

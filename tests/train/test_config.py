@@ -32,8 +32,17 @@ def test_paper_preset_values():
 
 
 def test_overrides_are_parsed_and_typed():
-    cfg = load_config("cpu-tiny", ["optim.lr=3e-4", "data.hflip=false", "optim.betas=[0.8, 0.9]",
-                                   "data.limit=null", "schedule.steps=10", "optim.grad_clip=1"])
+    cfg = load_config(
+        "cpu-tiny",
+        [
+            "optim.lr=3e-4",
+            "data.hflip=false",
+            "optim.betas=[0.8, 0.9]",
+            "data.limit=null",
+            "schedule.steps=10",
+            "optim.grad_clip=1",
+        ],
+    )
     assert cfg.optim.lr == pytest.approx(3e-4)
     assert cfg.data.hflip is False
     assert cfg.optim.betas == (0.8, 0.9)

@@ -59,13 +59,17 @@ class Autoencoder(nn.Module):
         """(C, T', H', W') of the latents of an (n_frames, resolution^2) video; errors if it does not divide."""
         f, tf = self.spatial_factor, self.temporal_factor
         if resolution % f:
-            raise PhylawError(f"resolution {resolution} is not divisible by the autoencoder's spatial factor {f}")
+            raise PhylawError(
+                f"resolution {resolution} is not divisible by the autoencoder's spatial factor {f}"
+            )
         if tf == 1:
             t = n_frames
         elif (n_frames - 1) % tf == 0:
             t = (n_frames - 1) // tf + 1
         else:
-            raise PhylawError(f"{n_frames} frames do not fit the autoencoder's temporal factor {tf} (need 1 + k*{tf})")
+            raise PhylawError(
+                f"{n_frames} frames do not fit the autoencoder's temporal factor {tf} (need 1 + k*{tf})"
+            )
         return (self.latent_channels, t, resolution // f, resolution // f)
 
     def describe(self) -> dict[str, Any]:
@@ -158,7 +162,9 @@ class DiffusersAutoencoder(Autoencoder):
         return x.reshape(b, t, *x.shape[1:]).permute(0, 2, 1, 3, 4)  # (B, 3, T, H, W)
 
 
-def save_video_vae(path: Path, vae: VideoVAE, scaling_factor: float, extra: dict[str, Any] | None = None) -> None:
+def save_video_vae(
+    path: Path, vae: VideoVAE, scaling_factor: float, extra: dict[str, Any] | None = None
+) -> None:
     """Write the VAE weights + architecture + scaling factor to ``path`` atomically."""
     payload = {
         "format": "phylaw-vae",
@@ -201,7 +207,9 @@ def load_diffusers_vae(path: str | Path) -> DiffusersAutoencoder:
 
     name = json.loads((p / "config.json").read_text()).get("_class_name", "AutoencoderKL")
     if name not in ("AutoencoderKL", "AutoencoderKLCogVideoX"):
-        raise PhylawError(f"{p}: unsupported diffusers VAE class {name!r} (AutoencoderKL, AutoencoderKLCogVideoX)")
+        raise PhylawError(
+            f"{p}: unsupported diffusers VAE class {name!r} (AutoencoderKL, AutoencoderKLCogVideoX)"
+        )
     try:
         model = getattr(diffusers, name).from_pretrained(str(p))
     except (OSError, ValueError) as exc:

@@ -62,7 +62,10 @@ class Encoder(nn.Module):
         chans = [cfg.base_channels * min(2**i, 4) for i in range(n_down + 1)]
         layers: list[nn.Module] = [nn.Conv2d(3, chans[0], 3, padding=1)]
         for i in range(n_down):
-            layers += [ResBlock(chans[i], chans[i + 1]), nn.Conv2d(chans[i + 1], chans[i + 1], 3, stride=2, padding=1)]
+            layers += [
+                ResBlock(chans[i], chans[i + 1]),
+                nn.Conv2d(chans[i + 1], chans[i + 1], 3, stride=2, padding=1),
+            ]
         layers += [ResBlock(chans[-1], chans[-1]), nn.GroupNorm(_groups(chans[-1]), chans[-1]), nn.SiLU()]
         layers += [nn.Conv2d(chans[-1], 2 * cfg.latent_channels, 3, padding=1)]
         self.net = nn.Sequential(*layers)
@@ -76,11 +79,21 @@ class Decoder(nn.Module):
         super().__init__()
         n_down = int(math.log2(cfg.spatial_factor))
         chans = [cfg.base_channels * min(2**i, 4) for i in range(n_down + 1)][::-1]
-        layers: list[nn.Module] = [nn.Conv2d(cfg.latent_channels, chans[0], 3, padding=1), ResBlock(chans[0], chans[0])]
+        layers: list[nn.Module] = [
+            nn.Conv2d(cfg.latent_channels, chans[0], 3, padding=1),
+            ResBlock(chans[0], chans[0]),
+        ]
         for i in range(n_down):
-            layers += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(chans[i], chans[i + 1], 3, padding=1)]
+            layers += [
+                nn.Upsample(scale_factor=2, mode="nearest"),
+                nn.Conv2d(chans[i], chans[i + 1], 3, padding=1),
+            ]
             layers += [ResBlock(chans[i + 1], chans[i + 1])]
-        layers += [nn.GroupNorm(_groups(chans[-1]), chans[-1]), nn.SiLU(), nn.Conv2d(chans[-1], 3, 3, padding=1)]
+        layers += [
+            nn.GroupNorm(_groups(chans[-1]), chans[-1]),
+            nn.SiLU(),
+            nn.Conv2d(chans[-1], 3, 3, padding=1),
+        ]
         self.net = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:  # (N, C, h, w) -> (N, 3, h*f, w*f)

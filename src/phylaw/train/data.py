@@ -1,0 +1,166 @@
+"""Training data: the batch schedule (pure function of seed and step), horizontal flips, and latent sources.
+
+Data order: global sample ``p = step * B + j`` is video ``perm_e[p mod N]`` with ``e = p // N`` and
+``perm_e = child_rng(seed, "perm", e).permutation(N)``, so the batch of any step is known without state
+(exact resume) and does not depend on the number of ranks. Flip flags are drawn per step from
+``child_rng(seed, "flip", step)`` for the whole global batch, then sliced.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from pathlib import Path
+
+import h5py
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from phylaw.datasets.torch_dataset import VideoDataset
+from phylaw.errors import PhylawError
+from phylaw.models.autoencoder import Autoencoder, frames_to_tensor
+from phylaw.seeding import child_rng
+from phylaw.sim.trajectory import WORLD_SIZE
+
+log = logging.getLogger(__name__)
+
+
+def step_indices(step: int, batch_size: int, n: int, seed: int) -> np.ndarray:
+    """Positions (B,) in [0, n) of the global batch of optimizer step ``step`` (epoch-wise permutations)."""
+    p = np.arange(step * batch_size, (step + 1) * batch_size, dtype=np.int64)
+    epochs, offsets = np.divmod(p, n)
+    out = np.empty(batch_size, dtype=np.int64)
+    for e in np.unique(epochs):
+        perm = child_rng(seed, "perm", int(e)).permutation(n)
+        sel = epochs == e
+        out[sel] = perm[offsets[sel]]
+    return out
+
+
+def flip_flags(step: int, batch_size: int, seed: int, enabled: bool) -> np.ndarray:
+    """(B,) bool: which videos of the step's global batch are mirrored left-right (p = 0.5 each)."""
+    if not enabled:
+        return np.zeros(batch_size, dtype=bool)
+    return child_rng(seed, "flip", step).random(batch_size) < 0.5
+
+
+def hflip_frames(frames: torch.Tensor) -> torch.Tensor:
+    """Mirror uint8 frames (T, H, W, 3) left-right."""
+    return frames.flip(2)
+
+
+def hflip_states(states: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """States of the mirrored video: x -> WORLD_SIZE - x, vx -> -vx (y, radius, colours unchanged)."""
+    out = dict(states)
+    if "position" in states:
+        pos = states["position"].clone()  # (T, K, 2)
+        pos[..., 0] = WORLD_SIZE - pos[..., 0]
+        out["position"] = pos
+    if "velocity" in states:
+        vel = states["velocity"].clone()  # (T, K, 2)
+        vel[..., 0] = -vel[..., 0]
+        out["velocity"] = vel
+    return out
+
+
+def ae_identity(ae: Autoencoder) -> str:
+    """A content hash of an autoencoder (kind, geometry, weights): part of the latent-cache key."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(json.dumps(ae.describe(), sort_keys=True).encode())
+    for name, tensor in sorted(ae.state_dict().items()):
+        h.update(name.encode())
+        h.update(tensor.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+class LatentSource:
+    """Clean latents (B, C, T', H', W') for dataset positions and flip flags.
+
+    Pixel-space autoencoders encode on the fly (cheap). Learned ones read a latent cache (HDF5, one row per
+    video, unflipped and flipped), built once by :meth:`build_cache` and keyed by dataset fingerprint,
+    autoencoder hash, resolution and frame count, so a cache is never used with the wrong data or weights.
+    """
+
+    def __init__(
+        self,
+        data: VideoDataset,
+        ae: Autoencoder,
+        device: torch.device,
+        *,
+        cache_dir: Path | None = None,
+        hflip: bool = True,
+    ) -> None:
+        self.data, self.ae, self.device, self.hflip = data, ae, device, hflip
+        self.cache_path: Path | None = None
+        if cache_dir is not None and ae.kind != "identity":
+            key = hashlib.blake2b(digest_size=8)
+            fp = data.data.fingerprint
+            key.update(
+                json.dumps(
+                    [fp, ae_identity(ae), data.resolution, data.n_frames, data.indices.tolist()]
+                ).encode()
+            )
+            self.cache_path = cache_dir / f"latents-{key.hexdigest()}.h5"
+        self._cache: h5py.File | None = None
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def frames(self, positions: np.ndarray, flips: np.ndarray) -> torch.Tensor:
+        """uint8 (B, T, H, W, 3) of the selected videos, mirrored where ``flips`` (states are flipped alike)."""
+        out = []
+        for pos, flip in zip(positions.tolist(), flips.tolist(), strict=True):
+            frames, states, _ = self.data[pos]
+            if flip:
+                frames, states = hflip_frames(frames), hflip_states(states)
+            out.append(frames)
+        return torch.stack(out)  # (B, T, H, W, 3)
+
+    @torch.no_grad()
+    def encode_frames(self, frames: torch.Tensor) -> torch.Tensor:
+        x = frames_to_tensor(frames).to(self.device)  # (B, 3, T, H, W)
+        return self.ae.encode(x).float()  # (B, C, T', H', W')
+
+    def latents(self, positions: np.ndarray, flips: np.ndarray) -> torch.Tensor:
+        if self.cache_path is None:
+            return self.encode_frames(self.frames(positions, flips))
+        if self._cache is None:
+            if not self.cache_path.is_file():
+                raise PhylawError(f"latent cache {self.cache_path} is missing (build it first)")
+            self._cache = h5py.File(self.cache_path, "r")
+        rows = []
+        for pos, flip in zip(positions.tolist(), flips.tolist(), strict=True):
+            rows.append(self._cache["z_flip" if flip else "z"][pos])
+        return torch.from_numpy(np.stack(rows)).to(self.device)  # (B, C, T', H', W')
+
+    def close(self) -> None:
+        if self._cache is not None:
+            self._cache.close()
+            self._cache = None
+
+    @torch.no_grad()
+    def build_cache(self, batch_size: int = 8, progress: bool = True) -> Path | None:
+        """Encode every video (and its mirror image if flips are on) into the cache file; skip if present."""
+        if self.cache_path is None or self.cache_path.is_file():
+            return self.cache_path
+        self.cache_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.cache_path.with_name(self.cache_path.name + ".partial")
+        n = len(self.data)
+        shape = self.ae.latent_shape(self.data.n_frames, self.data.resolution)
+        names = ("z", "z_flip") if self.hflip else ("z",)
+        with h5py.File(tmp, "w") as f:
+            sets = {k: f.create_dataset(k, (n, *shape), dtype="float32", chunks=(1, *shape)) for k in names}
+            for start in tqdm(range(0, n, batch_size), desc="encoding latents", disable=not progress):
+                pos = np.arange(start, min(n, start + batch_size))
+                frames = self.frames(pos, np.zeros(pos.size, dtype=bool))
+                sets["z"][start : start + pos.size] = self.encode_frames(frames).cpu().numpy()
+                if self.hflip:
+                    sets["z_flip"][start : start + pos.size] = (
+                        self.encode_frames(frames.flip(3)).cpu().numpy()
+                    )
+            f.attrs["fingerprint"] = self.data.data.fingerprint
+        tmp.replace(self.cache_path)
+        log.info("latent cache written: %s", self.cache_path)
+        return self.cache_path
