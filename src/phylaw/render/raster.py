@@ -17,6 +17,7 @@ to lie inside the image) is evaluated, never a full-frame pass per object.
 from __future__ import annotations
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from phylaw.errors import PhylawError
 from phylaw.render.palette import BACKGROUND, rgb_table
@@ -62,31 +63,38 @@ def _mask(dx: np.ndarray, dy: np.ndarray, rp: np.ndarray, shape: np.ndarray) -> 
     return m
 
 
-def _draw(flat: np.ndarray, res: int, cx, cy, rp, rgb, shape) -> None:
-    """Composite one object per frame onto ``flat`` = canvas (F, H, W, 3) viewed as (F*H*W, 3).
+def _draw(canvas: np.ndarray, cx, cy, rp, rgb, shape, on_background: np.ndarray | None) -> None:
+    """Composite one object per frame onto ``canvas`` (F, H, W, 3) uint8, in place.
 
     cx, cy: (F,) centre in pixel units (column / row coordinates, pixel j spans [j, j+1)); rp (F,) radius
-    in pixels; rgb (F, 3) float32 colour; shape (F,) shape ids.
+    in pixels; rgb (F, 3) float32 colour; shape (F,) shape ids. on_background: the (3,) background colour
+    when nothing has been drawn yet (skips reading the canvas back), else None.
     """
+    n_frames, res = canvas.shape[0], canvas.shape[1]
     box = int(min(res, np.floor(2.0 * float(rp.max(initial=0.0))) + 2))  # B: pixels per box side
     ar = np.arange(box, dtype=np.float64) + 0.5  # (B,)
     # top-left pixel of each box, shifted inside the image (pixels outside the object get m = 0)
     j0 = np.clip(np.floor(cx - rp - 0.5), 0, res - box).astype(np.int64)  # (F,)
     i0 = np.clip(np.floor(cy - rp - 0.5), 0, res - box).astype(np.int64)
+    # every image row as W*3 bytes; a box row is one window of B*3 contiguous bytes of it
+    rows = canvas.reshape(n_frames * res, res * 3)
+    windows = sliding_window_view(rows, 3 * box, axis=1, writeable=True)  # (F*H, 3(W-B)+1, 3B) view
     step = max(1, _CHUNK_PIXELS // (box * box))
     pix = np.arange(box, dtype=np.int64)
-    for a in range(0, cx.shape[0], step):
+    for a in range(0, n_frames, step):
         s = slice(a, a + step)
         dx = (j0[s, None] + ar - cx[s, None]).astype(np.float32)  # (c, B)
         dy = (i0[s, None] + ar - cy[s, None]).astype(np.float32)  # (c, B)
         m = _mask(dx, dy, rp[s].astype(np.float32), shape[s])[..., None]  # (c, B, B, 1)
-        frame = np.arange(a, a + dx.shape[0], dtype=np.int64)[:, None, None]  # (c, 1, 1)
-        idx = (frame * res + (i0[s, None] + pix)[:, :, None]) * res + (j0[s, None] + pix)[
-            :, None, :
-        ]  # (c, B, B)
-        cur = flat[idx].astype(np.float32)  # (c, B, B, 3)
-        new = cur + m * (rgb[s, None, None, :] - cur)
-        flat[idx] = np.rint(new).astype(np.uint8)
+        c = dx.shape[0]
+        row = (np.arange(a, a + c, dtype=np.int64)[:, None] * res + i0[s, None] + pix).reshape(-1)  # (c*B,)
+        col = np.repeat(3 * j0[s], box)  # (c*B,)
+        if on_background is None:
+            cur = windows[row, col].reshape(c, box, box, 3).astype(np.float32)  # (c, B, B, 3)
+        else:
+            cur = on_background.astype(np.float32)  # (3,)
+        new = cur + m * (rgb[s, None, None, :] - cur)  # (c, B, B, 3)
+        windows[row, col] = np.rint(new).astype(np.uint8).reshape(c * box, 3 * box)
 
 
 def render(
@@ -94,10 +102,12 @@ def render(
     resolution: int,
     indices: np.ndarray | list[int] | slice | None = None,
     frames: np.ndarray | list[int] | slice | None = None,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Frames of the selected videos: uint8 (n, T, H, W, 3) with H = W = resolution.
 
-    indices selects videos (default all), frames selects frame indices (default all).
+    indices selects videos (default all), frames selects frame indices (default all). ``out``: an optional
+    C-contiguous uint8 array of that shape to draw into (reusing a buffer avoids page-faulting fresh memory).
     """
     res = _check_resolution(resolution)
     vid = slice(None) if indices is None else indices
@@ -112,18 +122,24 @@ def render(
         raise PhylawError("object radii must be finite and >= 0")
     if color.size and color.max() >= len(table):
         raise PhylawError(f"unknown palette id {int(color.max())}; ids are 0..{len(table) - 1}")
-    canvas = np.empty((n * t, res, res, 3), dtype=np.uint8)
-    canvas[...] = table[BACKGROUND]
-    flat = canvas.reshape(-1, 3)
+    if out is None:
+        out = np.empty((n, t, res, res, 3), dtype=np.uint8)
+    elif out.shape != (n, t, res, res, 3) or out.dtype != np.uint8 or not out.flags.c_contiguous:
+        raise PhylawError(f"out must be a C-contiguous uint8 array of shape {(n, t, res, res, 3)}")
+    canvas = out.reshape(n * t, res, res, 3)
+    bg = table[BACKGROUND]
+    if (bg == bg[0]).all():
+        canvas.fill(bg[0])
+    else:
+        canvas[...] = bg
     scale = res / WORLD_SIZE  # pixels per world unit
     for obj in range(k):
         p = pos[:, :, obj].reshape(n * t, 2)  # (F, 2)
+        cx, cy = p[:, 0] * scale, (WORLD_SIZE - p[:, 1]) * scale  # (F,) pixel column / row coordinates
         rp = np.repeat(radius[:, obj] * scale, t)  # (F,)
         rgb = np.repeat(table[color[:, obj]].astype(np.float32), t, axis=0)  # (F, 3)
-        _draw(
-            flat, res, p[:, 0] * scale, (WORLD_SIZE - p[:, 1]) * scale, rp, rgb, np.repeat(shape[:, obj], t)
-        )
-    return canvas.reshape(n, t, res, res, 3)
+        _draw(canvas, cx, cy, rp, rgb, np.repeat(shape[:, obj], t), bg if obj == 0 else None)
+    return out
 
 
 def render_video(trajectories: Trajectories, i: int, resolution: int) -> np.ndarray:
