@@ -21,23 +21,27 @@ def generate_cmd(
     limit: int | None = typer.Option(None, "--limit", help="only the first N videos of the split"),
     seed: int = typer.Option(0, "--seed"),
     backend: str = typer.Option("local", "--backend", help="local | ray (pip install 'phylaw[ray]')"),
+    values: list[str] | None = typer.Option(
+        None, "--values", help="custom grid instead of a named split: r=0.7:1.4:8 (linspace) or v=1,2,4"
+    ),
     quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
 ) -> None:
     """Generate a dataset file (resumable: run the same command again after an interruption)."""
-    from phylaw.datasets.generate import generate, generate_ray, parse_shard
+    from phylaw.datasets.build import custom_split, generate, generate_ray, parse_shard
 
+    grid = custom_split(scenario, split, ranges, values) if values else split
     kw = {"ranges": ranges, "resolution": resolution, "procedural": procedural, "limit": limit, "seed": seed}
     if backend == "ray":
         if shard is not None:
             raise PhylawError("--backend ray makes its own shards; drop --shard")
-        paths = generate_ray(scenario, split, out, n_shards=workers or None, progress=not quiet, **kw)
+        paths = generate_ray(scenario, grid, out, n_shards=workers or None, progress=not quiet, **kw)
         typer.echo(
             f"wrote {len(paths)} shards: {paths[0].parent}/{paths[0].name.split('.shard-')[0]}.shard-*"
         )
         return
     if backend != "local":
         raise PhylawError(f"--backend must be local or ray, got {backend!r}")
-    path = generate(scenario, split, out, workers=workers, shard=parse_shard(shard), progress=not quiet, **kw)
+    path = generate(scenario, grid, out, workers=workers, shard=parse_shard(shard), progress=not quiet, **kw)
     typer.echo(f"wrote {path}")
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from phylaw.datasets.generate import generate, generate_ray
+from phylaw.datasets.build import generate, generate_ray
 from phylaw.datasets.merge import merge
 from phylaw.datasets.phyworld import convert
 from phylaw.datasets.reader import DatasetLabels, PhylawDataset, open_dataset

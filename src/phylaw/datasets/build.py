@@ -257,3 +257,30 @@ def generate_ray(
 
 def _ray_shard(scenario: str, split: str | SplitDef, out: str, shard: tuple[int, int], kw: dict) -> str:
     return str(generate(scenario, split, out, shard=shard, progress=False, **kw))
+
+
+def parse_values(items: list[str]) -> dict[str, np.ndarray]:
+    """``["r=0.7:1.4:8", "v=1,2,4"]`` → value lists (``lo:hi:n`` is ``np.linspace(lo, hi, n)``)."""
+    out: dict[str, np.ndarray] = {}
+    for item in items:
+        name, sep, spec = item.partition("=")
+        try:
+            if not sep or not name:
+                raise ValueError
+            if ":" in spec:
+                lo, hi, n = spec.split(":")
+                out[name.strip()] = np.linspace(float(lo), float(hi), int(n))
+            else:
+                out[name.strip()] = np.array([float(x) for x in spec.split(",")])
+        except ValueError:
+            raise PhylawError(f"--values must look like r=0.7:1.4:8 or v=1,2,4, got {item!r}") from None
+    return out
+
+
+def custom_split(scenario: str, name: str, ranges: str, items: list[str]) -> SplitDef:
+    """A product grid of the given value lists (``phylaw generate ... --values r=... --values v=...``)."""
+    if name in sim.SPLITS:
+        raise PhylawError(f"--split {name!r} is a built-in split; give a custom grid a new name")
+    if scenario not in sim.SCENARIOS:
+        raise PhylawError(f"unknown scenario {scenario!r}; choose from {', '.join(sim.SCENARIOS)}")
+    return sim.grid_split(scenario, name, ranges=ranges, **parse_values(items))
