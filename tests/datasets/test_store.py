@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from phylaw import sim
-from phylaw.datasets import generate, merge, open_dataset
 from phylaw.datasets import build as gen_mod
+from phylaw.datasets import generate, merge, open_dataset
 from phylaw.datasets.store import STATE_FIELDS, partial_path
 from phylaw.errors import PhylawError
 from phylaw.render import render
@@ -58,7 +58,8 @@ def test_file_holds_exactly_the_split_rows(stored_collision):
 
 def test_stored_and_procedural_frames_are_identical(stored_collision, procedural_collision):
     stored, proc = open_dataset(stored_collision), open_dataset(procedural_collision)
-    assert not proc.frames_stored and "frames" not in proc._file(0)
+    assert not proc.frames_stored
+    assert "frames" not in proc._file(0)
     assert stored.fingerprint == proc.fingerprint  # same content, different storage
     for i in range(len(stored)):
         np.testing.assert_array_equal(stored.frames(i), proc.frames(i))
@@ -133,7 +134,8 @@ def test_interrupted_generation_resumes_and_finished_file_is_skipped(tmp_path, m
     monkeypatch.setattr(gen_mod, "compute_block", flaky)
     with pytest.raises(KeyboardInterrupt):
         generate("parabola", "eval", out, **kw)
-    assert not out.exists() and partial_path(out).exists()
+    assert not out.exists()
+    assert partial_path(out).exists()
     with pytest.raises(PhylawError, match="no such dataset"):
         open_dataset(out)
     monkeypatch.setattr(gen_mod, "compute_block", real)
@@ -141,11 +143,13 @@ def test_interrupted_generation_resumes_and_finished_file_is_skipped(tmp_path, m
     monkeypatch.setattr(gen_mod, "compute_block", lambda job: resumed_calls.append(job.start) or real(job))
     generate("parabola", "eval", out, **kw)
     assert resumed_calls == [10, 15, 20]  # the two flushed blocks were kept
-    assert out.exists() and not partial_path(out).exists()
+    assert out.exists()
+    assert not partial_path(out).exists()
     fresh = generate("parabola", "eval", tmp_path / "fresh.h5", **kw)
     assert_same_data(open_dataset(out), open_dataset(fresh))
     mtime = out.stat().st_mtime_ns
-    assert generate("parabola", "eval", out, **kw) == out and out.stat().st_mtime_ns == mtime
+    assert generate("parabola", "eval", out, **kw) == out
+    assert out.stat().st_mtime_ns == mtime
     with pytest.raises(PhylawError, match="different configuration"):
         generate("parabola", "eval", out, **{**kw, "seed": 2})
 
