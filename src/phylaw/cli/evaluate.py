@@ -1,9 +1,50 @@
-"""CLI commands of this stage (filled in by its owner)."""
+"""Evaluation command: ``phylaw evaluate`` (docs/evaluation.md)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import typer
 
 
+def evaluate_cmd(
+    data: str = typer.Option(..., "--data", help="dataset file, directory or glob (ground truth)"),
+    videos: Path | None = typer.Option(
+        None, "--videos", help="phylaw sample file or folder of videos named by index; omit to score the dataset's frames (floor)"
+    ),
+    out: Path = typer.Option(..., "--out", help="output directory (metrics.csv, summary.csv/.md, plots)"),
+    metrics: list[str] | None = typer.Option(None, "--metrics", help="metric names (repeat or comma-separate); default: all"),
+    limit: int | None = typer.Option(None, "--limit", help="score only the first N videos (by dataset index)"),
+    cond_frames: int = typer.Option(3, "--cond-frames", help="conditioning frames c (kinematic scenes: 3)"),
+    palette: str | None = typer.Option(
+        None, "--palette", help="colour rules NAME:ID:RLO-RHI,GLO-GHI,BLO-BHI;...  (default: red and blue, SPEC I.4)"
+    ),
+    layout: str = typer.Option("auto", "--layout", help="folder videos: auto | single | panels3"),
+    chunk: int = typer.Option(1000, "--chunk", help="phyworld {meta}-{local} names: index = meta*chunk + local"),
+    min_area: int = typer.Option(4, "--min-area", help="pixels; a smaller colour mask is a parse failure"),
+    released_filter: bool = typer.Option(False, "--released-radius-filter", help="drop small radii as the released code"),
+    no_floor: bool = typer.Option(False, "--no-floor", help="skip the ground-truth floor"),
+    quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
+) -> None:
+    """Score videos against a dataset's ground truth: velocity error and physical-law metrics, with the floor."""
+    from phylaw.errors import PhylawError
+    from phylaw.evaluate import DEFAULT_PALETTE, EvalOptions, Palette, evaluate
+
+    names = [n.strip() for m in metrics or [] for n in m.split(",") if n.strip()] or None
+    if limit is not None and limit < 1:
+        raise PhylawError(f"--limit must be >= 1, got {limit}")
+    if cond_frames < 0 or min_area < 1 or chunk < 1:
+        raise PhylawError("--cond-frames must be >= 0, --min-area >= 1 and --chunk >= 1")
+    opt = EvalOptions(
+        metrics=tuple(names) if names else None, palette=Palette.from_string(palette) if palette else DEFAULT_PALETTE,
+        cond_frames=cond_frames, min_area=min_area, layout=layout, chunk=chunk, limit=limit,
+        released_radius_filter=released_filter, floor=not no_floor,
+    )  # fmt: skip
+    result = evaluate(data, videos, out, options=opt, progress=not quiet)
+    typer.echo(result.summary_md.read_text())
+    typer.echo(f"wrote {result.metrics_csv}, {result.summary_csv}, {result.summary_md}, {len(result.plots)} plots")
+
+
 def register(app: typer.Typer) -> None:
     """Add this stage's commands to the phylaw app."""
+    app.command("evaluate")(evaluate_cmd)

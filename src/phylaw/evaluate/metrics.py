@@ -1,0 +1,254 @@
+"""Physical-law metrics: pure functions of parsed and true states, one value per video (SPEC I.4).
+
+``build_context`` aligns the parser's per-colour states with the ground-truth objects (object k is parsed
+with the palette rule of its true colour) and trims both to the frames they have in common. Each metric then
+maps the context to an (n,) float64 array; NaN means "undefined for this video" (e.g. no valid interval or
+every frame a parse failure) and is counted, not averaged, by the aggregation.
+
+Velocities are finite differences over one frame gap, v_t = (x_{t+1} − x_t)/dt, for parsed and true positions
+alike, so a perfect parse scores exactly 0. An interval t → t+1 is *valid* when t >= c (generated frames), the
+true object is fully in view at t and t+1 and, in videos with a contact (collision), t >= contact_frame (post-
+collision). An interval is *scored* when it is valid and the object is detected in both frames.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from phylaw.errors import PhylawError
+from phylaw.evaluate.parse import SHAPE_UNKNOWN, ParsedStates
+from phylaw.sim.trajectory import Trajectories
+
+
+@dataclass(frozen=True)
+class MetricContext:
+    """Aligned parsed and true states of n videos over their T common frames, K true objects."""
+
+    scenario: str
+    cond_frames: int
+    dt: float
+    pos_hat: np.ndarray  # (n, T, K, 2) parsed centre, NaN where not detected
+    radius_hat: np.ndarray  # (n, T, K)
+    shape_hat: np.ndarray  # (n, T, K) int8
+    detected: np.ndarray  # (n, T, K) bool
+    palette_visible: np.ndarray  # (n, T, P) bool: each palette colour detected somewhere in the frame
+    palette_ids: np.ndarray  # (P,) colour id of each palette rule
+    pos: np.ndarray  # (n, T, K, 2) true centre
+    vel0: np.ndarray  # (n, K, 2) true velocity at frame 0
+    radius: np.ndarray  # (n, K) true radius
+    color: np.ndarray  # (n, K) true colour id
+    shape: np.ndarray  # (n, K) true shape id
+    in_view: np.ndarray  # (n, T, K) bool
+    contact_frame: np.ndarray  # (n,) int, -1: none
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.pos.shape[1])
+
+    def generated(self) -> np.ndarray:
+        """(T,) bool: frames produced by the model (index >= c)."""
+        return np.arange(self.n_frames) >= self.cond_frames
+
+    def frame_mask(self) -> np.ndarray:
+        """(n, T, K) generated frames where the true object is fully in view."""
+        return self.generated()[None, :, None] & self.in_view
+
+    def interval_mask(self, phase: str = "post") -> np.ndarray:
+        """(n, T-1, K) valid velocity intervals; phase "post" (collision videos: t >= contact_frame) or "pre"
+        (t + 1 < contact_frame; intervals that straddle the contact belong to neither)."""
+        t = np.arange(self.n_frames - 1)[None, :]  # (1, T-1)
+        cf = self.contact_frame[:, None]  # (n, 1)
+        has = cf >= 0
+        phase_ok = np.where(has, t >= cf, True) if phase == "post" else has & (t + 1 < cf)
+        both = self.in_view[:, :-1] & self.in_view[:, 1:]  # (n, T-1, K)
+        return (t >= self.cond_frames)[..., None] & both & phase_ok[..., None]
+
+    def velocities(self) -> tuple[np.ndarray, np.ndarray]:
+        """Parsed and true finite-difference velocities, each (n, T-1, K, 2) (NaN where a parse failed)."""
+        return np.diff(self.pos_hat, axis=1) / self.dt, np.diff(self.pos, axis=1) / self.dt
+
+
+def build_context(parsed: ParsedStates, truth: Trajectories, cond_frames: int) -> MetricContext:
+    """Align parsed states (n, T_p, P) with true states (n, T_t, K) over T = min(T_p, T_t) frames."""
+    t = min(parsed.n_frames, truth.n_frames)
+    ids = np.asarray(parsed.color_ids)
+    color = truth.color.astype(np.int64)  # (n, K)
+    # column of the palette rule of each true object's colour
+    match = color[..., None] == ids[None, None, :]  # (n, K, P)
+    if not match.any(axis=-1).all():
+        missing = sorted(set(color[~match.any(axis=-1)].tolist()))
+        raise PhylawError(f"the palette ({', '.join(parsed.names)}) has no rule for object colour id(s) {missing}")
+    col = match.argmax(axis=-1)  # (n, K)
+    take = col[:, None, :].repeat(t, axis=1)  # (n, T, K)
+    pos_hat = np.take_along_axis(parsed.center[:, :t], take[..., None], axis=2)  # (n, T, K, 2)
+    return MetricContext(
+        scenario=truth.scenario,
+        cond_frames=int(cond_frames),
+        dt=float(truth.dt),
+        pos_hat=pos_hat,
+        radius_hat=np.take_along_axis(parsed.radius[:, :t], take, axis=2),
+        shape_hat=np.take_along_axis(parsed.shape[:, :t], take, axis=2),
+        detected=np.take_along_axis(parsed.visible[:, :t], take, axis=2),
+        palette_visible=parsed.visible[:, :t],
+        palette_ids=ids,
+        pos=truth.position[:, :t],
+        vel0=truth.velocity[:, 0],
+        radius=truth.radius,
+        color=color,
+        shape=truth.shape.astype(np.int64),
+        in_view=truth.in_view[:, :t],
+        contact_frame=truth.contact_frame.astype(np.int64),
+    )
+
+
+def _masked_mean(values: np.ndarray, mask: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+    mask = mask & np.isfinite(values)
+    count = mask.sum(axis=axes)
+    total = np.where(mask, values, 0.0).sum(axis=axes)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+
+def _velocity_error(ctx: MetricContext, phase: str, components: slice) -> np.ndarray:
+    v_hat, v = ctx.velocities()
+    err = np.linalg.norm(v_hat[..., components] - v[..., components], axis=-1)  # (n, T-1, K)
+    return _masked_mean(err, ctx.interval_mask(phase), (1, 2))
+
+
+def velocity_error(ctx: MetricContext) -> np.ndarray:
+    """Mean over objects and valid intervals of |v̂_t − v_t| (2-D norm), post-collision only in collisions."""
+    return _velocity_error(ctx, "post", slice(0, 2))
+
+
+def velocity_error_x(ctx: MetricContext) -> np.ndarray:
+    """As velocity_error, x component only (the released evaluator's abs_x_vel_err_avg)."""
+    return _velocity_error(ctx, "post", slice(0, 1))
+
+
+def velocity_error_pre(ctx: MetricContext) -> np.ndarray:
+    """velocity_error over pre-collision intervals (t >= c, t + 1 < contact_frame)."""
+    return _velocity_error(ctx, "pre", slice(0, 2))
+
+
+def mean_velocity_error(ctx: MetricContext) -> np.ndarray:
+    """Mean over objects of |mean_t v̂_t − mean_t v_t| over the scored intervals (released code's vel_error)."""
+    v_hat, v = ctx.velocities()
+    mask = ctx.interval_mask("post") & np.isfinite(v_hat).all(axis=-1)  # (n, T-1, K)
+    diff = np.stack(
+        [_masked_mean(v_hat[..., c] - v[..., c], mask, (1,)) for c in range(2)], axis=-1
+    )  # (n, K, 2)
+    return _masked_mean(np.linalg.norm(diff, axis=-1), np.ones(diff.shape[:2], dtype=bool), (1,))
+
+
+def position_error(ctx: MetricContext) -> np.ndarray:
+    """Mean |p̂ − p| over objects and generated frames with the true object in view (world units)."""
+    err = np.linalg.norm(ctx.pos_hat - ctx.pos, axis=-1)  # (n, T, K)
+    return _masked_mean(err, ctx.frame_mask(), (1, 2))
+
+
+def radius_error(ctx: MetricContext) -> np.ndarray:
+    """Mean |r̂ − r| over objects and generated frames with the true object in view (world units)."""
+    err = np.abs(ctx.radius_hat - ctx.radius[:, None, :])
+    return _masked_mean(err, ctx.frame_mask(), (1, 2))
+
+
+def radius_drift(ctx: MetricContext) -> np.ndarray:
+    """Mean over objects of max_t r̂ − min_t r̂ over generated in-view frames (the released delta_r)."""
+    mask = ctx.frame_mask() & ctx.detected
+    hi = np.where(mask, ctx.radius_hat, -np.inf).max(axis=1)  # (n, K)
+    lo = np.where(mask, ctx.radius_hat, np.inf).min(axis=1)
+    drift = np.where(mask.any(axis=1), hi - lo, np.nan)
+    return _masked_mean(drift, np.ones(drift.shape, dtype=bool), (1,))
+
+
+def parse_failure_rate(ctx: MetricContext) -> np.ndarray:
+    """Fraction of (object, generated frame) pairs with the true object in view where it was not detected."""
+    mask = ctx.frame_mask()
+    return _masked_mean((~ctx.detected).astype(np.float64), mask, (1, 2))
+
+
+def color_consistency(ctx: MetricContext) -> np.ndarray:
+    """Fraction of generated frames (all true objects in view) whose detected colour set is the true one."""
+    want = (ctx.palette_ids[None, None, :] == ctx.color[:, :, None]).any(axis=1)  # (n, P)
+    same = (ctx.palette_visible == want[:, None, :]).all(axis=-1).astype(np.float64)  # (n, T)
+    frames = ctx.generated()[None, :] & ctx.in_view.all(axis=-1)  # (n, T)
+    return _masked_mean(same, frames, (1,))
+
+
+def shape_consistency(ctx: MetricContext) -> np.ndarray:
+    """Fraction of detected objects in generated in-view frames whose parsed shape is the true shape."""
+    same = (ctx.shape_hat == ctx.shape[:, None, :]).astype(np.float64)
+    mask = ctx.frame_mask() & ctx.detected & (ctx.shape_hat != SHAPE_UNKNOWN)
+    return _masked_mean(same, mask, (1, 2))
+
+
+def _post_pairs(ctx: MetricContext) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Parsed velocities, masses (true r², m ∝ r²) and the intervals where every object is scored."""
+    v_hat, _ = ctx.velocities()
+    mask = ctx.interval_mask("post").all(axis=-1) & np.isfinite(v_hat).all(axis=(-1, -2))  # (n, T-1)
+    mask &= (ctx.contact_frame >= 0)[:, None]
+    return v_hat, ctx.radius**2, mask
+
+
+def momentum_error(ctx: MetricContext) -> np.ndarray:
+    """Mean over post-collision intervals of |Σ m_k v̂_k,t − Σ m_k v_k(0)|, m = true r² (collision)."""
+    v_hat, m, mask = _post_pairs(ctx)
+    p_hat = np.einsum("nk,ntkc->ntc", m, np.nan_to_num(v_hat))  # (n, T-1, 2)
+    p0 = np.einsum("nk,nkc->nc", m, ctx.vel0)  # (n, 2)
+    return _masked_mean(np.linalg.norm(p_hat - p0[:, None], axis=-1), mask, (1,))
+
+
+def kinetic_energy_error(ctx: MetricContext) -> np.ndarray:
+    """Mean over post-collision intervals of |Σ ½ m_k |v̂_k,t|² − Σ ½ m_k |v_k(0)|²|, m = true r² (collision)."""
+    v_hat, m, mask = _post_pairs(ctx)
+    e_hat = 0.5 * np.einsum("nk,ntk->nt", m, (np.nan_to_num(v_hat) ** 2).sum(-1))  # (n, T-1)
+    e0 = 0.5 * np.einsum("nk,nk->n", m, (ctx.vel0**2).sum(-1))  # (n,)
+    return _masked_mean(np.abs(e_hat - e0[:, None]), mask, (1,))
+
+
+def _poly_fit(t: np.ndarray, y: np.ndarray, w: np.ndarray, degree: int) -> np.ndarray:
+    """Weighted least-squares polynomial fits of many series at once: t (T,), y/w (n, T) -> coeffs (n, deg+1).
+
+    Rows with fewer than degree + 1 points get NaN.
+    """
+    a = np.vander(t, degree + 1, increasing=True)  # (T, D)
+    w = w.astype(np.float64)
+    ata = np.einsum("nt,td,te->nde", w, a, a)  # (n, D, D)
+    aty = np.einsum("nt,td,nt->nd", w, a, np.where(w > 0, y, 0.0))  # (n, D)
+    ok = w.sum(axis=1) >= degree + 1
+    ata[~ok] = np.eye(degree + 1)
+    coef = np.linalg.solve(ata, aty[..., None])[..., 0]  # (n, D)
+    coef[~ok] = np.nan
+    return coef
+
+
+def _fit_frames(ctx: MetricContext) -> tuple[np.ndarray, np.ndarray]:
+    t = np.arange(ctx.n_frames) * ctx.dt
+    w = (ctx.frame_mask() & ctx.detected)[:, :, 0]  # (n, T): first object
+    return t, w
+
+
+def fitted_gravity(ctx: MetricContext) -> np.ndarray:
+    """Gravity ĝ = −2·c₂ of a least-squares fit y(t) = c₀ + c₁t + c₂t² to the parsed centre (parabola)."""
+    t, w = _fit_frames(ctx)
+    return -2.0 * _poly_fit(t, ctx.pos_hat[:, :, 0, 1], w, 2)[:, 2]
+
+
+def gravity_error(ctx: MetricContext) -> np.ndarray:
+    """|ĝ − g|, g fitted the same way to the true positions over the same frames (parabola)."""
+    t, w = _fit_frames(ctx)
+    g = -2.0 * _poly_fit(t, ctx.pos[:, :, 0, 1], w, 2)[:, 2]
+    return np.abs(fitted_gravity(ctx) - g)
+
+
+def constant_velocity_residual(ctx: MetricContext) -> np.ndarray:
+    """RMS distance of the parsed centres from their best straight-line, constant-speed fit (uniform)."""
+    t, w = _fit_frames(ctx)
+    sq = np.zeros(w.shape)
+    for c in range(2):
+        y = ctx.pos_hat[:, :, 0, c]
+        coef = _poly_fit(t, y, w, 1)  # (n, 2)
+        sq = sq + (y - coef[:, :1] - coef[:, 1:] * t[None]) ** 2
+    return np.sqrt(_masked_mean(sq, w & (w.sum(axis=1, keepdims=True) >= 3), (1,)))

@@ -1,0 +1,104 @@
+"""Aggregation of the tidy per-video CSV into the summary table (CSV + Markdown), and file helpers.
+
+Summary rows are grouped by split, level and metric over the included videos; every OOD split also gets a
+pooled row (level "all"). The 95 % confidence interval is the Student-t interval of the mean,
+mean ± t_{0.975, n−1}·s/√n over the videos with a finite value (NaN: undefined, counted in ``n_nan``). The
+ground-truth floor (the same parser on ground-truth frames at the same resolution) is aggregated the same way
+and shown beside the model's number.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+PARTIAL = ".partial"
+SUMMARY_COLUMNS = [
+    "split", "level", "metric", "unit", "higher_is_better", "n_videos", "n", "n_nan", "mean", "ci95_lo", "ci95_hi",
+    "floor_n", "floor_mean", "floor_ci95_lo", "floor_ci95_hi", "n_failed_videos",
+]  # fmt: skip
+
+
+def mean_ci(values: np.ndarray) -> tuple[int, float, float, float]:
+    """(n finite, mean, lo, hi) with a Student-t 95 % interval; NaN bounds when n < 2."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    n = len(v)
+    if n == 0:
+        return 0, float("nan"), float("nan"), float("nan")
+    mean = float(v.mean())
+    if n < 2:
+        return n, mean, float("nan"), float("nan")
+    half = float(stats.t.ppf(0.975, n - 1) * v.std(ddof=1) / np.sqrt(n))
+    return n, mean, mean - half, mean + half
+
+
+def _group_row(split: str, level: str, metric: str, g: pd.DataFrame) -> dict:
+    n, mean, lo, hi = mean_ci(g["value"].to_numpy())
+    fn, fmean, flo, fhi = mean_ci(g["floor"].to_numpy())
+    return {
+        "split": split, "level": level, "metric": metric, "unit": g["unit"].iloc[0],
+        "higher_is_better": g["higher_is_better"].iloc[0], "n_videos": len(g), "n": n, "n_nan": len(g) - n,
+        "mean": mean, "ci95_lo": lo, "ci95_hi": hi,
+        "floor_n": fn, "floor_mean": fmean, "floor_ci95_lo": flo, "floor_ci95_hi": fhi,
+        "n_failed_videos": int((g["status"] != "ok").sum()),
+    }  # fmt: skip
+
+
+def level_order(levels: list[str]) -> list[str]:
+    """"id" first, then the OOD levels in name order, "all" last."""
+    rest = sorted(x for x in set(levels) if x not in ("id", "all"))
+    return [x for x in ("id",) if x in levels] + rest + [x for x in ("all",) if x in levels]
+
+
+def summarize(rows: pd.DataFrame) -> pd.DataFrame:
+    """Tidy per-video rows -> one summary row per (metric, split, level) (+ pooled "all" for OOD splits)."""
+    used = rows[rows["included"]]
+    splits = sorted(used["split"].unique(), key=lambda s: ({"id": 0, "ood": 1}.get(s, 2), s))
+    out = []
+    for metric in dict.fromkeys(used["metric"]):
+        for split in splits:
+            g = used[(used["metric"] == metric) & (used["split"] == split)]
+            levels = sorted(g["level"].unique())
+            for level in level_order(levels):
+                out.append(_group_row(split, level, metric, g[g["level"] == level]))
+            if len(levels) > 1 or (split == "ood" and len(g)):
+                out.append(_group_row(split, "all", metric, g))
+    return pd.DataFrame(out, columns=SUMMARY_COLUMNS)
+
+
+def _fmt(x: object) -> str:
+    if isinstance(x, float | np.floating):
+        return "nan" if not np.isfinite(x) else f"{x:.4g}"
+    return str(x)
+
+
+def to_markdown(summary: pd.DataFrame, notes: list[str]) -> str:
+    """A readable Markdown table: model mean [95 % CI] beside the ground-truth floor, per level."""
+    lines = ["# phylaw evaluation summary", ""]
+    lines += [f"- {n}" for n in notes] + ([""] if notes else [])
+    head = ["metric", "split", "level", "n", "mean [95% CI]", "GT floor [95% CI]", "failed videos"]
+    lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in summary.itertuples(index=False):
+        model = f"{_fmt(r.mean)} [{_fmt(r.ci95_lo)}, {_fmt(r.ci95_hi)}]"
+        floor = f"{_fmt(r.floor_mean)} [{_fmt(r.floor_ci95_lo)}, {_fmt(r.floor_ci95_hi)}]"
+        name = f"{r.metric} ({r.unit})"
+        lines.append(f"| {name} | {r.split} | {r.level} | {r.n}/{r.n_videos} | {model} | {floor} | {r.n_failed_videos} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_atomic_text(path: Path, text: str) -> Path:
+    tmp = path.with_name(path.name + PARTIAL)
+    tmp.write_text(text)
+    tmp.replace(path)
+    return path
+
+
+def write_atomic_csv(path: Path, frame: pd.DataFrame) -> Path:
+    tmp = path.with_name(path.name + PARTIAL)
+    frame.to_csv(tmp, index=False, float_format="%.10g")
+    tmp.replace(path)
+    return path

@@ -1,0 +1,241 @@
+"""``evaluate``: score videos against a dataset's ground truth and write the CSVs, summary and plots.
+
+Work is done in blocks of videos; each finished block is saved under ``OUT/.parts`` (``.partial`` then
+renamed) together with a key of everything that determines the result, so an interrupted run resumes where it
+stopped. Final files (metrics.csv, summary.csv, summary.md, plots) are written ``.partial`` then renamed: a
+crash never leaves a complete-looking CSV.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from phylaw.errors import PhylawError
+from phylaw.evaluate import plots as plotting
+from phylaw.evaluate import report
+from phylaw.evaluate.metrics import build_context
+from phylaw.evaluate.parse import DEFAULT_PALETTE, Palette, parse
+from phylaw.evaluate.registry import HEADLINE, Metric, select_metrics
+from phylaw.evaluate.sources import PHYWORLD_CHUNK, DatasetSource, VideoRef, check_refs, open_source
+
+log = logging.getLogger(__name__)
+CSV_BASE = ["index", "source", "split", "level", "label_index"]
+
+
+@dataclass(frozen=True)
+class EvalOptions:
+    metrics: tuple[str, ...] | None = None  # None: every metric that applies to the scenario
+    palette: Palette = DEFAULT_PALETTE
+    cond_frames: int = 3  # c: frames given to the model; velocity intervals start at frame c
+    min_area: int = 4  # pixels; a smaller mask is a parse failure
+    layout: str = "auto"  # folder videos: "auto" | "single" | "panels3"
+    chunk: int = PHYWORLD_CHUNK  # phyworld {meta}-{local} names: index = meta * chunk + local
+    limit: int | None = None  # score only the first N videos (by dataset index)
+    released_radius_filter: bool = False  # the released evaluator's small-radius exclusion
+    floor: bool = True  # also score the ground-truth frames at each video's resolution
+    block: int = 64  # videos per block (memory and resume granularity)
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    metrics_csv: Path
+    summary_csv: Path
+    summary_md: Path
+    plots: tuple[Path, ...]
+    summary: pd.DataFrame
+
+
+def _released_filter(scenario: str, radius: np.ndarray) -> np.ndarray:
+    """(n,) True where the released evaluator keeps the video (it drops r < 0.6, or r_i <= 0.5 in collision)."""
+    if scenario == "collision":
+        return ~(radius <= 0.5).any(axis=1)
+    return ~(radius < 0.6).any(axis=1)
+
+
+def _score(frames: np.ndarray, truth, metrics: list[Metric], opt: EvalOptions) -> tuple[dict, np.ndarray]:
+    """Metric values (n,) of a stack of same-shape videos (n, T, H, W, 3) and the parsed-anything flag (n,)."""
+    parsed = parse(frames, opt.palette, opt.min_area)
+    ctx = build_context(parsed, truth, opt.cond_frames)
+    return {m.name: m.fn(ctx) for m in metrics}, parsed.visible.any(axis=(1, 2))
+
+
+class _Evaluator:
+    def __init__(self, dataset, source, metrics: list[Metric], opt: EvalOptions) -> None:
+        self.ds, self.source, self.metrics, self.opt = dataset, source, metrics, opt
+        labels = dataset.labels
+        self.split, self.level, self.label_index = labels.split, labels.level, labels.index
+        self.params = np.asarray(dataset.params)
+        self.same_as_floor = isinstance(source, DatasetSource)
+
+    def block_rows(self, refs: list[VideoRef]) -> list[dict]:
+        videos: dict[int, np.ndarray] = {}
+        errors: dict[int, str] = {}
+        for r in refs:
+            try:
+                frames = self.source.read(r)
+                if frames.shape[1] != frames.shape[2]:
+                    raise PhylawError(f"{r.name}: frame size {frames.shape[1]}x{frames.shape[2]} is not square")
+                videos[r.index] = frames
+            except PhylawError as exc:
+                log.warning("skipping %s", exc)
+                errors[r.index] = str(exc)
+        groups: dict[tuple, list[int]] = {}
+        for i, v in videos.items():
+            groups.setdefault(v.shape, []).append(i)
+        results: dict[int, dict] = {}
+        for shape, idx in groups.items():
+            results.update(self._group(shape, idx, videos))
+        return [row for r in refs for row in self._rows(r, results.get(r.index), errors.get(r.index))]
+
+    def _group(self, shape: tuple, idx: list[int], videos: dict[int, np.ndarray]) -> dict[int, dict]:
+        t_vid, res = shape[0], shape[1]
+        truth = self.ds.trajectories(np.array(idx))
+        values, found = _score(np.stack([videos[i] for i in idx]), truth, self.metrics, self.opt)
+        if self.opt.floor and not self.same_as_floor:
+            gt = np.stack([self.ds.frames(i, resolution=res)[:t_vid] for i in idx])  # (n, T, H, W, 3)
+            floor, _ = _score(gt, truth, self.metrics, self.opt)
+        else:
+            floor = values
+        keep = _released_filter(truth.scenario, truth.radius) if self.opt.released_radius_filter else None
+        out = {}
+        for j, i in enumerate(idx):
+            out[i] = {
+                "values": {m: float(v[j]) for m, v in values.items()},
+                "floor": {m: float(v[j]) for m, v in floor.items()} if self.opt.floor else {},
+                "found": bool(found[j]), "resolution": res, "n_frames_video": t_vid,
+                "n_frames_scored": min(t_vid, truth.n_frames), "included": True if keep is None else bool(keep[j]),
+            }  # fmt: skip
+        return out
+
+    def _rows(self, ref: VideoRef, res: dict | None, error: str | None) -> list[dict]:
+        i = ref.index
+        base = {
+            "index": i, "source": ref.name, "split": self.split[i], "level": self.level[i],
+            "label_index": int(self.label_index[i]),
+            **{n: float(p) for n, p in zip(self.ds.param_names, self.params[i], strict=True)},
+            "resolution": res["resolution"] if res else -1, "n_frames_gt": int(self.ds.n_frames),
+            "n_frames_video": res["n_frames_video"] if res else 0, "n_frames_scored": res["n_frames_scored"] if res else 0,
+            "status": "ok" if res else f"error: {error}", "found_any": res["found"] if res else False,
+            "included": res["included"] if res else True,
+        }  # fmt: skip
+        return [
+            {
+                **base, "metric": m.name, "unit": m.unit, "higher_is_better": m.higher_is_better,
+                "value": res["values"][m.name] if res else float("nan"),
+                "floor": res["floor"].get(m.name, float("nan")) if res else float("nan"),
+            }
+            for m in self.metrics
+        ]
+
+
+def _run_key(dataset, source, metrics: list[Metric], opt: EvalOptions) -> str:
+    spec = {
+        "dataset": dataset.fingerprint, "source": source.describe(), "metrics": [m.name for m in metrics],
+        "palette": [[r.name, r.color_id, r.lo, r.hi] for r in opt.palette.rules], "cond_frames": opt.cond_frames,
+        "min_area": opt.min_area, "filter": opt.released_radius_filter, "floor": opt.floor, "block": opt.block,
+    }  # fmt: skip
+    return hashlib.blake2b(json.dumps(spec, sort_keys=True, default=str).encode(), digest_size=12).hexdigest()
+
+
+def _parts_dir(out: Path, key: str) -> Path:
+    parts = out / ".parts"
+    key_file = parts / "key.txt"
+    if parts.exists() and (not key_file.exists() or key_file.read_text() != key):
+        log.info("discarding partial results of a different evaluation in %s", parts)
+        shutil.rmtree(parts)
+    parts.mkdir(parents=True, exist_ok=True)
+    report.write_atomic_text(key_file, key)
+    return parts
+
+
+def _open_inputs(data, videos, opt: EvalOptions):
+    if isinstance(data, str | Path):
+        from phylaw.datasets.reader import open_dataset
+
+        data = open_dataset(data)
+    if videos is None:
+        source = DatasetSource(data, np.arange(len(data)))
+    else:
+        source = open_source(videos, opt.layout, opt.chunk)
+        fp = getattr(source, "attrs", {}).get("dataset_fingerprint")
+        if fp is not None and fp != data.fingerprint:
+            raise PhylawError(f"{videos}: sample file was generated from another dataset (fingerprint mismatch)")
+        if getattr(source, "complete", True) is False:
+            log.warning("%s is incomplete: scoring its %d finished rows", videos, len(source.refs))
+    return data, source
+
+
+def evaluate(
+    data,
+    videos: str | Path | None = None,
+    out: str | Path = "eval",
+    metrics: list[str] | tuple[str, ...] | None = None,
+    options: EvalOptions | None = None,
+    progress: bool = False,
+) -> EvalResult:
+    """Score ``videos`` (sample file or folder; None: the dataset's own frames) against dataset ``data``."""
+    opt = options or EvalOptions()
+    if metrics is not None:
+        opt = EvalOptions(**{**opt.__dict__, "metrics": tuple(metrics)})
+    dataset, source = _open_inputs(data, videos, opt)
+    chosen = select_metrics(list(opt.metrics) if opt.metrics else None, dataset.scenario)
+    refs = sorted(source.refs, key=lambda r: r.index)[: opt.limit]
+    check_refs(refs, len(dataset), str(videos or "dataset"))
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    parts = _parts_dir(out, _run_key(dataset, source, chosen, opt))
+    ev = _Evaluator(dataset, source, chosen, opt)
+    frames = []
+    for b, start in enumerate(tqdm(range(0, len(refs), opt.block), desc="evaluate", unit="block", disable=not progress)):
+        part = parts / f"block_{b:06d}_{start}.csv"
+        if not part.exists():
+            report.write_atomic_csv(part, pd.DataFrame(ev.block_rows(refs[start : start + opt.block])))
+        frames.append(pd.read_csv(part, dtype={"split": str, "level": str, "source": str, "status": str}))
+    rows = pd.concat(frames, ignore_index=True)
+    return _finish(rows, out, parts, dataset.scenario, opt)
+
+
+def _notes(rows: pd.DataFrame, opt: EvalOptions) -> list[str]:
+    videos = rows.drop_duplicates("index")
+    notes = [f"{len(videos)} videos, conditioning frames c = {opt.cond_frames}; 95 % CI: Student-t interval"]
+    short = videos[(videos["status"] == "ok") & (videos["n_frames_video"] < videos["n_frames_gt"])]
+    if len(short):
+        notes.append(
+            f"{len(short)} videos are shorter than the ground truth ({sorted(set(short['n_frames_video']))} < "
+            f"{int(videos['n_frames_gt'].max())} frames): their common frames were scored"
+        )
+    failed = videos[videos["status"] != "ok"]
+    if len(failed):
+        notes.append(f"{len(failed)} videos could not be scored (see the status column of metrics.csv)")
+    if opt.released_radius_filter:
+        notes.append(f"released small-radius filter on: {int((~videos['included']).sum())} videos excluded")
+    return notes
+
+
+def _finish(rows: pd.DataFrame, out: Path, parts: Path, scenario: str, opt: EvalOptions) -> EvalResult:
+    ok = rows[rows["status"] == "ok"]
+    if len(ok) and not ok["found_any"].astype(bool).any():
+        raise PhylawError(
+            f"the palette ({', '.join(opt.palette.names)}) found no object in any frame of "
+            f"{ok['index'].nunique()} videos: wrong colours or layout?"
+        )
+    notes = _notes(rows, opt)
+    for n in notes[1:]:
+        log.info(n)
+    summary = report.summarize(rows)
+    metrics_csv = report.write_atomic_csv(out / "metrics.csv", rows)
+    summary_csv = report.write_atomic_csv(out / "summary.csv", summary)
+    summary_md = report.write_atomic_text(out / "summary.md", report.to_markdown(summary, notes))
+    headline = HEADLINE if HEADLINE in set(rows["metric"]) else str(rows["metric"].iloc[0])
+    plots = plotting.write_plots(rows, summary, out, headline, scenario)
+    shutil.rmtree(parts)
+    return EvalResult(metrics_csv, summary_csv, summary_md, plots, summary)
