@@ -30,6 +30,10 @@ def sample(
     loop the latent at conditioning positions is *not* overwritten: the model sees the condition only
     through its cond/mask channels, exactly as in training (where x_t there is noised data too).
 
+    The result is the x0 prediction of the last step. When ``steps`` divides ``num_train_timesteps`` this is
+    exactly DDIM's final ``prev_sample`` (which steps to ᾱ = 1); otherwise diffusers' trailing DDIM stops at
+    t = 0 (ᾱ ≈ 0.9999) and its ``prev_sample`` would keep √(1-ᾱ) ≈ 1 % of noise.
+
     keep_condition (default True): at the end, positions with mask == 1 are set to ``cond``. The loss never
     trains those positions, so the model's output there is arbitrary, while the exact latents are known
     (they are the condition); this makes decoded videos start with the real conditioning frames. Pass
@@ -39,10 +43,13 @@ def sample(
     x = torch.randn(cond.shape, generator=generator, device=generator.device, dtype=torch.float32)
     x = x.to(cond.device) * sched.init_noise_sigma  # (B, C, T, H, W)
     cond = cond.to(torch.float32)
+    x0 = x
     for t in tqdm(sched.timesteps, desc="sampling", leave=False, disable=not progress):
         t_batch = torch.full((x.shape[0],), int(t), device=x.device, dtype=torch.long)  # (B,)
         v = model(x, t_batch, cond, mask).to(torch.float32)  # (B, C, T, H, W)
-        x = sched.step(v, t, x, eta=0.0).prev_sample  # (B, C, T, H, W)
+        out = sched.step(v, t, x, eta=0.0)
+        x, x0 = out.prev_sample, out.pred_original_sample  # (B, C, T, H, W) each
+    x = x0  # the last x0 prediction: see the docstring
     if keep_condition:
         x = torch.where(mask >= 1, cond, x)  # (B, C, T, H, W)
     return x
