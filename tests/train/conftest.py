@@ -12,6 +12,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+import torch
 
 from phylaw.config import load_config
 from phylaw.datasets.store import STATE_FIELDS, DatasetConfig
@@ -98,3 +99,12 @@ def micro_overrides(data: Path) -> list[str]:
 @pytest.fixture
 def micro_cfg(tiny_data):
     return load_config("cpu-tiny", micro_overrides(tiny_data))
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Tiny models run faster on one thread, and the test machine's cores are shared."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

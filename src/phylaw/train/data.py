@@ -78,7 +78,8 @@ def ae_identity(ae: Autoencoder) -> str:
 class LatentSource:
     """Clean latents (B, C, T', H', W') for dataset positions and flip flags.
 
-    Pixel-space autoencoders encode on the fly (cheap). Learned ones read a latent cache (HDF5, one row per
+    Pixel-space autoencoders encode on the fly (cheap), from uint8 frames kept in memory up to
+    ``memory_budget`` bytes (the rest is re-read from the dataset each time). Learned ones read a latent cache (HDF5, one row per
     video, unflipped and flipped), built once by :meth:`build_cache` and keyed by dataset fingerprint,
     autoencoder hash, resolution and frame count, so a cache is never used with the wrong data or weights.
     """
@@ -91,6 +92,7 @@ class LatentSource:
         *,
         cache_dir: Path | None = None,
         hflip: bool = True,
+        memory_budget: int = 1 << 30,
     ) -> None:
         self.data, self.ae, self.device, self.hflip = data, ae, device, hflip
         self.cache_path: Path | None = None
@@ -104,18 +106,35 @@ class LatentSource:
             )
             self.cache_path = cache_dir / f"latents-{key.hexdigest()}.h5"
         self._cache: h5py.File | None = None
+        self._frames: dict[int, torch.Tensor] = {}
+        self._frame_bytes = 0
+        self.memory_budget = memory_budget
 
     def __len__(self) -> int:
         return len(self.data)
 
+    def video(self, pos: int) -> torch.Tensor:
+        """uint8 (T, H, W, 3) of dataset position ``pos``; kept in memory while under the byte budget."""
+        if pos in self._frames:
+            return self._frames[pos]
+        j = int(self.data.indices[pos])
+        frames = torch.from_numpy(
+            np.ascontiguousarray(self.data.data.frames(j, self.data.resolution)[: self.data.n_frames])
+        )
+        if self._frame_bytes + frames.numel() <= self.memory_budget:
+            self._frames[pos] = frames
+            self._frame_bytes += frames.numel()
+        return frames
+
     def frames(self, positions: np.ndarray, flips: np.ndarray) -> torch.Tensor:
-        """uint8 (B, T, H, W, 3) of the selected videos, mirrored where ``flips`` (states are flipped alike)."""
-        out = []
-        for pos, flip in zip(positions.tolist(), flips.tolist(), strict=True):
-            frames, states, _ = self.data[pos]
-            if flip:
-                frames, states = hflip_frames(frames), hflip_states(states)
-            out.append(frames)
+        """uint8 (B, T, H, W, 3) of the selected videos, mirrored where ``flips``.
+
+        Training consumes frames only; a consumer of states mirrors them with :func:`hflip_states`.
+        """
+        out = [
+            hflip_frames(self.video(pos)) if flip else self.video(pos)
+            for pos, flip in zip(positions.tolist(), flips.tolist(), strict=True)
+        ]
         return torch.stack(out)  # (B, T, H, W, 3)
 
     @torch.no_grad()

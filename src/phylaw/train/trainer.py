@@ -149,69 +149,73 @@ def _train(
     window: list[float] = []
     t_window = time.perf_counter()
     bar = _progress(start, end, progress and info.is_main)
-    for step in range(start, end):
-        lr = get_lr(step, cfg.optim, cfg.schedule)
-        for group in opt.param_groups:
-            group["lr"] = lr
-        positions = step_indices(step, b, n, seed)  # (B,)
-        flips = flip_flags(step, b, seed, cfg.data.hflip)  # (B,)
-        loss_sum = torch.zeros((), device=device)
-        mine = list(range(info.rank, n_micro, info.world_size))
-        for k, m in enumerate(mine):
-            sl = slice(m * micro, (m + 1) * micro)
-            x0 = source.latents(positions[sl], flips[sl])  # (b, C, T, H, W)
-            cond, mask = make_condition(x0, c_lat)
-            gen = torch.Generator().manual_seed(derive_seed(seed, "noise", step, m))
-            sync = contextlib.nullcontext() if k == len(mine) - 1 or not info.distributed else net.no_sync()
-            with sync, torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
-                out = training_loss(net, scheduler, x0, cond, mask, gen)
-                (out.loss / n_local).backward()
-            loss_sum += out.loss.detach().float()
-        clip = cfg.optim.grad_clip if cfg.optim.grad_clip > 0 else math.inf
-        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
-        stats = distributed.all_reduce_mean(torch.stack([loss_sum / n_local, grad_norm.float()]), info)
-        loss = float(stats[0])
-        if not (math.isfinite(loss) and math.isfinite(float(stats[1]))):
-            last = latest_step(run_dir)
-            kept = (
-                f"last good checkpoint: {ckpt_path(run_dir, last).name}"
-                if last is not None
-                else "no checkpoint yet"
-            )
-            raise PhylawError(
-                f"loss became {loss} at step {step} (grad norm {float(stats[1])}); stopped, {kept}"
-            )
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-        update_ema(ema, model, ema_decay(step, cfg.ema))
-        window.append(loss)
-        done = step + 1
-        bar.update(1)
-        bar.set_postfix(loss=f"{loss:.4f}", lr=f"{lr:.2e}")
-        if done % cfg.logging.log_every == 0 or done == total:
-            dt = time.perf_counter() - t_window
-            rate = len(window) * b / max(dt, 1e-9)
-            row = {
-                "step": done,
-                "loss": sum(window) / len(window),
-                "lr": lr,
-                "grad_norm": float(stats[1]),
-                "samples_per_s": rate,
-                "tokens_per_s": rate * dit_cfg.num_tokens,
-                "mfu": flops * rate / (peak * info.world_size) if peak else float("nan"),
-            }
-            if logger is not None:
-                logger.log(row)
-            window, t_window = [], time.perf_counter()
-        if done % cfg.logging.ckpt_every == 0 or done == end:
-            if info.is_main:
-                _save(run_dir, done, cfg, dit_cfg, data, model, ema, opt, loss)
-            distributed.barrier(info)
-            t_window = time.perf_counter()  # checkpoint I/O is not training throughput
-    bar.close()
-    source.close()
-    if logger is not None:
-        logger.close()
+    try:
+        for step in range(start, end):
+            lr = get_lr(step, cfg.optim, cfg.schedule)
+            for group in opt.param_groups:
+                group["lr"] = lr
+            positions = step_indices(step, b, n, seed)  # (B,)
+            flips = flip_flags(step, b, seed, cfg.data.hflip)  # (B,)
+            loss_sum = torch.zeros((), device=device)
+            mine = list(range(info.rank, n_micro, info.world_size))
+            for k, m in enumerate(mine):
+                sl = slice(m * micro, (m + 1) * micro)
+                x0 = source.latents(positions[sl], flips[sl])  # (b, C, T, H, W)
+                cond, mask = make_condition(x0, c_lat)
+                gen = torch.Generator().manual_seed(derive_seed(seed, "noise", step, m))
+                sync = (
+                    contextlib.nullcontext() if k == len(mine) - 1 or not info.distributed else net.no_sync()
+                )
+                with sync, torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
+                    out = training_loss(net, scheduler, x0, cond, mask, gen)
+                    (out.loss / n_local).backward()
+                loss_sum += out.loss.detach().float()
+            clip = cfg.optim.grad_clip if cfg.optim.grad_clip > 0 else math.inf
+            grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+            stats = distributed.all_reduce_mean(torch.stack([loss_sum / n_local, grad_norm.float()]), info)
+            loss = float(stats[0])
+            if not (math.isfinite(loss) and math.isfinite(float(stats[1]))):
+                last = latest_step(run_dir)
+                kept = (
+                    f"last good checkpoint: {ckpt_path(run_dir, last).name}"
+                    if last is not None
+                    else "no checkpoint yet"
+                )
+                raise PhylawError(
+                    f"loss became {loss} at step {step} (grad norm {float(stats[1])}); stopped, {kept}"
+                )
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+            update_ema(ema, model, ema_decay(step, cfg.ema))
+            window.append(loss)
+            done = step + 1
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss:.4f}", lr=f"{lr:.2e}")
+            if done % cfg.logging.log_every == 0 or done == total:
+                dt = time.perf_counter() - t_window
+                rate = len(window) * b / max(dt, 1e-9)
+                row = {
+                    "step": done,
+                    "loss": sum(window) / len(window),
+                    "lr": lr,
+                    "grad_norm": float(stats[1]),
+                    "samples_per_s": rate,
+                    "tokens_per_s": rate * dit_cfg.num_tokens,
+                    "mfu": flops * rate / (peak * info.world_size) if peak else float("nan"),
+                }
+                if logger is not None:
+                    logger.log(row)
+                window, t_window = [], time.perf_counter()
+            if done % cfg.logging.ckpt_every == 0 or done == end:
+                if info.is_main:
+                    _save(run_dir, done, cfg, dit_cfg, data, model, ema, opt, loss)
+                distributed.barrier(info)
+                t_window = time.perf_counter()  # checkpoint I/O is not training throughput
+    finally:
+        bar.close()
+        source.close()
+        if logger is not None:
+            logger.close()
     return run_dir
 
 
