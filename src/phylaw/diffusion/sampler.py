@@ -21,6 +21,7 @@ def sample(
     generator: torch.Generator,
     progress: bool = False,
     keep_condition: bool = True,
+    noise: Tensor | None = None,
 ) -> Tensor:
     """Generate clean latents (B, C, T, H, W) given condition latents ``cond`` and ``mask`` (B, 1, T, H, W).
 
@@ -38,10 +39,14 @@ def sample(
     trains those positions, so the model's output there is arbitrary, while the exact latents are known
     (they are the condition); this makes decoded videos start with the real conditioning frames. Pass
     False to get the raw model output everywhere.
+
+    noise: optional start noise x_T (B, C, T, H, W) given by the caller instead of drawing it from
+    ``generator`` (e.g. per-video seeds, so a video does not depend on the batch it is sampled in).
     """
     sched = make_sample_scheduler(scheduler, steps)
-    x = torch.randn(cond.shape, generator=generator, device=generator.device, dtype=torch.float32)
-    x = x.to(cond.device) * sched.init_noise_sigma  # (B, C, T, H, W)
+    if noise is None:
+        noise = torch.randn(cond.shape, generator=generator, device=generator.device, dtype=torch.float32)
+    x = noise.to(cond.device, torch.float32) * sched.init_noise_sigma  # (B, C, T, H, W)
     cond = cond.to(torch.float32)
     x0 = x
     for t in tqdm(sched.timesteps, desc="sampling", leave=False, disable=not progress):
