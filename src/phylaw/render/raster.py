@@ -3,14 +3,15 @@
 Geometry (docs/formats.md): square images of ``resolution`` pixels for the 10 x 10 world, pixel column j
 has centre x = (j + 0.5)·10/W, row i has centre y = 10 − (i + 0.5)·10/H (row 0 is the top, world y up).
 
-Masks, evaluated at pixel centres, with d the distance to the object's centre:
+Masks, evaluated at pixel centres in float64 and in pixel units (r and d multiplied by W/10; the pixel
+offsets are dx = j + 0.5 − x·W/10, dy = i + 0.5 − (10 − y)·H/10, d² = dx² + dy²):
 - disc:   m = clip((r² − d²) / (0.03·r²), 0, 1)  (B.0's soft edge: a band of 3 % of r² inside the rim)
 - square: m = 1 where |x − cx| <= r and |y − cy| <= r (side 2r, hard edge, as B.0), else 0
 - ring:   annulus of outer radius r and inner radius 0.6·r: m = m_disc(r) · (1 − m_disc(0.6 r)),
           i.e. the same 3 % soft band on both rims
 Compositing, object by object in order (later objects on top): value = rint(c + m·(colour − c)) with c the
-current pixel value, computed in float32 and rounded half to even (np.rint); on the white background this is
-B.0's (1 − m)·255 + m·colour. Only a padded per-object bounding box (the same size across the batch, shifted
+current pixel value, computed in float64 and rounded half to even (np.rint); on the white background this
+is B.0's (1 − m)·255 + m·colour. Only a padded per-object bounding box (the same size across the batch, shifted
 to lie inside the image) is evaluated, never a full-frame pass per object.
 """
 
@@ -36,19 +37,18 @@ def _check_resolution(resolution: int) -> int:
 
 
 def _soft_disc(d2: np.ndarray, rp: np.ndarray) -> np.ndarray:
-    """Soft disc mask. d2 (c, B, B) squared pixel distances, rp (c,) radii in pixels -> (c, B, B) float32."""
+    """Soft disc mask. d2 (c, B, B) squared pixel distances, rp (c,) radii in pixels -> (c, B, B) float64."""
     r2 = (rp * rp)[:, None, None]  # (c, 1, 1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        inv = np.where(r2 > 0, 1.0 / (EDGE_BAND * r2), 0.0).astype(np.float32)
-    return np.clip((r2 - d2) * inv, 0.0, 1.0)
+    band = np.where(r2 > 0, EDGE_BAND * r2, np.inf)  # a zero radius draws nothing
+    return np.clip((r2 - d2) / band, 0.0, 1.0)
 
 
 def _mask(dx: np.ndarray, dy: np.ndarray, rp: np.ndarray, shape: np.ndarray) -> np.ndarray:
-    """(c, B, B) float32 mask. dx, dy: (c, B) pixel offsets of column/row centres from the object centre."""
+    """(c, B, B) float64 mask. dx, dy: (c, B) pixel offsets of column/row centres from the object centre."""
     d2 = dx[:, None, :] ** 2 + dy[:, :, None] ** 2  # (c, B, B)
     if (shape == SHAPE_DISC).all():
         return _soft_disc(d2, rp)
-    m = np.zeros(d2.shape, dtype=np.float32)
+    m = np.zeros(d2.shape, dtype=np.float64)
     for sid in np.unique(shape):
         sel = shape == sid
         if sid == SHAPE_DISC:
@@ -67,7 +67,7 @@ def _draw(canvas: np.ndarray, cx, cy, rp, rgb, shape, on_background: np.ndarray 
     """Composite one object per frame onto ``canvas`` (F, H, W, 3) uint8, in place.
 
     cx, cy: (F,) centre in pixel units (column / row coordinates, pixel j spans [j, j+1)); rp (F,) radius
-    in pixels; rgb (F, 3) float32 colour; shape (F,) shape ids. on_background: the (3,) background colour
+    in pixels; rgb (F, 3) float64 colour; shape (F,) shape ids. on_background: the (3,) background colour
     when nothing has been drawn yet (skips reading the canvas back), else None.
     """
     n_frames, res = canvas.shape[0], canvas.shape[1]
@@ -83,16 +83,16 @@ def _draw(canvas: np.ndarray, cx, cy, rp, rgb, shape, on_background: np.ndarray 
     pix = np.arange(box, dtype=np.int64)
     for a in range(0, n_frames, step):
         s = slice(a, a + step)
-        dx = (j0[s, None] + ar - cx[s, None]).astype(np.float32)  # (c, B)
-        dy = (i0[s, None] + ar - cy[s, None]).astype(np.float32)  # (c, B)
-        m = _mask(dx, dy, rp[s].astype(np.float32), shape[s])[..., None]  # (c, B, B, 1)
+        dx = j0[s, None] + ar - cx[s, None]  # (c, B)
+        dy = i0[s, None] + ar - cy[s, None]  # (c, B)
+        m = _mask(dx, dy, rp[s], shape[s])[..., None]  # (c, B, B, 1)
         c = dx.shape[0]
         row = (np.arange(a, a + c, dtype=np.int64)[:, None] * res + i0[s, None] + pix).reshape(-1)  # (c*B,)
         col = np.repeat(3 * j0[s], box)  # (c*B,)
         if on_background is None:
-            cur = windows[row, col].reshape(c, box, box, 3).astype(np.float32)  # (c, B, B, 3)
+            cur = windows[row, col].reshape(c, box, box, 3).astype(np.float64)  # (c, B, B, 3)
         else:
-            cur = on_background.astype(np.float32)  # (3,)
+            cur = on_background.astype(np.float64)  # (3,)
         new = cur + m * (rgb[s, None, None, :] - cur)  # (c, B, B, 3)
         windows[row, col] = np.rint(new).astype(np.uint8).reshape(c * box, 3 * box)
 
@@ -137,7 +137,7 @@ def render(
         p = pos[:, :, obj].reshape(n * t, 2)  # (F, 2)
         cx, cy = p[:, 0] * scale, (WORLD_SIZE - p[:, 1]) * scale  # (F,) pixel column / row coordinates
         rp = np.repeat(radius[:, obj] * scale, t)  # (F,)
-        rgb = np.repeat(table[color[:, obj]].astype(np.float32), t, axis=0)  # (F, 3)
+        rgb = np.repeat(table[color[:, obj]].astype(np.float64), t, axis=0)  # (F, 3)
         _draw(canvas, cx, cy, rp, rgb, np.repeat(shape[:, obj], t), bg if obj == 0 else None)
     return out
 

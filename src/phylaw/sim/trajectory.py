@@ -67,6 +67,8 @@ class Trajectories:
         for f in fields(parts[0]):
             value = getattr(parts[0], f.name)
             kw[f.name] = (
-                np.concatenate([getattr(p, f.name) for p in parts]) if isinstance(value, np.ndarray) else value
+                np.concatenate([getattr(p, f.name) for p in parts])
+                if isinstance(value, np.ndarray)
+                else value
             )
         return Trajectories(**kw)
