@@ -1,0 +1,122 @@
+"""Parser: exact moments, render -> parse round trip, shapes, missing objects, lossy MP4, bad input."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from phylaw.errors import PhylawError
+from phylaw.evaluate import _moments
+from phylaw.evaluate.parse import DEFAULT_PALETTE, ColorRule, Palette, parse
+from phylaw.render import render
+from phylaw.sim.kinematics import simulate
+from phylaw.sim.trajectory import SHAPE_DISC, SHAPE_RING, SHAPE_SQUARE, WORLD_SIZE
+
+
+def _reference_stats(frames: np.ndarray, palette: Palette) -> np.ndarray:
+    """Plain numpy masks of every frame: area, sum_j, sum_i, bbox (what the compiled kernel must equal)."""
+    out = np.zeros((frames.shape[0], len(palette.rules), 7), dtype=np.int64)
+    for f, frame in enumerate(frames):
+        for k, rule in enumerate(palette.rules):
+            m = np.all((frame >= np.array(rule.lo)) & (frame <= np.array(rule.hi)), axis=-1)
+            ii, jj = np.nonzero(m)
+            out[f, k, :3] = [m.sum(), jj.sum(), ii.sum()]
+            out[f, k, 3:] = [jj.min(), jj.max(), ii.min(), ii.max()] if len(ii) else [frame.shape[1], -1, frame.shape[0], -1]
+    return out
+
+
+@pytest.mark.parametrize("width", [32, 37])
+def test_kernel_matches_numpy_masks_on_noise(rng, width):
+    frames = rng.integers(0, 256, size=(6, 24, width, 3), dtype=np.uint8)
+    frames[0] = 255  # an empty frame
+    frames[1, :, :, :] = (250, 250, 250)  # near-white rows only
+    palette = Palette((*DEFAULT_PALETTE.rules, ColorRule("yellow", 5, (128, 128, 0), (255, 255, 126))))
+    lo = np.array([r.lo for r in palette.rules])
+    hi = np.array([r.hi for r in palette.rules])
+    np.testing.assert_array_equal(_moments.frame_moments(frames, lo, hi), _reference_stats(frames, palette))
+
+
+def _traj(scenario, params, rng):
+    return simulate(scenario, np.array(params, dtype=float), rng)
+
+
+@pytest.mark.parametrize("res", [64, 128])
+def test_render_parse_round_trip(rng, res):
+    traj = _traj("collision", [[0.8, 1.1, 2.0, 1.5], [0.5, 0.7, 3.0, 3.0]], rng)
+    parsed = parse(render(traj, res))
+    px = WORLD_SIZE / res
+    view = traj.in_view  # (n, T, K) fully in view: centroid and radius are well defined
+    err = np.linalg.norm(parsed.center[:, :, (0, 1)] - traj.position, axis=-1)[view]
+    assert err.max() < 0.5 * px
+    rerr = np.abs(parsed.radius[:, :, (0, 1)] - traj.radius[:, None, :])[view]
+    assert rerr.max() < 1.0 * px
+    assert parsed.visible[:, :, :2][view].all()
+
+
+def test_shape_descriptor_disc_square_ring(rng):
+    base = _traj("uniform_motion", [[1.2, 1.0]] * 3, rng)
+    shape = np.array([[SHAPE_DISC], [SHAPE_SQUARE], [SHAPE_RING]], dtype=np.uint8)
+    traj = replace(base, shape=shape)
+    parsed = parse(render(traj, 128))
+    for v, want in enumerate((SHAPE_DISC, SHAPE_SQUARE, SHAPE_RING)):
+        seen = parsed.shape[v, :, 0][traj.in_view[v, :, 0]]
+        assert (seen == want).all(), (want, seen)
+    assert 0.7 < np.nanmean(parsed.fill[0, :, 0]) < 0.85  # disc ~ pi/4
+
+
+def test_missing_object_is_nan_never_invented(rng):
+    traj = _traj("uniform_motion", [[1.0, 2.0]], rng)
+    frames = render(traj, 64)
+    frames[0, 5:8] = 255  # ball removed from frames 5, 6, 7
+    parsed = parse(frames)
+    assert not parsed.visible[0, 5:8, 0].any()
+    assert np.isnan(parsed.center[0, 5:8, 0]).all()
+    assert np.isnan(parsed.radius[0, 5:8, 0]).all()
+    assert parsed.visible[0, :5, 0].all()
+    assert not parsed.visible[..., 1].any()  # no blue ball in a uniform-motion video
+    assert np.isnan(parsed.center[..., 1, :]).all()
+
+
+def test_min_area_threshold():
+    frames = np.full((1, 2, 32, 32, 3), 255, np.uint8)
+    frames[0, 0, 3, 3] = (255, 0, 0)  # one stray pixel
+    frames[0, 1, 3:5, 3:5] = (255, 0, 0)  # four pixels
+    p = parse(frames, min_area=4)
+    assert p.visible[0, :, 0].tolist() == [False, True]
+    assert p.area[0, :, 0].tolist() == [1, 4]
+
+
+def test_lossy_mp4_decoding(tmp_path, rng):
+    iio = pytest.importorskip("imageio.v3")
+    traj = _traj("collision", [[0.9, 1.0, 2.0, 2.0]], rng)
+    frames = render(traj, 128)[0]
+    path = tmp_path / "v.mp4"
+    iio.imwrite(path, frames, plugin="pyav", codec="libx264", fps=10)
+    decoded = iio.imread(path, plugin="pyav", index=None)
+    assert decoded.shape == frames.shape
+    assert not np.array_equal(decoded, frames)
+    clean, lossy = parse(frames), parse(decoded)
+    view = traj.in_view[0]
+    px = WORLD_SIZE / 128
+    diff = np.linalg.norm(lossy.center[0, :, :2] - clean.center[0, :, :2], axis=-1)[view]
+    assert lossy.visible[0, :, :2][view].all()
+    assert diff.max() < 1.0 * px
+
+
+def test_bad_input():
+    with pytest.raises(PhylawError, match="uint8"):
+        parse(np.zeros((2, 8, 8, 3), np.float32))
+    with pytest.raises(PhylawError, match="shape"):
+        parse(np.zeros((8, 8, 3), np.uint8))
+    with pytest.raises(PhylawError, match="empty"):
+        parse(np.zeros((0, 8, 8, 3), np.uint8))
+    with pytest.raises(PhylawError, match="white"):
+        ColorRule("white", 9, (200, 200, 200), (255, 255, 255))
+    with pytest.raises(PhylawError, match="bad colour rule"):
+        Palette.from_string("red:1:128-255,0-126")
+    with pytest.raises(PhylawError, match="not unique"):
+        Palette.from_string("a:1:128-255,0-126,0-126;b:1:0-126,0-126,128-255")
+    p = Palette.from_string("red:1:128-255,0-126,0-126; blue:2:0-126,0-126,128-255")
+    assert p == DEFAULT_PALETTE
