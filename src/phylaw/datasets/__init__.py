@@ -7,7 +7,6 @@ from phylaw.datasets.merge import merge
 from phylaw.datasets.phyworld import convert
 from phylaw.datasets.reader import DatasetLabels, PhylawDataset, open_dataset
 from phylaw.datasets.store import DatasetConfig
-from phylaw.datasets.torch_dataset import VideoDataset
 
 __all__ = [
     "DatasetConfig",
@@ -20,3 +19,11 @@ __all__ = [
     "merge",
     "open_dataset",
 ]
+
+
+def __getattr__(name: str) -> object:
+    if name == "VideoDataset":  # lazy: importing torch is slow and not needed to read or write files
+        from phylaw.datasets.torch_dataset import VideoDataset
+
+        return VideoDataset
+    raise AttributeError(name)
