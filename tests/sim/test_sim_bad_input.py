@@ -56,3 +56,8 @@ def test_grid_split_rejects_bad_values():
         grid_split("uniform_motion", "bad", split="test", r=[1.0], v=[1.0])
     with pytest.raises(PhylawError, match="radius too big"):
         grid_split("uniform_motion", "bad", r=[1.0, 6.0], v=[1.0])
+
+
+def test_bad_frame_count():
+    with pytest.raises(PhylawError, match="n_frames"):
+        get_split("uniform_motion", "eval", n_frames=0)

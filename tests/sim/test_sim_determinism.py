@@ -68,3 +68,15 @@ def test_simulate_rows_depend_only_on_their_own_draws():
     a = simulate("parabola", params, np.random.Generator(np.random.PCG64(0)))
     b = simulate("parabola", params[:2], np.random.Generator(np.random.PCG64(0)))
     assert _bytes(a.subset(slice(0, 2))) == _bytes(b)
+
+
+def test_shorter_videos():
+    long = get_split("parabola", "eval").generate(0, 50, seed=2).trajectories
+    short = get_split("parabola", "eval", n_frames=16).generate(0, 50, seed=2).trajectories
+    assert short.n_frames == 16
+    np.testing.assert_array_equal(short.position, long.position[:, :16])
+    coll = get_split("collision", "eval", n_frames=16).generate(0, 500, seed=2)
+    ids = coll.labels.split == "id"
+    k = coll.trajectories.contact_frame[ids]
+    assert (k >= 4).all()
+    assert (k <= 12).all()

@@ -143,10 +143,18 @@ def elastic_velocities(m1, m2, u1, u2) -> tuple[np.ndarray, np.ndarray]:
     return ((m1 - m2) * u1 + 2 * m2 * u2) / total, ((m2 - m1) * u2 + 2 * m1 * u1) / total
 
 
-def _collision_placement(r1, r2, v1, v2, u) -> tuple[np.ndarray, np.ndarray]:
+def contact_window(n_frames: int) -> tuple[int, int]:
+    """(first, last) frame allowed for the contact: (8, 24) for 32 frames (B.2); shorter videos scale it
+    down to (n // 4, n - n // 4) so that a quarter of the frames lie before and after the contact."""
+    pre = min(MIN_PRE_FRAMES, n_frames // 4)
+    return pre, min(32 - MIN_POST_FRAMES, n_frames - pre)
+
+
+def _collision_placement(r1, r2, v1, v2, u, n_frames: int = 32) -> tuple[np.ndarray, np.ndarray]:
     """Initial centres x1 < x2 (B.2, intended logic). Returns (x1, x2), each (n,).
 
-    The contact time t_c is drawn in [0.8 s, 2.4 s] (>= 8 frames before contact, >= 8 from contact on),
+    The contact time t_c is drawn in [0.8 s, 2.4 s] (>= 8 frames before contact, >= 8 from contact on;
+    see contact_window for other video lengths),
     shortened so both balls start fully in view. A big ball 2 (r2 > 2 r1) gets t_c <= 1.25 x the minimum
     gap and starts at the right edge; a big ball 1 (r1 > 2 r2) likewise from the left edge (the branch that
     F.2(a) made dead code). When even the minimum gap cannot fit in the world (fast, large balls), t_c is the
@@ -155,8 +163,8 @@ def _collision_placement(r1, r2, v1, v2, u) -> tuple[np.ndarray, np.ndarray]:
     """
     closing = v1 + v2
     rsum = r1 + r2
-    t_min = MIN_PRE_FRAMES * FRAME_DT
-    t_max = (32 - MIN_POST_FRAMES) * FRAME_DT
+    first, last = contact_window(n_frames)
+    t_min, t_max = first * FRAME_DT, last * FRAME_DT
     room = WORLD_SIZE - 2 * rsum  # largest gap with both balls fully in view
     min_gap = t_min * closing
     max_gap = np.minimum(t_max * closing, room)
@@ -182,7 +190,7 @@ def collision(params: np.ndarray, u: np.ndarray, n_frames: int = 32) -> Trajecto
     """
     r1, r2, v1, v2 = (params[:, i] for i in range(4))
     n = r1.shape[0]
-    x1, x2 = _collision_placement(r1, r2, v1, v2, u)
+    x1, x2 = _collision_placement(r1, r2, v1, v2, u, n_frames)
     rmax = np.maximum(r1, r2)
     y = (rmax + EDGE_MARGIN) + (WORLD_SIZE - 2 * EDGE_MARGIN - 2 * rmax) * u[:, 2]
     closing = v1 + v2

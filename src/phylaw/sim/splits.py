@@ -17,7 +17,14 @@ import numpy as np
 from phylaw.errors import PhylawError
 from phylaw.seeding import child_rng, derive_seed
 from phylaw.sim import ranges as rg
-from phylaw.sim.kinematics import N_UNIFORMS, PARAM_NAMES, check_scenario, simulate_uniforms, validate_params
+from phylaw.sim.kinematics import (
+    N_UNIFORMS,
+    PARAM_NAMES,
+    check_scenario,
+    frame_times,
+    simulate_uniforms,
+    validate_params,
+)
 from phylaw.sim.trajectory import Trajectories
 
 SPLIT_VERSION = "1"
@@ -103,6 +110,7 @@ class SplitDef:
 
     def __post_init__(self) -> None:
         check_scenario(self.scenario)
+        frame_times(self.n_frames)  # PhylawError unless >= 1
         if tuple(self.param_names) != PARAM_NAMES[self.scenario]:
             raise PhylawError(
                 f"{self.scenario} parameters are {PARAM_NAMES[self.scenario]}, got {self.param_names}"
@@ -208,37 +216,37 @@ class SplitDef:
 
 
 def _make(
-    scenario: str, name: str, ranges: str, parts: list[tuple[str, str, dict[str, np.ndarray]]]
+    scenario: str, name: str, ranges: str, parts: list[tuple[str, str, dict[str, np.ndarray]]], n_frames: int
 ) -> SplitDef:
     names = PARAM_NAMES[scenario]
     built = tuple(
         Part(s, lvl, tuple(np.asarray(vals[n], dtype=np.float64) for n in names)) for s, lvl, vals in parts
     )
-    return SplitDef(scenario, name, SPLIT_VERSION, ranges, names, built)
+    return SplitDef(scenario, name, SPLIT_VERSION, ranges, names, built, n_frames=n_frames)
 
 
-def _train(name: str) -> Callable[[str, str], SplitDef]:
-    def build(scenario: str, ranges: str) -> SplitDef:
+def _train(name: str) -> Callable[[str, str, int], SplitDef]:
+    def build(scenario: str, ranges: str, n_frames: int) -> SplitDef:
         values = rg.train_values(scenario, name, rg.get_ranges(ranges, scenario))
-        return _make(scenario, name, ranges, [("train", "train", values)])
+        return _make(scenario, name, ranges, [("train", "train", values)], n_frames)
 
     return build
 
 
-def _eval(name: str, small: bool) -> Callable[[str, str], SplitDef]:
-    def build(scenario: str, ranges: str) -> SplitDef:
+def _eval(name: str, small: bool) -> Callable[[str, str, int], SplitDef]:
+    def build(scenario: str, ranges: str, n_frames: int) -> SplitDef:
         rset = rg.get_ranges(ranges, scenario)
         parts = [
             ("id" if level == "id" else "ood", level, rg.eval_values(rset, spec))
             for level, spec in rg.eval_levels(scenario, small).items()
         ]
-        return _make(scenario, name, ranges, parts)
+        return _make(scenario, name, ranges, parts, n_frames)
 
     return build
 
 
-# the closed set of split names: name -> constructor(scenario, ranges)
-SPLITS: dict[str, Callable[[str, str], SplitDef]] = {
+# the closed set of split names: name -> constructor(scenario, ranges, n_frames)
+SPLITS: dict[str, Callable[[str, str, int], SplitDef]] = {
     "train-30k": _train("train-30k"),
     "train-300k": _train("train-300k"),
     "train-3m": _train("train-3m"),
@@ -257,13 +265,18 @@ def list_splits(scenario: str | None = None) -> list[str]:
     return list(SPLITS)
 
 
-def get_split(scenario: str, split: str, ranges: str = "paper") -> SplitDef:
-    """The named split of ``scenario`` in range set ``ranges`` (PhylawError on unknown names)."""
+def get_split(scenario: str, split: str, ranges: str = "paper", n_frames: int = 32) -> SplitDef:
+    """The named split of ``scenario`` in range set ``ranges`` (PhylawError on unknown names).
+
+    ``n_frames`` (default 32, the paper's) sets the video length; uniform motion and parabola videos of any
+    length are prefixes of the 32-frame ones (same seed), collisions shorter than 32 frames get a
+    proportionally earlier contact window (``kinematics.contact_window``).
+    """
     check_scenario(scenario)
     if split not in SPLITS:
         raise PhylawError(f"unknown split {split!r} for {scenario}; choose one of {', '.join(SPLITS)}")
     rg.get_ranges(ranges, scenario)
-    return SPLITS[split](scenario, ranges)
+    return SPLITS[split](scenario, ranges, int(n_frames))
 
 
 def grid_split(
