@@ -199,8 +199,10 @@ def dataset_config(
 ) -> DatasetConfig:
     probe = split_def.generate(0, 1, seed).trajectories
     described = split_def.config()
-    build = sim.SPLITS.get(split_def.name)
-    custom = build is None or build(split_def.scenario, split_def.ranges).config() != described
+    custom = split_def.name not in sim.SPLITS
+    if not custom:
+        builtin = sim.get_split(split_def.scenario, split_def.name, ranges=split_def.ranges)
+        custom = builtin.config() != described
     split_hash = hashlib.blake2b(json.dumps(described, sort_keys=True).encode(), digest_size=8).hexdigest()
     return DatasetConfig(
         scenario=split_def.scenario,

@@ -120,19 +120,20 @@ def preview(
     with open_dataset(path) as ds:
         idx = parse_indices(index, grid, len(ds))
         videos = np.stack([ds.frames(i, resolution) for i in idx])  # (V, T, H, W, 3)
+    if kind == ".png":
+        data = iio.imwrite("<bytes>", contact_sheet(videos), extension=".png")
+    else:
+        movie = tile(videos, cols=int(np.ceil(np.sqrt(len(idx)))))  # (T, H', W', 3)
+        if kind == ".gif":
+            data = iio.imwrite(
+                "<bytes>", movie, extension=".gif", plugin="pillow", duration=1000 / fps, loop=0
+            )
+        else:
+            from phylaw.datasets.phyworld import encode_mp4
+
+            data = encode_mp4(movie[:, : movie.shape[1] // 2 * 2, : movie.shape[2] // 2 * 2], fps=fps)
     tmp = partial_path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        if kind == ".png":
-            iio.imwrite(tmp, contact_sheet(videos), extension=".png")
-        else:
-            movie = tile(videos, cols=int(np.ceil(np.sqrt(len(idx)))))
-            if kind == ".gif":
-                iio.imwrite(tmp, movie, extension=".gif", duration=1000 / fps, loop=0)
-            else:
-                movie = movie[:, : movie.shape[1] // 2 * 2, : movie.shape[2] // 2 * 2]  # H.264: even size
-                iio.imwrite(tmp, movie, extension=".mp4", plugin="pyav", codec="libx264", fps=fps)
-        tmp.replace(out)
-    finally:
-        tmp.unlink(missing_ok=True)
+    tmp.write_bytes(data)
+    tmp.replace(out)
     return out
