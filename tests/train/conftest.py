@@ -96,6 +96,11 @@ def micro_overrides(data: Path) -> list[str]:
     ]  # fmt: skip
 
 
+@pytest.fixture(scope="session")
+def micro_cfg_shared(tiny_data):
+    return load_config("cpu-tiny", micro_overrides(tiny_data))
+
+
 @pytest.fixture
 def micro_cfg(tiny_data):
     return load_config("cpu-tiny", micro_overrides(tiny_data))

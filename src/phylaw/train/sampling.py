@@ -1,0 +1,231 @@
+"""``sample_dataset``: condition a trained run on the first c frames of dataset videos, generate the rest.
+
+Writes the sample file of docs/formats.md ("phylaw-samples" v1), rows aligned with dataset indices. Output
+frames: the first c frames are the ground-truth condition frames (as the model saw them, at the run's
+resolution), the rest are the decoded model output. Video i starts from noise drawn
+with seed ``derive_seed(seed, "sample", i)``, so a video does not depend on batch size or rank count (up to
+floating-point batching effects). Resumable: rows marked ``done`` in ``OUT.partial`` are skipped. Under
+torchrun each rank samples rows ``rank::world`` into its own part file; rank 0 merges them at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import h5py
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from phylaw import __version__
+from phylaw.config import config_from_dict, to_json
+from phylaw.datasets.torch_dataset import VideoDataset
+from phylaw.diffusion import make_condition, make_train_scheduler, sample
+from phylaw.errors import PhylawError
+from phylaw.models.autoencoder import Autoencoder, frames_to_tensor, tensor_to_frames
+from phylaw.models.dit import DiTConfig, VideoDiT
+from phylaw.seeding import derive_seed
+from phylaw.train import distributed
+from phylaw.train.checkpoint import ckpt_path, latest_step, load_checkpoint
+from phylaw.train.setup import check_model_shape, cond_latent_frames, make_autoencoder, model_config
+
+log = logging.getLogger(__name__)
+FORMAT, FORMAT_VERSION = "phylaw-samples", 1
+
+
+def load_run(run_dir: str | Path, device: torch.device, step: int | None = None):  # -> (cfg, ae, model, step)
+    """Config, autoencoder and EMA denoiser of a training run (latest checkpoint unless ``step``)."""
+    run = Path(run_dir)
+    if not (run / "config.json").is_file():
+        raise PhylawError(f"{run} is not a training run directory (no config.json)")
+    cfg = config_from_dict(json.loads((run / "config.json").read_text()))
+    step = latest_step(run) if step is None else step
+    if step is None:
+        raise PhylawError(f"{run} has no checkpoint yet")
+    state = load_checkpoint(run, step)
+    ae = make_autoencoder(cfg, device)
+    dit_cfg = model_config(cfg, ae)
+    check_model_shape(state["dit_config"], dit_cfg, str(ckpt_path(run, step)))
+    saved = dict(state["dit_config"])
+    saved["input_size"] = tuple(saved["input_size"])
+    model = VideoDiT(DiTConfig(**saved))
+    model.load_state_dict(state["ema"])
+    return cfg, ae, model.to(device).eval().requires_grad_(False), step
+
+
+def _attrs(run: Path, cfg, step: int, data: VideoDataset, dataset: str, steps: int, seed: int) -> dict:
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "phylaw_version": __version__,
+        "dataset": str(dataset),
+        "dataset_fingerprint": data.data.fingerprint,
+        "scenario": data.data.scenario,
+        "cond_frames": cfg.data.cond_frames,
+        "n_frames": cfg.data.n_frames,
+        "resolution": cfg.data.resolution,
+        "checkpoint": str(ckpt_path(run, step)),
+        "steps": steps,
+        "seed": seed,
+        "config_json": to_json(cfg),
+    }
+
+
+_KEYS = ("dataset_fingerprint", "checkpoint", "steps", "seed", "n_frames", "resolution", "cond_frames")
+
+
+def _open_part(path: Path, attrs: dict, index: np.ndarray, t: int, res: int) -> h5py.File:
+    """Open (resume) or create a sample file for rows ``index``; a mismatching existing file is refused."""
+    if path.exists():
+        f = h5py.File(path, "r+")
+        same = all(str(f.attrs.get(k)) == str(attrs[k]) for k in _KEYS) and np.array_equal(
+            f["index"][:], index
+        )
+        if not same:
+            f.close()
+            raise PhylawError(
+                f"{path} was started with other settings (checkpoint/steps/seed/indices); delete it"
+            )
+        return f
+    f = h5py.File(path, "w")
+    f.attrs.update({**attrs, "complete": False})
+    f.create_dataset("index", data=index.astype(np.int64))
+    f.create_dataset(
+        "frames", (len(index), t, res, res, 3), "uint8", chunks=(1, t, res, res, 3), compression="gzip"
+    )
+    f.create_dataset("done", data=np.zeros(len(index), dtype=bool))
+    return f
+
+
+@torch.no_grad()
+def _generate(
+    model, ae: Autoencoder, frames: torch.Tensor, idx: np.ndarray, c_lat: int, steps: int, seed: int
+):
+    """uint8 (B,T,H,W,3) condition videos -> generated uint8 videos, noise seeded per dataset index."""
+    device = next(model.parameters()).device
+    x0 = ae.encode(frames_to_tensor(frames).to(device)).float()  # (B, C, T, H, W)
+    cond, mask = make_condition(x0, c_lat)
+    noise = torch.stack(
+        [
+            torch.randn(
+                x0.shape[1:], generator=torch.Generator().manual_seed(derive_seed(seed, "sample", int(i)))
+            )
+            for i in idx
+        ]
+    )  # (B, C, T, H, W)
+    z = sample(model, make_train_scheduler(), cond, mask, steps=steps, generator=None, noise=noise)
+    videos = tensor_to_frames(ae.decode(z))  # (B, T, H, W, 3)
+    videos[:, : c_lat * ae.temporal_factor] = frames[:, : c_lat * ae.temporal_factor].numpy()
+    return videos
+
+
+def sample_dataset(
+    run_dir: str | Path,
+    data: str | Path,
+    out: str | Path,
+    *,
+    steps: int = 50,
+    seed: int = 0,
+    limit: int | None = None,
+    indices: list[int] | np.ndarray | None = None,
+    batch_size: int = 16,
+    device: str = "auto",
+    progress: bool = True,
+) -> Path:
+    """Generate videos for dataset rows (``indices`` or the first ``limit``) into sample file ``out``."""
+    info = distributed.init(device)
+    try:
+        return _sample(
+            Path(run_dir), data, Path(out), info, steps, seed, limit, indices, batch_size, progress
+        )
+    finally:
+        distributed.teardown()
+
+
+def _sample(run, data, out, info, steps, seed, limit, indices, batch_size, progress) -> Path:
+    if batch_size < 1:
+        raise PhylawError(f"--batch-size must be >= 1, got {batch_size}")
+    if steps < 1:
+        raise PhylawError(f"sampling steps must be in [1, 1000], got {steps}")
+    cfg, ae, model, step = load_run(run, info.device)
+    ds = VideoDataset(data, resolution=cfg.data.resolution)
+    if ds.data.n_frames < cfg.data.n_frames:
+        raise PhylawError(
+            f"dataset {data} has {ds.data.n_frames} frames per video; the model needs {cfg.data.n_frames}"
+        )
+    n = len(ds)
+    index = np.arange(n) if indices is None else np.asarray(indices, dtype=np.int64).reshape(-1)
+    if index.size and (index.min() < 0 or index.max() >= n):
+        raise PhylawError(f"indices must lie in 0..{n - 1} for dataset {data}")
+    index = index[:limit] if limit is not None else index
+    if index.size == 0:
+        raise PhylawError("nothing to sample (empty index selection)")
+    ds = VideoDataset(ds.data, resolution=cfg.data.resolution, indices=index, n_frames=cfg.data.n_frames)
+    attrs = _attrs(run, cfg, step, ds, str(data), steps, seed)
+    t, res = cfg.data.n_frames, cfg.data.resolution
+    if out.exists():
+        with h5py.File(out, "r") as f:
+            if all(str(f.attrs.get(k)) == str(attrs[k]) for k in _KEYS) and np.array_equal(
+                f["index"][:], index
+            ):
+                return out
+        raise PhylawError(f"{out} exists and was made with other settings; choose another --out or delete it")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(out.name + ".partial")
+    rows = np.arange(info.rank, len(index), info.world_size)
+    part_path = (
+        partial
+        if not info.distributed
+        else out.with_name(f"{out.name}.rank{info.rank}-of-{info.world_size}.partial")
+    )
+    c_lat = cond_latent_frames(cfg, ae)
+    with _open_part(part_path, attrs, index[rows], t, res) as f:
+        todo = np.flatnonzero(~f["done"][:])
+        bar = tqdm(
+            total=len(rows),
+            initial=len(rows) - len(todo),
+            desc="sample",
+            unit="video",
+            disable=not (progress and info.is_main),
+        )
+        for start in range(0, len(todo), batch_size):
+            local = todo[start : start + batch_size]
+            frames = torch.stack([ds[int(rows[j])][0] for j in local])  # (B, T, H, W, 3)
+            videos = _generate(model, ae, frames, index[rows[local]], c_lat, steps, seed)
+            for j, video in zip(local.tolist(), videos, strict=True):
+                f["frames"][j] = video
+            done = f["done"][:]
+            done[local] = True
+            f["done"][:] = done
+            f.flush()
+            bar.update(len(local))
+        bar.close()
+    distributed.barrier(info)
+    if info.is_main:
+        if info.distributed:
+            _merge_parts(out, partial, attrs, index, info.world_size, t, res)
+        with h5py.File(partial, "r+") as f:
+            f.attrs["complete"] = True
+        partial.replace(out)
+    distributed.barrier(info)
+    return out
+
+
+def _merge_parts(
+    out: Path, partial: Path, attrs: dict, index: np.ndarray, world: int, t: int, res: int
+) -> None:
+    """Rank 0: gather the per-rank part files into ``OUT.partial`` (row order = ``index``), then delete them."""
+    with _open_part(partial, attrs, index, t, res) as f:
+        for r in range(world):
+            part = out.with_name(f"{out.name}.rank{r}-of-{world}.partial")
+            with h5py.File(part, "r") as p:
+                rows = np.arange(r, len(index), world)
+                for k, row in enumerate(rows.tolist()):
+                    f["frames"][row] = p["frames"][k]
+                done = f["done"][:]
+                done[rows] = p["done"][:]
+                f["done"][:] = done
+    for r in range(world):
+        out.with_name(f"{out.name}.rank{r}-of-{world}.partial").unlink()
