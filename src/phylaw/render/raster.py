@@ -85,16 +85,18 @@ def _draw(canvas: np.ndarray, cx, cy, rp, rgb, shape, on_background: np.ndarray 
         s = slice(a, a + step)
         dx = j0[s, None] + ar - cx[s, None]  # (c, B)
         dy = i0[s, None] + ar - cy[s, None]  # (c, B)
-        m = _mask(dx, dy, rp[s], shape[s])[..., None]  # (c, B, B, 1)
+        m = _mask(dx, dy, rp[s], shape[s])  # (c, B, B)
         c = dx.shape[0]
         row = (np.arange(a, a + c, dtype=np.int64)[:, None] * res + i0[s, None] + pix).reshape(-1)  # (c*B,)
         col = np.repeat(3 * j0[s], box)  # (c*B,)
-        if on_background is None:
-            cur = windows[row, col].reshape(c, box, box, 3).astype(np.float64)  # (c, B, B, 3)
-        else:
-            cur = on_background.astype(np.float64)  # (3,)
-        new = cur + m * (rgb[s, None, None, :] - cur)  # (c, B, B, 3)
-        windows[row, col] = np.rint(new).astype(np.uint8).reshape(c * box, 3 * box)
+        cur = None if on_background is not None else windows[row, col].reshape(c, box, box, 3)
+        new = np.empty((c, box, box, 3), dtype=np.uint8)
+        for ch in range(3):  # channel by channel: contiguous inner loops (a trailing axis of 3 is slow)
+            base = float(on_background[ch]) if cur is None else cur[..., ch].astype(np.float64)  # (c, B, B)
+            v = m * (rgb[s, ch, None, None] - base)  # (c, B, B)
+            v += base
+            new[..., ch] = np.rint(v, out=v)
+        windows[row, col] = new.reshape(c * box, 3 * box)
 
 
 def render(
