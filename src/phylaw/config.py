@@ -64,6 +64,7 @@ class AutoencoderConfig:
     spatial_factor: int = 4  # 4 or 8 (VideoVAE); temporal factor is always 1
     base_channels: int = 32
     kl_weight: float = 1e-6
+    train_frames: int = 8  # frames per video in a train-vae step (the VAE is frame-wise)
 
 
 @dataclass(frozen=True)

@@ -87,7 +87,7 @@ class LatentSource:
     def __init__(
         self,
         data: VideoDataset,
-        ae: Autoencoder,
+        ae: Autoencoder | None,
         device: torch.device,
         *,
         cache_dir: Path | None = None,
@@ -96,7 +96,7 @@ class LatentSource:
     ) -> None:
         self.data, self.ae, self.device, self.hflip = data, ae, device, hflip
         self.cache_path: Path | None = None
-        if cache_dir is not None and ae.kind != "identity":
+        if cache_dir is not None and ae is not None and ae.kind != "identity":
             key = hashlib.blake2b(digest_size=8)
             fp = data.data.fingerprint
             key.update(
