@@ -61,3 +61,5 @@ def test_grid_split_rejects_bad_values():
 def test_bad_frame_count():
     with pytest.raises(PhylawError, match="n_frames"):
         get_split("uniform_motion", "eval", n_frames=0)
+    with pytest.raises(PhylawError, match="at least 4 frames"):
+        get_split("collision", "eval", n_frames=3).generate(0, 5, seed=0)

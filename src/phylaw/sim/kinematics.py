@@ -146,8 +146,12 @@ def elastic_velocities(m1, m2, u1, u2) -> tuple[np.ndarray, np.ndarray]:
 def contact_window(n_frames: int) -> tuple[int, int]:
     """(first, last) frame allowed for the contact: (8, 24) for 32 frames (B.2); shorter videos scale it
     down to (n // 4, n - n // 4) so that a quarter of the frames lie before and after the contact."""
+    if n_frames < 4:
+        raise PhylawError(
+            f"collision videos need at least 4 frames (before, at and after contact), got {n_frames}"
+        )
     pre = min(MIN_PRE_FRAMES, n_frames // 4)
-    return pre, min(32 - MIN_POST_FRAMES, n_frames - pre)
+    return pre, min(32 - MIN_POST_FRAMES, n_frames - max(pre, 1))
 
 
 def _collision_placement(r1, r2, v1, v2, u, n_frames: int = 32) -> tuple[np.ndarray, np.ndarray]:
@@ -214,6 +218,14 @@ def collision(params: np.ndarray, u: np.ndarray, n_frames: int = 32) -> Trajecto
     position = np.stack([np.stack([xa, yy], -1), np.stack([xb, yy], -1)], axis=2)  # (n, T, 2, 2)
     velocity = np.stack([np.stack([ua, zero], -1), np.stack([ub, zero], -1)], axis=2)  # (n, T, 2, 2)
     contact_frame = np.where(after.any(axis=1), after.argmax(axis=1), -1).astype(np.int32)
+    first, last = contact_window(n_frames)
+    bad = (closing > 0) & ((contact_frame < first) | (contact_frame > last))
+    if bad.any():  # cannot happen by construction; never drop or keep such a sample silently
+        i = int(np.flatnonzero(bad)[0])
+        raise PhylawError(
+            f"collision row {i} (r1, r2, v1, v2) = {tuple(params[i].tolist())} could not be placed with its "
+            f"contact in frames [{first}, {last}] (contact frame {int(contact_frame[i])})"
+        )
     color = np.empty((n, 2), dtype=np.uint8)
     color[:, 0], color[:, 1] = RED, BLUE
     return _trajectories(
