@@ -132,7 +132,8 @@ class TrainConfig:
 
 
 def _paper() -> TrainConfig:
-    return TrainConfig(name="paper")
+    """The paper's optimisation settings on DiT-B; latents from a x8 VideoVAE (set autoencoder.path)."""
+    return TrainConfig(name="paper", autoencoder=AutoencoderConfig(kind="vae", spatial_factor=8))
 
 
 def _cpu_tiny() -> TrainConfig:

@@ -180,6 +180,8 @@ def save_video_vae(
 
 def load_video_vae(path: str | Path, map_location: str | torch.device = "cpu") -> VideoVAEAutoencoder:
     """A trained VideoVAE from a ``train-vae`` run directory (its ``vae.pt``) or the ``.pt`` file itself."""
+    if not str(path):
+        raise PhylawError("autoencoder.kind=vae needs autoencoder.path: a `phylaw train-vae` run directory")
     p = Path(path)
     file = p / VAE_WEIGHTS if p.is_dir() else p
     if not file.is_file():

@@ -82,6 +82,16 @@ def train_dit(
         distributed.teardown()
 
 
+def encode_latents(cfg: TrainConfig, out_dir: str | Path, *, progress: bool = True) -> Path | None:
+    """Build the run's latent cache now (what ``train_dit`` would build first); None for pixel space."""
+    device = distributed.resolve_device(cfg.runtime.device)
+    data = open_training_data(cfg)
+    ae = make_autoencoder(cfg, device)
+    model_config(cfg, ae)  # the geometry must fit before anything is written
+    source = LatentSource(data, ae, device, cache_dir=Path(out_dir), hflip=cfg.data.hflip)
+    return source.build_cache(progress=progress)
+
+
 def _train(
     cfg: TrainConfig,
     run_dir: Path,
