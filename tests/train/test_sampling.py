@@ -23,7 +23,9 @@ def _read(path):
 
 
 def test_sample_file_is_well_formed_and_evaluable(trained_run, tiny_data, tmp_path):
-    out = sample_dataset(trained_run, tiny_data, tmp_path / "s.h5", steps=3, indices=[5, 1, 2], progress=False)
+    out = sample_dataset(
+        trained_run, tiny_data, tmp_path / "s.h5", steps=3, indices=[5, 1, 2], progress=False
+    )
     attrs, index, done, frames = _read(out)
     assert attrs["format"] == "phylaw-samples"
     assert attrs["format_version"] == 1
@@ -45,8 +47,12 @@ def test_sample_file_is_well_formed_and_evaluable(trained_run, tiny_data, tmp_pa
 
 
 def test_videos_do_not_depend_on_batch_size(trained_run, tiny_data, tmp_path):
-    a = sample_dataset(trained_run, tiny_data, tmp_path / "a.h5", steps=2, limit=4, batch_size=1, progress=False)
-    b = sample_dataset(trained_run, tiny_data, tmp_path / "b.h5", steps=2, limit=4, batch_size=3, progress=False)
+    a = sample_dataset(
+        trained_run, tiny_data, tmp_path / "a.h5", steps=2, limit=4, batch_size=1, progress=False
+    )
+    b = sample_dataset(
+        trained_run, tiny_data, tmp_path / "b.h5", steps=2, limit=4, batch_size=3, progress=False
+    )
     fa, fb = _read(a)[3], _read(b)[3]
     assert np.abs(fa.astype(int) - fb.astype(int)).max() <= 1  # float batching may flip a rounding
     c = sample_dataset(trained_run, tiny_data, tmp_path / "c.h5", steps=2, limit=4, seed=1, progress=False)
@@ -54,7 +60,9 @@ def test_videos_do_not_depend_on_batch_size(trained_run, tiny_data, tmp_path):
 
 
 def test_interrupted_sampling_resumes(trained_run, tiny_data, tmp_path, monkeypatch):
-    ref = sample_dataset(trained_run, tiny_data, tmp_path / "ref.h5", steps=2, limit=5, batch_size=2, progress=False)
+    ref = sample_dataset(
+        trained_run, tiny_data, tmp_path / "ref.h5", steps=2, limit=5, batch_size=2, progress=False
+    )
     real, calls = sampling._generate, {"n": 0}
 
     def dies_on_second_batch(*args, **kwargs):
