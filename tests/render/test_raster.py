@@ -146,3 +146,14 @@ def test_bad_render_inputs():
         render(make_traj([[5.0, 5.0]], [1.0]), 16, out=np.zeros((1, 1, 8, 8, 3), np.uint8))
     with pytest.raises(PhylawError, match="outside the batch"):
         render_video(make_traj([[5.0, 5.0]], [1.0]), 3, 16)
+
+
+def test_with_appearance_draws_other_colours_and_shapes():
+    tr = get_split("uniform_motion", "eval").generate(0, 4, seed=1).trajectories
+    blue_squares = tr.with_appearance(color=color_id("blue"), shape=SHAPE_SQUARE)
+    assert (blue_squares.color == 2).all()
+    assert (tr.color == 1).all()  # the original is unchanged
+    frames = render(blue_squares, 32)
+    assert (frames[..., 2] == 255).all()  # blue channel never reduced: only white and blue pixels
+    assert set(np.unique(frames[..., 0])) == {0, 255}  # hard-edged squares
+    np.testing.assert_array_equal(blue_squares.position, tr.position)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
@@ -58,6 +58,21 @@ class Trajectories:
             value = getattr(self, f.name)
             kw[f.name] = value[indices] if isinstance(value, np.ndarray) else value
         return Trajectories(**kw)
+
+    def with_appearance(
+        self, color: np.ndarray | int | None = None, shape: np.ndarray | int | None = None
+    ) -> Trajectories:
+        """The same motion with other palette ids and/or shape ids (broadcast to (N, K)), e.g. for the
+        attribute studies (blue squares, red rings). Motion, radius and in_view are unchanged: a square of
+        half side r has the same extent as a disc of radius r."""
+        n, k = self.radius.shape
+        new_color = (
+            self.color if color is None else np.broadcast_to(np.asarray(color, np.uint8), (n, k)).copy()
+        )
+        new_shape = (
+            self.shape if shape is None else np.broadcast_to(np.asarray(shape, np.uint8), (n, k)).copy()
+        )
+        return replace(self, color=new_color, shape=new_shape)
 
     @staticmethod
     def concatenate(parts: list[Trajectories]) -> Trajectories:
