@@ -16,14 +16,17 @@ from phylaw.sim.trajectory import SHAPE_DISC, SHAPE_RING, SHAPE_SQUARE, WORLD_SI
 
 
 def _reference_stats(frames: np.ndarray, palette: Palette) -> np.ndarray:
-    """Plain numpy masks of every frame: area, sum_j, sum_i, bbox (what the compiled kernel must equal)."""
-    out = np.zeros((frames.shape[0], len(palette.rules), 7), dtype=np.int64)
+    """Plain numpy masks of every frame: area, sum_j, sum_i, bbox, centre hole (what the kernel must equal)."""
+    out = np.zeros((frames.shape[0], len(palette.rules), 8), dtype=np.int64)
     for f, frame in enumerate(frames):
         for k, rule in enumerate(palette.rules):
             m = np.all((frame >= np.array(rule.lo)) & (frame <= np.array(rule.hi)), axis=-1)
             ii, jj = np.nonzero(m)
             out[f, k, :3] = [m.sum(), jj.sum(), ii.sum()]
-            out[f, k, 3:] = [jj.min(), jj.max(), ii.min(), ii.max()] if len(ii) else [frame.shape[1], -1, frame.shape[0], -1]
+            out[f, k, 3:7] = [jj.min(), jj.max(), ii.min(), ii.max()] if len(ii) else [frame.shape[1], -1, frame.shape[0], -1]
+            if len(ii):
+                ci, cj = (int(np.floor(c.mean() + 0.5)) for c in (ii, jj))
+                out[f, k, 7] = not m[ci, cj]
     return out
 
 

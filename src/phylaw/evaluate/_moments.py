@@ -1,8 +1,9 @@
 """Compiled hot path of the parser: per-frame, per-colour-rule mask moments in one pass over the pixels.
 
 The kernel reads every image row once. A row without a single byte <= ``thr`` cannot contain an object pixel
-(every colour rule has a channel bounded above by ``thr``), so it is skipped after a vectorisable min-scan;
-in the other rows only the span between the first and last dark byte is classified pixel by pixel.
+(every colour rule has a channel bounded above by ``thr``), so it is skipped after a scan that tests 8 bytes
+at a time (SWAR on the row viewed as uint64); in the other rows only the pixels between the first and last
+dark 8-byte word are classified, rule by rule with accumulators held in registers.
 Results are exact integer moments, identical to thresholding the whole frame with numpy.
 """
 
@@ -12,31 +13,82 @@ import numba
 import numpy as np
 
 # stats columns
-AREA, SUM_J, SUM_I, J_MIN, J_MAX, I_MIN, I_MAX = range(7)
-N_STATS = 7
+AREA, SUM_J, SUM_I, J_MIN, J_MAX, I_MIN, I_MAX, HOLE = range(8)
+N_STATS = 8
+
+
+_ONES = np.uint64(0x0101010101010101)
+_HIGH = np.uint64(0x8080808080808080)
 
 
 @numba.njit(cache=True, nogil=True)
-def _row_span(row: np.ndarray, thr: int) -> tuple[int, int]:  # pragma: no cover - compiled
-    length = row.shape[0]
+def _dark_word(x, sub):  # pragma: no cover - compiled
+    """Non-zero when some byte of the 64-bit word x is < sub's byte value (SWAR "has less", valid for <= 128)."""
+    return (x - sub) & ~x & _HIGH
+
+
+@numba.njit(cache=True, nogil=True)
+def _word_span(words, sub) -> tuple[int, int]:  # pragma: no cover - compiled
+    """First and last word holding a byte below the threshold, (-1, -1) if none."""
+    acc = np.uint64(0)
+    for p in range(words.shape[0]):
+        acc |= _dark_word(words[p], sub)
+    if acc == 0:
+        return -1, -1
     lo = 0
-    while lo < length and row[lo] > thr:
+    while _dark_word(words[lo], sub) == 0:
         lo += 1
-    hi = length - 1
-    while hi > lo and row[hi] > thr:
+    hi = words.shape[0] - 1
+    while _dark_word(words[hi], sub) == 0:
         hi -= 1
     return lo, hi
 
 
 @numba.njit(cache=True, nogil=True)
-def mask_moments(rows, height, lo, hi, thr, stats):  # pragma: no cover - compiled
-    """rows (F*H, 3W) uint8; lo/hi (K, 3) uint8 inclusive channel ranges; stats (F, K, 7) int64 (filled).
+def _classify(row, i, j0, j1, lo, hi, stats):  # pragma: no cover - compiled
+    """Accumulate the moments of pixels j0..j1-1 of image row i into stats (K, 7), one rule at a time with
+    register accumulators (one write-back per row and rule)."""
+    for k in range(lo.shape[0]):
+        l0, l1, l2 = lo[k, 0], lo[k, 1], lo[k, 2]
+        h0, h1, h2 = hi[k, 0], hi[k, 1], hi[k, 2]
+        count = 0
+        sum_j = 0
+        j_min = j1
+        j_max = -1
+        for j in range(j0, j1):
+            r = row[3 * j]
+            g = row[3 * j + 1]
+            b = row[3 * j + 2]
+            m = (r >= l0) & (r <= h0) & (g >= l1) & (g <= h1) & (b >= l2) & (b <= h2)  # branch-free
+            count += m
+            sum_j += m * j
+            j_min = min(j_min, j) if m else j_min
+            j_max = max(j_max, j) if m else j_max
+        if count:
+            stats[k, AREA] += count
+            stats[k, SUM_J] += sum_j
+            stats[k, SUM_I] += count * i
+            stats[k, J_MIN] = min(stats[k, J_MIN], j_min)
+            stats[k, J_MAX] = max(stats[k, J_MAX], j_max)
+            stats[k, I_MIN] = min(stats[k, I_MIN], i)
+            stats[k, I_MAX] = i
 
-    ``thr`` >= 255 disables the row skip (a rule without an upper bound below 255 exists).
+
+@numba.njit(cache=True, nogil=True)
+def mask_moments(rows, words, height, lo, hi, thr, stats):  # pragma: no cover - compiled
+    """Mask moments, bounding boxes and centre-hole flags of every frame and rule (see the module docstring).
+
+    rows (F*H, 3W) uint8; words: the same rows as (F*H, 3W/8) uint64, or an empty array when 3W % 8 != 0;
+    lo/hi (K, 3) uint8 inclusive channel ranges; stats (F, K, N_STATS) int64 (filled).
+
+    Only the pixels between a row's first and last 8-byte word holding a byte <= ``thr`` are classified;
+    ``thr`` >= 128 falls back to a per-row min-scan (and ``thr`` >= 255 to classifying every pixel).
     """
     n_rows, length = rows.shape
     width = length // 3
     n_rules = lo.shape[0]
+    use_words = thr < 128 and words.shape[1] * 8 == length
+    sub = _ONES * np.uint64(min(thr + 1, 128))
     for f in range(stats.shape[0]):
         for k in range(n_rules):
             stats[f, k, AREA] = 0
@@ -52,47 +104,51 @@ def mask_moments(rows, height, lo, hi, thr, stats):  # pragma: no cover - compil
         row = rows[rr]
         j0 = 0
         j1 = width
-        if thr < 255:
+        if use_words:
+            w0, w1 = _word_span(words[rr], sub)
+            if w0 < 0:
+                continue
+            j0 = (8 * w0) // 3
+            j1 = min(width, (8 * w1 + 7) // 3 + 1)
+        elif thr < 255:
             m = 255
             for p in range(length):
                 v = row[p]
                 m = v if v < m else m
             if m > thr:
                 continue
-            b0, b1 = _row_span(row, thr)
-            j0 = b0 // 3
-            j1 = b1 // 3 + 1
-        for j in range(j0, j1):
-            r = row[3 * j]
-            g = row[3 * j + 1]
-            b = row[3 * j + 2]
-            if thr < 255 and r > thr and g > thr and b > thr:
-                continue
-            for k in range(n_rules):
-                if (
-                    r >= lo[k, 0] and r <= hi[k, 0]
-                    and g >= lo[k, 1] and g <= hi[k, 1]
-                    and b >= lo[k, 2] and b <= hi[k, 2]
-                ):
-                    stats[f, k, AREA] += 1
-                    stats[f, k, SUM_J] += j
-                    stats[f, k, SUM_I] += i
-                    if j < stats[f, k, J_MIN]:
-                        stats[f, k, J_MIN] = j
-                    if j > stats[f, k, J_MAX]:
-                        stats[f, k, J_MAX] = j
-                    if i < stats[f, k, I_MIN]:
-                        stats[f, k, I_MIN] = i
-                    stats[f, k, I_MAX] = i
+        _classify(row, i, j0, j1, lo, hi, stats[f])
+    _centre_holes(rows, height, lo, hi, stats)
     return stats
 
 
+@numba.njit(cache=True, nogil=True)
+def _centre_holes(rows, height, lo, hi, stats):  # pragma: no cover - compiled
+    """stats[..., HOLE] = 1 where the pixel under a mask's centroid is outside the mask (a ring's hole)."""
+    width = rows.shape[1] // 3
+    for f in range(stats.shape[0]):
+        for k in range(lo.shape[0]):
+            stats[f, k, HOLE] = 0
+            area = stats[f, k, AREA]
+            if area == 0:
+                continue
+            i = min(height - 1, int(np.floor(stats[f, k, SUM_I] / area + 0.5)))
+            j = min(width - 1, int(np.floor(stats[f, k, SUM_J] / area + 0.5)))
+            row = rows[f * height + i]
+            inside = True
+            for c in range(3):
+                v = row[3 * j + c]
+                inside = inside and lo[k, c] <= v <= hi[k, c]
+            stats[f, k, HOLE] = 0 if inside else 1
+
+
 def frame_moments(frames: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """Integer mask moments of F frames (F, H, W, 3) uint8 for K rules -> (F, K, 7) int64."""
+    """Integer mask moments of F frames (F, H, W, 3) uint8 for K rules -> (F, K, N_STATS) int64."""
     n_frames, height, width, _ = frames.shape
     rows = np.ascontiguousarray(frames).reshape(n_frames * height, 3 * width)  # (F*H, 3W)
     # every rule must have a channel whose upper bound is <= thr for the row skip to be exact
     thr = int(hi.min(axis=1).max())
+    words = rows.view(np.uint64) if (3 * width) % 8 == 0 else np.empty((0, 0), dtype=np.uint64)  # (F*H, 3W/8)
     stats = np.empty((n_frames, lo.shape[0], N_STATS), dtype=np.int64)
-    mask_moments(rows, height, lo.astype(np.uint8), hi.astype(np.uint8), thr, stats)
+    mask_moments(rows, words, height, lo.astype(np.uint8), hi.astype(np.uint8), thr, stats)
     return stats

@@ -134,22 +134,7 @@ def _as_batch(frames: np.ndarray) -> np.ndarray:
     return frames
 
 
-def _centre_has_hole(frames: np.ndarray, ci: np.ndarray, cj: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """Whether the pixel at each (rounded) centroid is outside its rule's mask: a ring's hole.
-
-    frames (F, H, W, 3); ci, cj (F, K) float pixel coordinates (NaN allowed) -> (F, K) bool.
-    """
-    n_frames, height, width, _ = frames.shape
-    ok = np.isfinite(ci)
-    ii = np.clip(np.nan_to_num(np.floor(ci + 0.5), nan=0).astype(np.int64), 0, height - 1)
-    jj = np.clip(np.nan_to_num(np.floor(cj + 0.5), nan=0).astype(np.int64), 0, width - 1)
-    ff = np.broadcast_to(np.arange(n_frames)[:, None], ii.shape)
-    px = frames[ff, ii, jj].astype(np.int16)  # (F, K, 3)
-    inside = np.all((px >= lo[None]) & (px <= hi[None]), axis=-1)  # (F, K)
-    return ok & ~inside
-
-
-def _states_from_moments(stats: np.ndarray, hole: np.ndarray, min_area: int, height: int, width: int):
+def _states_from_moments(stats: np.ndarray, min_area: int, height: int, width: int):
     area = stats[..., mom.AREA]  # (F, K)
     visible = area >= min_area
     safe = np.where(visible, area, 1).astype(np.float64)
@@ -163,7 +148,7 @@ def _states_from_moments(stats: np.ndarray, hole: np.ndarray, min_area: int, hei
     shape = np.full(area.shape, SHAPE_UNKNOWN, dtype=np.int8)
     shape[visible] = SHAPE_DISC
     shape[visible & (fill >= SQUARE_MIN_FILL)] = SHAPE_SQUARE
-    shape[visible & hole] = SHAPE_RING
+    shape[visible & (stats[..., mom.HOLE] == 1)] = SHAPE_RING
     return center, radius, area, visible, fill, shape
 
 
@@ -181,16 +166,10 @@ def parse(
     hi = np.array([r.hi for r in palette.rules], dtype=np.int16)
     flat = frames.reshape(n * t, height, width, 3)  # (F, H, W, 3)
     stats = np.empty((n * t, len(palette.rules), mom.N_STATS), dtype=np.int64)
-    hole = np.empty((n * t, len(palette.rules)), dtype=bool)
     for s in tqdm(range(0, n * t, chunk_frames), desc="parse", unit="chunk", disable=not progress):
         block = flat[s : s + chunk_frames]
-        st = mom.frame_moments(block, lo, hi)  # (f, K, 7)
-        stats[s : s + len(block)] = st
-        area = np.maximum(st[..., mom.AREA], 1)
-        hole[s : s + len(block)] = (st[..., mom.AREA] >= min_area) & _centre_has_hole(
-            block, st[..., mom.SUM_I] / area, st[..., mom.SUM_J] / area, lo, hi
-        )
-    center, radius, area, visible, fill, shape = _states_from_moments(stats, hole, min_area, height, width)
+        stats[s : s + len(block)] = mom.frame_moments(block, lo, hi)  # (f, K, N_STATS)
+    center, radius, area, visible, fill, shape = _states_from_moments(stats, min_area, height, width)
     k = len(palette.rules)
     return ParsedStates(
         names=palette.names,
