@@ -83,3 +83,21 @@ def test_raw_output_at_condition_positions_when_not_kept() -> None:
     assert torch.equal(out[:, :, 2:], kept[:, :, 2:])
     assert torch.equal(kept[:, :, :2], x0[:, :, :2])
     assert not torch.allclose(out[:, :, :2], x0[:, :, :2])
+
+
+def test_caller_given_noise_equals_generator_noise() -> None:
+    x0 = _x0()
+    sched = make_train_scheduler()
+    cond, mask = make_condition(x0, 2)
+    model = build_dit("DiT-micro", input_size=(6, 4, 4))
+    with torch.no_grad():
+        w = model.final_layer.linear.weight
+        w.copy_(torch.randn(w.shape, generator=torch.Generator().manual_seed(3)) * 0.1)
+    noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(9))
+    a = sample(model, sched, cond, mask, steps=3, generator=None, noise=noise)
+    b = sample(model, sched, cond, mask, steps=3, generator=torch.Generator().manual_seed(9))
+    assert torch.equal(a, b)
+    with pytest.raises(ValueError, match="generator or the start noise"):
+        sample(model, sched, cond, mask, steps=3, generator=None)
+    with pytest.raises(ValueError, match="latent shape"):
+        sample(model, sched, cond, mask, steps=3, generator=None, noise=noise[:1])

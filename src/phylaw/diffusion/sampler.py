@@ -18,7 +18,7 @@ def sample(
     mask: Tensor,
     *,
     steps: int = 50,
-    generator: torch.Generator,
+    generator: torch.Generator | None,
     progress: bool = False,
     keep_condition: bool = True,
     noise: Tensor | None = None,
@@ -44,6 +44,10 @@ def sample(
     ``generator`` (e.g. per-video seeds, so a video does not depend on the batch it is sampled in).
     """
     sched = make_sample_scheduler(scheduler, steps)
+    if noise is None and generator is None:
+        raise ValueError("sample() needs a generator or the start noise")
+    if noise is not None and noise.shape != cond.shape:
+        raise ValueError(f"start noise {tuple(noise.shape)} must have the latent shape {tuple(cond.shape)}")
     if noise is None:
         noise = torch.randn(cond.shape, generator=generator, device=generator.device, dtype=torch.float32)
     x = noise.to(cond.device, torch.float32) * sched.init_noise_sigma  # (B, C, T, H, W)

@@ -90,10 +90,10 @@ def rope_3d(
 
 
 def apply_rope(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
-    """Rotate channel pairs (j, j + hd/2) of x (B, nh, N, hd) by the angles in cos/sin (N, hd)."""
-    x1, x2 = x.chunk(2, dim=-1)  # (B, nh, N, hd/2) each
-    rotated = torch.cat([-x2, x1], dim=-1)  # (B, nh, N, hd)
-    return x * cos.to(x.dtype) + rotated * sin.to(x.dtype)  # (B, nh, N, hd)
+    """Rotate channel pairs (j, j + hd/2) of x (..., N, hd) by the angles in cos/sin (N, hd)."""
+    x1, x2 = x.chunk(2, dim=-1)  # (..., N, hd/2) each
+    rotated = torch.cat([-x2, x1], dim=-1)  # (..., N, hd)
+    return x * cos.to(x.dtype) + rotated * sin.to(x.dtype)  # (..., N, hd)
 
 
 class Attention(nn.Module):
@@ -109,8 +109,9 @@ class Attention(nn.Module):
     def forward(self, x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
         b, n, d = x.shape
         qkv = self.qkv(x).reshape(b, n, 3, self.num_heads, self.head_dim)  # (B, N, 3, nh, hd)
-        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # 3 x (B, nh, N, hd)
-        q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)  # (B, nh, N, hd)
+        qkv = qkv.permute(2, 0, 3, 1, 4)  # (3, B, nh, N, hd)
+        q, k = apply_rope(qkv[:2], cos, sin).unbind(0)  # 2 x (B, nh, N, hd), one rotation for both
+        v = qkv[2]  # (B, nh, N, hd)
         out = F.scaled_dot_product_attention(q, k, v)  # (B, nh, N, hd)
         return self.proj(out.transpose(1, 2).reshape(b, n, d))  # (B, N, d)
 
