@@ -81,7 +81,7 @@ class LatentSource:
     Pixel-space autoencoders encode on the fly (cheap), from uint8 frames kept in memory up to
     ``memory_budget`` bytes (the rest is re-read from the dataset each time). Learned ones read a latent cache (HDF5, one row per
     video, unflipped and flipped), built once by :meth:`build_cache` and keyed by dataset fingerprint,
-    autoencoder hash, resolution and frame count, so a cache is never used with the wrong data or weights.
+    autoencoder hash, resolution, frame count, selected rows and flips, so a cache is never used with the wrong data or weights.
     """
 
     def __init__(
@@ -101,7 +101,7 @@ class LatentSource:
             fp = data.data.fingerprint
             key.update(
                 json.dumps(
-                    [fp, ae_identity(ae), data.resolution, data.n_frames, data.indices.tolist()]
+                    [fp, ae_identity(ae), data.resolution, data.n_frames, data.indices.tolist(), hflip]
                 ).encode()
             )
             self.cache_path = cache_dir / f"latents-{key.hexdigest()}.h5"

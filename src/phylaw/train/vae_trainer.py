@@ -63,8 +63,18 @@ def build_vae(cfg: TrainConfig) -> VideoVAE:
     return vae
 
 
-def train_vae(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = True, progress: bool = True) -> Path:
-    """Train (or continue) a VideoVAE run in ``out_dir``; writes ``vae.pt``; returns the run directory."""
+def train_vae(
+    cfg: TrainConfig,
+    out_dir: str | Path,
+    *,
+    resume: bool = True,
+    progress: bool = True,
+    stop_after: int | None = None,
+) -> Path:
+    """Train (or continue) a VideoVAE run in ``out_dir``; writes ``vae.pt``; returns the run directory.
+
+    ``stop_after`` ends the call after that step with a checkpoint and no ``vae.pt`` (a simulated kill).
+    """
     run = Path(out_dir)
     device = resolve_device(cfg.runtime.device)
     data = open_training_data(cfg)
@@ -97,9 +107,10 @@ def train_vae(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = True, pro
     logger = MetricsLogger(run, start, tensorboard=cfg.logging.tensorboard, columns=VAE_COLUMNS)
     seed, b, total = cfg.runtime.seed, cfg.optim.batch_size, cfg.schedule.steps
     n_sub = min(cfg.autoencoder.train_frames, cfg.data.n_frames)
+    end = total if stop_after is None else min(total, stop_after)
     try:
         for step in tqdm(
-            range(start, total), initial=start, total=total, desc="train-vae", disable=not progress
+            range(start, end), initial=start, total=total, desc="train-vae", disable=not progress
         ):
             lr = get_lr(step, cfg.optim, cfg.schedule)
             for group in opt.param_groups:
@@ -113,9 +124,10 @@ def train_vae(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = True, pro
             l1 = (out.recon - x).abs().mean()
             kl = out.kl()
             loss = l1 + (out.recon - x).square().mean() + cfg.autoencoder.kl_weight * kl
-            if not math.isfinite(float(loss.detach())):
+            values = {"loss": float(loss.detach()), "l1": float(l1.detach()), "kl": float(kl.detach())}
+            if not math.isfinite(values["loss"]):
                 raise PhylawError(
-                    f"VAE loss became {float(loss)} at step {step}; stopped, last good checkpoint kept"
+                    f"VAE loss became {values['loss']} at step {step}; stopped, last good checkpoint kept"
                 )
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -124,17 +136,21 @@ def train_vae(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = True, pro
             opt.step()
             done = step + 1
             if done % cfg.logging.log_every == 0 or done == total:
-                logger.log({"step": done, "loss": float(loss), "l1": float(l1), "kl": float(kl), "lr": lr})
-            if done % cfg.logging.ckpt_every == 0 or done == total:
+                logger.log({"step": done, **values, "lr": lr})
+            if done % cfg.logging.ckpt_every == 0 or done == end:
                 state = {
                     "step": done,
                     "model": vae.state_dict(),
                     "optimizer": opt.state_dict(),
                     "arch": vae.cfg.__dict__,
                 }
-                save_checkpoint(run, done, state, {"loss": float(loss), "kind": "vae"}, cfg.logging.keep_last)
+                save_checkpoint(
+                    run, done, state, {"loss": values["loss"], "kind": "vae"}, cfg.logging.keep_last
+                )
     finally:
         logger.close()
+    if end < total:
+        return run
     vae.eval()
     scale = measure_scaling(vae, source, device)
     save_video_vae(run / VAE_WEIGHTS, vae.cpu(), scale, extra={"steps": total, "dataset": cfg.data.train})
