@@ -113,9 +113,9 @@ def test_formats_layouts_and_short_videos(uniform64, tmp_path):
     assert "shorter than the ground truth" in res.summary_md.read_text()
 
 
-def _sample_file(path, ds, rows, fingerprint=None, done=None):
+def _sample_file(path, ds, rows, fingerprint=None, done=None, cond_frames=3):
     with h5py.File(path, "w") as f:
-        f.attrs.update(format="phylaw-samples", format_version=1, complete=done is None, cond_frames=3,
+        f.attrs.update(format="phylaw-samples", format_version=1, complete=done is None, cond_frames=cond_frames,
                        dataset_fingerprint=fingerprint or ds.fingerprint)  # fmt: skip
         f["index"] = np.array(rows, dtype=np.int64)
         f["frames"] = np.stack([ds.frames(i) for i in rows])
@@ -129,6 +129,10 @@ def test_sample_file(uniform64, tmp_path):
     rows = pd.read_csv(res.metrics_csv)
     assert rows["index"].tolist() == [2, 5]  # unfinished row 7 is not scored
     assert (rows.value == rows.floor).all()
+    assert "c = 3" in res.summary_md.read_text()
+    _sample_file(tmp_path / "s5.h5", ds, [2], cond_frames=5)  # c is taken from the file
+    res5 = evaluate(uniform64, tmp_path / "s5.h5", tmp_path / "o5", metrics=["velocity_error"])
+    assert "c = 5" in res5.summary_md.read_text()
     _sample_file(tmp_path / "bad.h5", ds, [1], fingerprint="0" * 32)
     with pytest.raises(PhylawError, match="fingerprint"):
         evaluate(uniform64, tmp_path / "bad.h5", tmp_path / "o2")

@@ -15,7 +15,9 @@ def evaluate_cmd(
     out: Path = typer.Option(..., "--out", help="output directory (metrics.csv, summary.csv/.md, plots)"),
     metrics: list[str] | None = typer.Option(None, "--metrics", help="metric names (repeat or comma-separate); default: all"),
     limit: int | None = typer.Option(None, "--limit", help="score only the first N videos (by dataset index)"),
-    cond_frames: int = typer.Option(3, "--cond-frames", help="conditioning frames c (kinematic scenes: 3)"),
+    cond_frames: int | None = typer.Option(
+        None, "--cond-frames", help="conditioning frames c (default: the sample file's, else 3)"
+    ),
     palette: str | None = typer.Option(
         None, "--palette", help="colour rules NAME:ID:RLO-RHI,GLO-GHI,BLO-BHI;...  (default: red and blue, SPEC I.4)"
     ),
@@ -33,7 +35,7 @@ def evaluate_cmd(
     names = [n.strip() for m in metrics or [] for n in m.split(",") if n.strip()] or None
     if limit is not None and limit < 1:
         raise PhylawError(f"--limit must be >= 1, got {limit}")
-    if cond_frames < 0 or min_area < 1 or chunk < 1:
+    if (cond_frames is not None and cond_frames < 0) or min_area < 1 or chunk < 1:
         raise PhylawError("--cond-frames must be >= 0, --min-area >= 1 and --chunk >= 1")
     opt = EvalOptions(
         metrics=tuple(names) if names else None, palette=Palette.from_string(palette) if palette else DEFAULT_PALETTE,

@@ -28,14 +28,14 @@ from phylaw.evaluate.registry import HEADLINE, Metric, select_metrics
 from phylaw.evaluate.sources import PHYWORLD_CHUNK, DatasetSource, VideoRef, check_refs, open_source
 
 log = logging.getLogger(__name__)
-CSV_BASE = ["index", "source", "split", "level", "label_index"]
+DEFAULT_COND_FRAMES = 3  # kinematic scenes (SPEC I.2)
 
 
 @dataclass(frozen=True)
 class EvalOptions:
     metrics: tuple[str, ...] | None = None  # None: every metric that applies to the scenario
     palette: Palette = DEFAULT_PALETTE
-    cond_frames: int = 3  # c: frames given to the model; velocity intervals start at frame c
+    cond_frames: int | None = None  # c (velocity intervals start at frame c); None: the sample file's, else 3
     min_area: int = 4  # pixels; a smaller mask is a parse failure
     layout: str = "auto"  # folder videos: "auto" | "single" | "panels3"
     chunk: int = PHYWORLD_CHUNK  # phyworld {meta}-{local} names: index = meta * chunk + local
@@ -187,6 +187,9 @@ def evaluate(
     if metrics is not None:
         opt = EvalOptions(**{**opt.__dict__, "metrics": tuple(metrics)})
     dataset, source = _open_inputs(data, videos, opt)
+    if opt.cond_frames is None:
+        c = int(getattr(source, "attrs", {}).get("cond_frames", DEFAULT_COND_FRAMES))
+        opt = EvalOptions(**{**opt.__dict__, "cond_frames": c})
     chosen = select_metrics(list(opt.metrics) if opt.metrics else None, dataset.scenario)
     refs = sorted(source.refs, key=lambda r: r.index)[: opt.limit]
     check_refs(refs, len(dataset), str(videos or "dataset"))
