@@ -113,6 +113,16 @@ def test_formats_layouts_and_short_videos(uniform64, tmp_path):
     assert "shorter than the ground truth" in res.summary_md.read_text()
 
 
+def test_other_resolution_gets_floor_at_that_resolution(uniform64, tmp_path):
+    ds = open_dataset(uniform64)
+    (tmp_path / "v").mkdir()
+    for i in (0, 1):
+        np.save(tmp_path / "v" / f"{i}.npy", ds.frames(i, resolution=32))
+    rows = pd.read_csv(evaluate(uniform64, tmp_path / "v", tmp_path / "o", metrics=["velocity_error"]).metrics_csv)
+    assert (rows.resolution == 32).all()
+    assert (rows.value == rows.floor).all()  # the floor is the GT rendered at 32², not at the dataset's 64²
+
+
 def _sample_file(path, ds, rows, fingerprint=None, done=None, cond_frames=3):
     with h5py.File(path, "w") as f:
         f.attrs.update(format="phylaw-samples", format_version=1, complete=done is None, cond_frames=cond_frames,
