@@ -73,12 +73,17 @@ def convert_cmd(
     procedural: bool = typer.Option(
         False, "--procedural", help="import: keep states only, skip MP4 decoding"
     ),
+    split: str | None = typer.Option(
+        None, "--split", help="import: train | eval (default: eval if the file name has 'eval' or 'vis')"
+    ),
+    workers: int = typer.Option(1, "--workers", help="processes for MP4 encoding/decoding (0 = all cores)"),
     quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
 ) -> None:
     """Convert between phylaw dataset files and the released phyworld layout (MP4 streams: lossy)."""
     from phylaw.datasets.phyworld import convert
 
-    typer.echo(f"wrote {convert(path, to, out, procedural=procedural, progress=not quiet)}")
+    path = convert(path, to, out, procedural=procedural, split=split, workers=workers, progress=not quiet)
+    typer.echo(f"wrote {path}")
 
 
 def merge_cmd(

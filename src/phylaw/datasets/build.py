@@ -15,9 +15,10 @@ import json
 import multiprocessing
 import os
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -31,6 +32,8 @@ from phylaw.sim import SplitDef
 FRAME_BYTES_PER_BLOCK = 256 << 20  # uncompressed frames a worker renders per block (bounds worker memory)
 RENDER_GROUP_BYTES = 32 << 20  # uncompressed frames rendered at once inside a block
 PROCEDURAL_BLOCK_ROWS = 16384
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -119,25 +122,28 @@ def resolve_workers(workers: int) -> int:
     return workers
 
 
-def _blocks(jobs: list[BlockJob], workers: int) -> Iterator[RowBlock]:
-    """Blocks in order; with workers > 1 a process pool computes up to 2 blocks per worker ahead."""
+def ordered_map(fn: Callable[[T], R], items: list[T], workers: int) -> Iterator[R]:
+    """``map(fn, items)`` in order; with workers > 1 a process pool computes up to 2 items per worker ahead."""
     if workers <= 1:
-        yield from map(compute_block, jobs)
+        yield from map(fn, items)
         return
     ctx = multiprocessing.get_context("spawn")  # no fork of a parent that may hold torch/h5py state
-    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        pending: deque[cf.Future[RowBlock]] = deque()
-        todo = iter(jobs)
-        for job in todo:
-            pending.append(pool.submit(compute_block, job))
+    pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+    try:
+        pending: deque[cf.Future[R]] = deque()
+        todo = iter(items)
+        for item in todo:
+            pending.append(pool.submit(fn, item))
             if len(pending) >= 2 * workers:
                 break
         while pending:
-            block = pending.popleft().result()
+            result = pending.popleft().result()
             nxt = next(todo, None)
             if nxt is not None:
-                pending.append(pool.submit(compute_block, nxt))
-            yield block
+                pending.append(pool.submit(fn, nxt))
+            yield result
+    finally:  # on an error or interrupt, drop the queued items instead of computing them
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def generate(
@@ -186,7 +192,7 @@ def generate(
         ]
         desc = f"{scenario}/{split_def.name}" + (f" shard {i}/{n_shards}" if shard else "")
         with tqdm(total=hi - lo, initial=start - lo, unit="video", desc=desc, disable=not progress) as bar:
-            for block in _blocks(jobs, resolve_workers(workers)):
+            for block in ordered_map(compute_block, jobs, resolve_workers(workers)):
                 writer.write(block)
                 bar.update(block.stop - block.start)
         return writer.finalize()

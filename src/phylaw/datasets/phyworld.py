@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import av
@@ -21,7 +22,8 @@ import h5py
 import numpy as np
 from tqdm.auto import tqdm
 
-from phylaw.datasets.reader import _open_h5, open_dataset
+from phylaw.datasets.build import ordered_map, resolve_workers
+from phylaw.datasets.reader import DatasetLabels, _open_h5, open_dataset
 from phylaw.datasets.store import DatasetConfig, DatasetWriter, RowBlock, compress_video, partial_path
 from phylaw.errors import PhylawError
 from phylaw.sim.kinematics import BLUE, GRAVITY, PARAM_NAMES, RED, elastic_velocities, fully_in_view
@@ -45,11 +47,13 @@ def encode_mp4(frames: np.ndarray, fps: int = MP4_FPS) -> bytes:
         raise PhylawError(f"H.264 needs even frame sizes, got {w}x{h}")
     buf = io.BytesIO()
     with av.open(buf, mode="w", format="mp4") as container:
-        stream = container.add_stream("libx264", rate=fps)
+        stream = container.add_stream("libx264", rate=fps, options={"threads": "1"})
         stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
-        stream.codec_context.thread_count = 1  # deterministic and one core per worker
-        for img in frames:
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")))
+        stream.codec_context.thread_count = 1  # one core per worker; bytes deterministic at 128², 256² (not tiny sizes)
+        for k, img in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(img, format="rgb24")
+            frame.pts = k
+            container.mux(stream.encode(frame))
         container.mux(stream.encode(None))
     return buf.getvalue()
 
@@ -68,27 +72,65 @@ def decode_mp4(data: bytes | np.ndarray) -> np.ndarray:
 
 
 def convert(
-    path: str | Path, to: str, out: str | Path, *, procedural: bool = False, progress: bool = True
+    path: str | Path,
+    to: str,
+    out: str | Path,
+    *,
+    procedural: bool = False,
+    split: str | None = None,
+    workers: int = 1,
+    progress: bool = True,
 ) -> Path:
-    """``to="phyworld"``: export a phylaw dataset; ``to="phylaw"``: import a phyworld file."""
+    """``to="phyworld"``: export a phylaw dataset; ``to="phylaw"``: import a phyworld file.
+
+    Import options: ``procedural`` keeps states only; ``split`` ("train" | "eval") overrides the guess from
+    the file name. ``workers`` processes encode / decode the MP4s, one chunk of 1000 videos each (0 = all
+    local cores).
+    """
+    if split not in (None, "train", "eval"):
+        raise PhylawError(f"--split must be train or eval, got {split!r}")
     if to == "phyworld":
-        return export_phyworld(path, out, progress=progress)
+        return export_phyworld(path, out, workers=workers, progress=progress)
     if to == "phylaw":
-        return import_phyworld(path, out, procedural=procedural, progress=progress)
+        return import_phyworld(
+            path, out, procedural=procedural, split=split, workers=workers, progress=progress
+        )
     raise PhylawError(f"--to must be 'phyworld' or 'phylaw', got {to!r}")
 
 
 # ---------------------------------------------------------------- export
 
 
-def export_phyworld(path: str | Path, out: str | Path, *, progress: bool = True) -> Path:
+@dataclass(frozen=True)
+class _ExportChunk:
+    paths: tuple[str, ...]
+    a: int
+    b: int
+    order: tuple[int, ...]
+
+
+def _export_chunk(job: _ExportChunk) -> tuple[np.ndarray, np.ndarray, list[bytes], DatasetLabels]:
+    """Positions, init params, MP4 streams and labels of rows [a, b) (pure; runs in a worker)."""
+    with open_dataset(list(job.paths)) as ds:
+        pos = ds.read("states/position", job.a, job.b)  # (n, T, K, 2)
+        init = ds.read("params", job.a, job.b)[:, list(job.order)]  # (n, P) in phyworld order
+        videos = [encode_mp4(ds.frames(i)) for i in range(job.a, job.b)]
+        return (pos[:, :, 0] if pos.shape[2] == 1 else pos), init, videos, ds.labels_slice(job.a, job.b)
+
+
+def export_phyworld(path: str | Path, out: str | Path, *, workers: int = 1, progress: bool = True) -> Path:
     out = Path(out)
     ds = open_dataset(path)
+    ds.close()
     if out.exists():
         raise PhylawError(f"{out} exists; remove it or choose another --out")
-    order = _param_order(ds.param_names, ds.scenario)
+    order = tuple(_param_order(ds.param_names, ds.scenario))
     if ds.resolution % 2:
         raise PhylawError(f"H.264 needs an even resolution; {path} has {ds.resolution}")
+    jobs = [
+        _ExportChunk(tuple(str(p) for p in ds.paths), a, min(len(ds), a + CHUNK), order)
+        for a in range(0, len(ds), CHUNK)
+    ]
     tmp = partial_path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -102,23 +144,20 @@ def export_phyworld(path: str | Path, out: str | Path, *, progress: bool = True)
                  "phylaw_config_json": json.dumps(ds.config.to_dict(), sort_keys=True)}
             )  # fmt: skip
             groups = {g: f.create_group(g) for g in (*GROUPS, "phylaw_labels")}
-            for c, a in enumerate(range(0, len(ds), CHUNK)):
-                b = min(len(ds), a + CHUNK)
+            results = ordered_map(_export_chunk, jobs, resolve_workers(workers))
+            for c, (pos, init, mp4s, lab) in enumerate(results):
                 name = f"{c:05d}"
-                pos = ds.read("states/position", a, b)  # (n, T, K, 2)
-                groups["position_streams"][name] = pos[:, :, 0] if pos.shape[2] == 1 else pos
-                groups["init_streams"][name] = ds.read("params", a, b)[:, order]
-                videos = groups["video_streams"].create_dataset(name, (b - a,), h5py.vlen_dtype(np.uint8))
-                for i in range(a, b):
-                    videos[i - a] = np.frombuffer(encode_mp4(ds.frames(i)), dtype=np.uint8)
-                    bar.update(1)
-                lab = ds.labels_slice(a, b)
+                groups["position_streams"][name] = pos
+                groups["init_streams"][name] = init
+                videos = groups["video_streams"].create_dataset(name, (len(mp4s),), h5py.vlen_dtype(np.uint8))
+                for i, data in enumerate(mp4s):
+                    videos[i] = np.frombuffer(data, dtype=np.uint8)
                 g = groups["phylaw_labels"].create_group(name)
                 g["split"], g["level"], g["index"] = lab.split.astype("S"), lab.level.astype("S"), lab.index
+                bar.update(len(mp4s))
         tmp.replace(out)
     finally:
         tmp.unlink(missing_ok=True)
-        ds.close()
     return out
 
 
@@ -203,6 +242,7 @@ def import_phyworld(
     *,
     procedural: bool = False,
     split: str | None = None,
+    workers: int = 1,
     progress: bool = True,
 ) -> Path:
     path, out = Path(path), Path(out)
@@ -212,7 +252,8 @@ def import_phyworld(
         names = _chunk_names(f, path, procedural)
         scenario = _infer_scenario(f, names[0])
         origin = json.loads(f.attrs["phylaw_config_json"]) if "phylaw_config_json" in f.attrs else {}
-        is_eval = split == "eval" or (split is None and any(w in path.stem.lower() for w in ("eval", "vis")))
+        guess = any(w in path.stem.lower() for w in ("eval", "vis"))
+        is_eval = split == "eval" or (split is None and guess)
         n = sum(f["init_streams"][c].shape[0] for c in names)
         if n == 0:
             raise PhylawError(f"{path}: phyworld file holds no videos")
@@ -231,22 +272,41 @@ def import_phyworld(
             pixel_convention=str(f.attrs.get("phylaw_pixel_convention", "linspace")),
             extra={"imported_from": path.name},
         )  # fmt: skip
-        writer = DatasetWriter(out, config)
-        try:
-            starts = np.cumsum([0] + [f["init_streams"][c].shape[0] for c in names])
-            with tqdm(
-                total=n, initial=writer.rows_written, unit="video", desc="import", disable=not progress
-            ) as bar:
-                for name, a, b in zip(names, starts[:-1], starts[1:], strict=True):
-                    if b > writer.rows_written:  # chunks already written by an interrupted run are skipped
-                        writer.write(_import_chunk(f, name, int(a), config, is_eval))
-                        bar.update(int(b - a))
-            return writer.finalize()
-        finally:
-            writer.close()
+        starts = np.cumsum([0] + [f["init_streams"][c].shape[0] for c in names])
+    writer = DatasetWriter(out, config)
+    try:
+        jobs = [
+            _ImportChunk(str(path), name, int(a), config, is_eval)
+            for name, a, b in zip(names, starts[:-1], starts[1:], strict=True)
+            if b > writer.rows_written  # chunks already written by an interrupted run are skipped
+        ]
+        with tqdm(
+            total=n, initial=writer.rows_written, unit="video", desc="import", disable=not progress
+        ) as bar:
+            for block in ordered_map(_import_chunk, jobs, resolve_workers(workers)):
+                writer.write(block)
+                bar.update(block.stop - block.start)
+        return writer.finalize()
+    finally:
+        writer.close()
 
 
-def _import_chunk(f: h5py.File, name: str, a: int, config: DatasetConfig, is_eval: bool) -> RowBlock:
+@dataclass(frozen=True)
+class _ImportChunk:
+    path: str
+    name: str
+    a: int
+    config: DatasetConfig
+    is_eval: bool
+
+
+def _import_chunk(job: _ImportChunk) -> RowBlock:
+    """One phyworld chunk → rows of the phylaw file (pure; runs in a worker)."""
+    with _open_h5(Path(job.path)) as f:
+        return _read_chunk(f, job.name, job.a, job.config, job.is_eval)
+
+
+def _read_chunk(f: h5py.File, name: str, a: int, config: DatasetConfig, is_eval: bool) -> RowBlock:
     params = np.asarray(f["init_streams"][name], dtype=np.float64)  # (n, P)
     pos = np.asarray(f["position_streams"][name], dtype=np.float64)
     if pos.ndim == 3:

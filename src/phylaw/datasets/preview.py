@@ -39,7 +39,8 @@ class Summary:
     def lines(self) -> list[str]:
         frames = "stored (gzip)" if self.frames_stored else "procedural (rendered from states)"
         out = [
-            f"dataset     {', '.join(self.paths)}",
+            f"dataset     {self.paths[0]}"
+            + (f" (+ {len(self.paths) - 1} more shards)" if len(self.paths) > 1 else ""),
             f"scenario    {self.scenario}   split {self.split}   ranges {self.ranges}   source {self.source}",
             f"videos      {self.n_videos} x {self.n_frames} frames at {self.resolution}x{self.resolution}",
             f"frames      {frames}",
