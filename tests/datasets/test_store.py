@@ -102,6 +102,8 @@ def test_shards_read_together_and_merge_equal_one_run(tmp_path, stored_collision
         together = open_dataset(spec)
         assert together.fingerprint == one.fingerprint
         assert_same_data(together, one)
+        pick = np.array([20, 3, 11, 3])  # rows in three different shards, unsorted, repeated
+        np.testing.assert_array_equal(together.trajectories(pick).position, one.read("states/position")[pick])
     merged = merge(tmp_path / "coll.shard-*.h5", tmp_path / "merged" / "coll.h5", progress=False)
     assert_same_data(open_dataset(merged), one)
     assert open_dataset(merged).fingerprint == one.fingerprint

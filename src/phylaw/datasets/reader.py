@@ -211,7 +211,7 @@ class PhylawDataset:
             return self._read_part(0, name, slice(0, 0))
         return out[0] if len(out) == 1 else np.concatenate(out)
 
-    def _read_part(self, part: int, name: str, rows: slice) -> np.ndarray:
+    def _read_part(self, part: int, name: str, rows: slice | np.ndarray) -> np.ndarray:
         try:
             return self._file(part)[name][rows]
         except (OSError, KeyError) as exc:
@@ -245,10 +245,18 @@ class PhylawDataset:
         idx = np.asarray(indices, dtype=np.int64).reshape(-1)
         if idx.size and (idx.min() < 0 or idx.max() >= len(self)):
             raise PhylawError(f"video index out of range 0..{len(self) - 1}: {idx.min()}..{idx.max()}")
-        rows = [self.trajectories(slice(int(i), int(i) + 1)) for i in idx]
-        if not rows:
-            return self.trajectories(slice(0, 0))
-        return Trajectories.concatenate(rows)
+        uniq, inverse = np.unique(idx, return_inverse=True)  # h5py reads increasing indices
+        kw = {n: self.take(f"states/{n}", uniq)[inverse] for n in STATE_FIELDS}
+        return Trajectories(scenario=self.scenario, dt=self.config.dt, **kw)
+
+    def take(self, name: str, rows: np.ndarray) -> np.ndarray:
+        """Rows ``rows`` (sorted, unique) of dataset ``name``, across shards (h5py point selection)."""
+        part = np.searchsorted(self._starts, rows, side="right") - 1  # (n,)
+        out = [self._read_part(0, name, slice(0, 0))]
+        for p in np.unique(part):
+            local = rows[part == p] - self._starts[p]
+            out.append(self._read_part(int(p), name, local))
+        return np.concatenate(out)
 
     def states(self, i: int) -> dict[str, np.ndarray]:
         """States of video i as numpy arrays (position (T, K, 2), radius (K,), contact_frame (), ...)."""
