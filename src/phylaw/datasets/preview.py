@@ -14,7 +14,8 @@ from phylaw.datasets.store import partial_path
 from phylaw.errors import PhylawError
 
 SHEET_FRAMES = 8  # frames per video on a PNG contact sheet (evenly spaced)
-GAP = 2  # white pixels between tiles
+GAP = 2  # pixels between tiles
+GAP_GREY = 160  # tile separators are grey: frames have white backgrounds
 
 
 @dataclass(frozen=True)
@@ -90,10 +91,10 @@ def parse_indices(text: str | None, grid: int | None, n: int) -> list[int]:
 
 
 def tile(videos: np.ndarray, cols: int) -> np.ndarray:
-    """(V, T, H, W, 3) → (T, rows·(H+GAP)−GAP, cols·(W+GAP)−GAP, 3): the videos side by side on white."""
+    """(V, T, H, W, 3) → (T, rows·(H+GAP)−GAP, cols·(W+GAP)−GAP, 3): the videos side by side, grey gaps."""
     v, t, h, w, _ = videos.shape
     rows = -(-v // cols)
-    out = np.full((t, rows * (h + GAP) - GAP, cols * (w + GAP) - GAP, 3), 255, np.uint8)
+    out = np.full((t, rows * (h + GAP) - GAP, cols * (w + GAP) - GAP, 3), GAP_GREY, np.uint8)
     for j in range(v):
         y, x = (j // cols) * (h + GAP), (j % cols) * (w + GAP)
         out[:, y : y + h, x : x + w] = videos[j]
