@@ -169,3 +169,43 @@ def test_truncated_file_is_a_clear_error(tmp_path, stored_collision):
     bad.write_bytes(data[: len(data) // 2])
     with pytest.raises(PhylawError, match="truncated or corrupt"):
         open_dataset(bad)
+
+
+class FakeRay:
+    """Just enough of Ray's API to run generate_ray's shard tasks synchronously in this process."""
+
+    def __init__(self) -> None:
+        self.started = False
+
+    def is_initialized(self) -> bool:
+        return self.started
+
+    def init(self) -> None:
+        self.started = True
+
+    def cluster_resources(self) -> dict:
+        return {"CPU": 3.0}
+
+    def remote(self, fn):
+        class Task:
+            def remote(self, *args):
+                return fn(*args)
+
+        return Task()
+
+    def wait(self, refs, num_returns=1):
+        return refs[:num_returns], refs[num_returns:]
+
+    def get(self, refs):
+        return refs
+
+
+def test_ray_backend_runs_one_task_per_shard(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "ray", FakeRay())
+    kw = {"resolution": 16, "limit": 10, "procedural": True}
+    paths = gen_mod.generate_ray("uniform_motion", "eval", tmp_path / "r.h5", progress=False, **kw)
+    assert [p.name for p in paths] == [f"r.shard-{i:05d}-of-00003.h5" for i in range(3)]
+    one = generate("uniform_motion", "eval", tmp_path / "one.h5", progress=False, **kw)
+    assert_same_data(open_dataset(tmp_path / "r.h5"), open_dataset(one))

@@ -123,7 +123,8 @@ def resolve_workers(workers: int) -> int:
 
 
 def ordered_map(fn: Callable[[T], R], items: list[T], workers: int) -> Iterator[R]:
-    """``map(fn, items)`` in order; with workers > 1 a process pool computes up to 2 items per worker ahead."""
+    """``map(fn, items)`` in order; with workers > 1 a process pool computes up to workers + 2 items ahead
+    (so the parent holds a bounded number of finished blocks whatever the dataset size)."""
     if workers <= 1:
         yield from map(fn, items)
         return
@@ -134,7 +135,7 @@ def ordered_map(fn: Callable[[T], R], items: list[T], workers: int) -> Iterator[
         todo = iter(items)
         for item in todo:
             pending.append(pool.submit(fn, item))
-            if len(pending) >= 2 * workers:
+            if len(pending) >= workers + 2:
                 break
         while pending:
             result = pending.popleft().result()

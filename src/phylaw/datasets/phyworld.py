@@ -49,7 +49,9 @@ def encode_mp4(frames: np.ndarray, fps: int = MP4_FPS) -> bytes:
     with av.open(buf, mode="w", format="mp4") as container:
         stream = container.add_stream("libx264", rate=fps, options={"threads": "1"})
         stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
-        stream.codec_context.thread_count = 1  # one core per worker; bytes deterministic at 128², 256² (not tiny sizes)
+        stream.codec_context.thread_count = (
+            1  # one core per worker; bytes deterministic at 128², 256² (not tiny sizes)
+        )
         for k, img in enumerate(frames):
             frame = av.VideoFrame.from_ndarray(img, format="rgb24")
             frame.pts = k
