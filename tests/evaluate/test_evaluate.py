@@ -41,7 +41,7 @@ def test_csv_and_summary_agree(uniform64, tmp_path):
     assert {"r", "v", "split", "level", "label_index", "index", "value", "floor", "unit"} <= set(rows.columns)
     for s in summary.itertuples():
         g = rows[(rows.metric == s.metric) & (rows.split == s.split)]
-        if s.level != "all":
+        if s.level != "pooled":
             g = g[g.level == s.level]
         n, mean, lo, hi = mean_ci(g["value"].to_numpy())
         assert (n, s.n_videos) == (s.n, len(g))
@@ -234,6 +234,7 @@ def test_collision_end_to_end_and_released_filter(collision64, tmp_path):
     assert (rows.included == ~small).all()
     names = [p.name for p in res.plots]
     assert "error_plane.png" in names
+    assert not res.summary.duplicated(["metric", "split", "level"]).any()  # collision has a level named "all"
 
 
 def test_deterministic_bytes(uniform64, tmp_path):

@@ -1,7 +1,7 @@
 """Aggregation of the tidy per-video CSV into the summary table (CSV + Markdown), and file helpers.
 
 Summary rows are grouped by split, level and metric over the included videos; every OOD split also gets a
-pooled row (level "all"). The 95 % confidence interval is the Student-t interval of the mean,
+pooled row (level "pooled", the paper's single OOD number). The 95 % confidence interval is the Student-t interval of the mean,
 mean ± t_{0.975, n−1}·s/√n over the videos with a finite value (NaN: undefined, counted in ``n_nan``). The
 ground-truth floor (the same parser on ground-truth frames at the same resolution) is aggregated the same way
 and shown beside the model's number.
@@ -16,6 +16,7 @@ import pandas as pd
 from scipy import stats
 
 PARTIAL = ".partial"
+POOLED = "pooled"  # summary level of a whole split (all its levels together)
 SUMMARY_COLUMNS = [
     "split", "level", "metric", "unit", "higher_is_better", "n_videos", "n", "n_nan", "mean", "ci95_lo", "ci95_hi",
     "floor_n", "floor_mean", "floor_ci95_lo", "floor_ci95_hi", "n_failed_videos",
@@ -49,13 +50,12 @@ def _group_row(split: str, level: str, metric: str, g: pd.DataFrame) -> dict:
 
 
 def level_order(levels: list[str]) -> list[str]:
-    """"id" first, then the OOD levels in name order, "all" last."""
-    rest = sorted(x for x in set(levels) if x not in ("id", "all"))
-    return [x for x in ("id",) if x in levels] + rest + [x for x in ("all",) if x in levels]
+    """"id" first, then the other levels in name order."""
+    return [x for x in ("id",) if x in levels] + sorted(x for x in set(levels) if x != "id")
 
 
 def summarize(rows: pd.DataFrame) -> pd.DataFrame:
-    """Tidy per-video rows -> one summary row per (metric, split, level) (+ pooled "all" for OOD splits)."""
+    """Tidy per-video rows -> one summary row per (metric, split, level) (+ POOLED for OOD splits)."""
     used = rows[rows["included"]]
     splits = sorted(used["split"].unique(), key=lambda s: ({"id": 0, "ood": 1}.get(s, 2), s))
     out = []
@@ -66,7 +66,7 @@ def summarize(rows: pd.DataFrame) -> pd.DataFrame:
             for level in level_order(levels):
                 out.append(_group_row(split, level, metric, g[g["level"] == level]))
             if len(levels) > 1 or (split == "ood" and len(g)):
-                out.append(_group_row(split, "all", metric, g))
+                out.append(_group_row(split, POOLED, metric, g))
     return pd.DataFrame(out, columns=SUMMARY_COLUMNS)
 
 
