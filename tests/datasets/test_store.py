@@ -107,6 +107,8 @@ def test_shards_read_together_and_merge_equal_one_run(tmp_path, stored_collision
     merged = merge(tmp_path / "coll.shard-*.h5", tmp_path / "merged" / "coll.h5", progress=False)
     assert_same_data(open_dataset(merged), one)
     assert open_dataset(merged).fingerprint == one.fingerprint
+    with pytest.raises(PhylawError, match="different shardings"):
+        open_dataset([merged, *shards])
 
 
 def test_missing_or_foreign_shard_is_an_error(tmp_path):

@@ -121,6 +121,11 @@ class PhylawDataset:
 
     def _check_cover(self, parts: list[_Part]) -> None:
         n_shards = {q.shard[1] for q in parts}
+        if len(n_shards) > 1:
+            raise PhylawError(
+                f"{parts[0].path.parent}: files of different shardings of one dataset "
+                f"(N = {', '.join(map(str, sorted(n_shards)))}); pass one shard set or one merged file"
+            )
         pos = 0
         for q in parts:
             if q.row_start != pos:
@@ -129,7 +134,7 @@ class PhylawDataset:
                     f"{q.path}: {what} before row {q.row_start} (a shard is missing or repeated)"
                 )
             pos += q.n_rows
-        if pos != self.config.n_videos or len(n_shards) != 1 or len(parts) != n_shards.pop():
+        if pos != self.config.n_videos or len(parts) != n_shards.pop():
             raise PhylawError(
                 f"{parts[0].path.parent}: shards cover {pos} of {self.config.n_videos} videos "
                 f"({len(parts)} files); a shard is missing"
