@@ -114,6 +114,7 @@ class RuntimeConfig:
     precision: str = "auto"  # auto = bf16 autocast on CUDA, fp32 on CPU
     sample_steps: int = 50  # default DDIM steps for `phylaw sample`
     sample_batch_size: int = 16
+    threads: int = 0  # torch intra-op CPU threads for this run (0 = torch's default)
 
 
 @dataclass(frozen=True)
@@ -140,10 +141,10 @@ def _cpu_tiny() -> TrainConfig:
     return TrainConfig(
         name="cpu-tiny",
         data=DataConfig(resolution=32, n_frames=32),
-        model=ModelConfig(preset="DiT-tiny"),
+        model=ModelConfig(preset="DiT-tiny", patch_t=2),
         autoencoder=AutoencoderConfig(kind="identity", space_to_depth=4),
         optim=OptimConfig(lr=3e-4, batch_size=16),
-        schedule=ScheduleConfig(steps=3000, warmup_steps=100),
+        schedule=ScheduleConfig(steps=2000, warmup_steps=100),
         ema=EMAConfig(decay=0.999),
         logging=LoggingConfig(log_every=25, ckpt_every=250, keep_last=2),
         runtime=RuntimeConfig(sample_steps=25, sample_batch_size=32),
@@ -323,6 +324,7 @@ def validate(cfg: TrainConfig) -> None:
         (cfg.logging.keep_last >= 1, "logging.keep_last must be >= 1"),
         (cfg.autoencoder.spatial_factor in (1, 2, 4, 8), "autoencoder.spatial_factor must be 1, 2, 4 or 8"),
         (cfg.autoencoder.space_to_depth >= 1, "autoencoder.space_to_depth must be >= 1"),
+        (cfg.runtime.threads >= 0, "runtime.threads must be >= 0 (0 = torch default)"),
     ]
     for ok, message in checks:
         if not ok:

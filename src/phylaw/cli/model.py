@@ -76,6 +76,7 @@ def sample_cmd(
     batch_size: int = typer.Option(16, "--batch-size"),
     indices: str | None = typer.Option(None, "--indices", help="dataset indices: 0,5,9 or 0-99"),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda"),
+    threads: int = typer.Option(0, "--threads", help="torch CPU threads (0 = torch default)"),
     quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
 ) -> None:
     """Generate videos for dataset rows (resumable; spread over ranks under torchrun)."""
@@ -83,7 +84,7 @@ def sample_cmd(
 
     path = sample_dataset(
         checkpoint, data, out, steps=steps, seed=seed, limit=limit, indices=_parse_indices(indices),
-        batch_size=batch_size, device=device, progress=not quiet,
+        batch_size=batch_size, device=device, threads=threads, progress=not quiet,
     )  # fmt: skip
     typer.echo(f"wrote {path}")
 

@@ -132,14 +132,16 @@ def sample_dataset(
     indices: list[int] | np.ndarray | None = None,
     batch_size: int = 16,
     device: str = "auto",
+    threads: int = 0,
     progress: bool = True,
 ) -> Path:
     """Generate videos for dataset rows (``indices`` or the first ``limit``) into sample file ``out``."""
     info = distributed.init(device)
     try:
-        return _sample(
-            Path(run_dir), data, Path(out), info, steps, seed, limit, indices, batch_size, progress
-        )
+        with distributed.cpu_threads(threads):
+            return _sample(
+                Path(run_dir), data, Path(out), info, steps, seed, limit, indices, batch_size, progress
+            )
     finally:
         distributed.teardown()
 

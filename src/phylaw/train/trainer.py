@@ -77,7 +77,8 @@ def train_dit(
     """
     info = distributed.init(cfg.runtime.device)
     try:
-        return _train(cfg, Path(out_dir), info, resume=resume, progress=progress, stop_after=stop_after)
+        with distributed.cpu_threads(cfg.runtime.threads):
+            return _train(cfg, Path(out_dir), info, resume=resume, progress=progress, stop_after=stop_after)
     finally:
         distributed.teardown()
 

@@ -35,7 +35,7 @@ from phylaw.models.vae import VAEConfig, VideoVAE
 from phylaw.seeding import child_rng, derive_seed
 from phylaw.train.checkpoint import latest_step, load_checkpoint, save_checkpoint, write_text_atomic
 from phylaw.train.data import LatentSource, flip_flags, step_indices
-from phylaw.train.distributed import resolve_device
+from phylaw.train.distributed import cpu_threads, resolve_device
 from phylaw.train.logger import MetricsLogger
 from phylaw.train.lr import get_lr
 from phylaw.train.sampling import FORMAT, FORMAT_VERSION
@@ -75,7 +75,11 @@ def train_vae(
 
     ``stop_after`` ends the call after that step with a checkpoint and no ``vae.pt`` (a simulated kill).
     """
-    run = Path(out_dir)
+    with cpu_threads(cfg.runtime.threads):
+        return _train_vae(cfg, Path(out_dir), resume, progress, stop_after)
+
+
+def _train_vae(cfg: TrainConfig, run: Path, resume: bool, progress: bool, stop_after: int | None) -> Path:
     device = resolve_device(cfg.runtime.device)
     data = open_training_data(cfg)
     if cfg.data.resolution % cfg.autoencoder.spatial_factor:
