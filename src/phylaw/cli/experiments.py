@@ -1,9 +1,90 @@
-"""CLI commands of this stage (filled in by its owner)."""
+"""CLI: ``phylaw demo``, ``phylaw reproduce EXPERIMENT``, ``phylaw report RUN_DIR...``."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import typer
 
 
+def demo(
+    out: Path = typer.Option(..., "--out", help="output directory (resumable: run again to finish)"),
+    smoke: bool = typer.Option(
+        False, "--smoke", help="a 1-2 minute configuration that only checks the pipeline"
+    ),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="show progress bars"),
+) -> None:
+    """The main job: uniform-motion data -> tiny DiT -> ID/OOD samples -> evaluation -> report."""
+    import dataclasses
+    import time
+
+    from phylaw.experiments.demo import DEMO, SMOKE, run_demo
+
+    cfg = SMOKE if smoke else DEMO
+    typer.echo("demo configuration:\n" + json.dumps(dataclasses.asdict(cfg), indent=1))
+    t0 = time.perf_counter()
+    outcome = run_demo(out, cfg, progress=progress)
+    _echo_outcome(outcome, out)
+    typer.echo(f"wall time of this invocation: {time.perf_counter() - t0:.0f} s")
+    if not outcome.failed:
+        typer.echo(f"report: {out / 'report' / 'report.html'}")
+
+
+def reproduce(
+    experiment: str = typer.Argument(..., help="registered experiment, e.g. fig3"),
+    scale: str = typer.Option("tiny", "--scale", help="tiny (CPU) | small (one GPU) | paper (cluster)"),
+    out: Path = typer.Option(..., "--out", help="output directory (resumable)"),
+    cell: list[str] = typer.Option([], "--cell", help="run only this cell id (repeatable)"),
+    list_cells: bool = typer.Option(False, "--list-cells", help="print one command per cell and exit"),
+    nproc_per_node: int = typer.Option(1, "--nproc-per-node", help=">1: train each cell under torchrun"),
+    nnodes: int = typer.Option(1, "--nnodes", help="number of nodes for torchrun training"),
+    node_rank: int = typer.Option(0, "--node-rank", help="this node's rank (nodes > 0 only train)"),
+    rdzv_endpoint: str = typer.Option(
+        "", "--rdzv-endpoint", help="host:port of node 0 (multi-node torchrun)"
+    ),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="show progress bars"),
+) -> None:
+    """Run (or resume) every cell of a paper experiment at a scale, then write results.csv and summary.md."""
+    from phylaw.experiments.experiment import run_experiment
+    from phylaw.experiments.registry import get_plan
+    from phylaw.experiments.stages import LaunchOptions, default_pipeline
+
+    plan = get_plan(experiment, scale)
+    if list_cells:
+        for spec in plan.cells:
+            typer.echo(f"phylaw reproduce {experiment} --scale {scale} --out {out} --cell {spec.run_id}")
+        return
+    launch = LaunchOptions(nproc_per_node, nnodes, node_rank, rdzv_endpoint)
+    outcome = run_experiment(
+        plan, out, default_pipeline(launch), only=cell, progress=progress, options={"launch": launch}
+    )
+    _echo_outcome(outcome, out)
+
+
+def report(
+    run_dirs: list[Path] = typer.Argument(
+        ..., help="directories written by `phylaw demo` / `phylaw reproduce`"
+    ),
+    out: Path = typer.Option(..., "--out", help="where report.html, report.md and the PNGs go"),
+) -> None:
+    """Build an HTML + Markdown report (tables, Fig. 3 style plots, GIFs, training curves) from result CSVs."""
+    from phylaw.experiments.report import build_report
+
+    files = build_report(run_dirs, out)
+    typer.echo(f"report: {files.html}\nmarkdown: {files.markdown}")
+
+
+def _echo_outcome(outcome, out: Path) -> None:
+    summary = Path(out) / "summary.md"
+    if summary.is_file():
+        typer.echo(summary.read_text())
+    for c in outcome.failed:
+        typer.echo(f"FAILED {c.run_id}: {c.error}", err=True)
+
+
 def register(app: typer.Typer) -> None:
     """Add this stage's commands to the phylaw app."""
+    app.command("demo")(demo)
+    app.command("reproduce")(reproduce)
+    app.command("report")(report)

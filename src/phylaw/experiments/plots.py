@@ -1,0 +1,121 @@
+"""Figures built from CSV files only: Fig. 3 style scaling plots and training curves (matplotlib, Agg)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from phylaw.experiments.published import published_frame
+from phylaw.experiments.spec import size_label
+from phylaw.experiments.tables import HEADLINE_METRIC, pooled
+
+SCENARIO_TITLES = {"uniform_motion": "Uniform motion", "collision": "Collision", "parabola": "Parabola"}
+
+
+def _figure(nrows: int, ncols: int, size: tuple[float, float]):
+    from matplotlib.figure import Figure  # no pyplot: no global figure state, no GUI backend
+
+    fig = Figure(figsize=size, layout="constrained")
+    axes = np.asarray(fig.subplots(nrows, ncols, squeeze=False))
+    return fig, axes
+
+
+def _save(fig, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.stem + ".partial" + path.suffix)
+    fig.savefig(tmp, dpi=110)
+    tmp.replace(path)
+    return path
+
+
+def scaling_plot(
+    results: pd.DataFrame, path: Path, *, experiment: str = "fig3", metric: str = HEADLINE_METRIC
+) -> Path:
+    """Error vs training-set size, one line per model; one row per scenario, ID and OOD columns, log x.
+
+    Ours: solid lines with 95 % CI error bars. Ground-truth floor (ours): grey dashed. The paper's published
+    values (where its text gives them): hollow black-edged markers; the paper's floor: dotted.
+    """
+    sel = pooled(results, metric)
+    scenarios = [s for s in SCENARIO_TITLES if s in set(sel["scenario"])] + sorted(
+        set(sel["scenario"]) - set(SCENARIO_TITLES)
+    )
+    if not scenarios:
+        scenarios = ["uniform_motion"]
+    pub = published_frame(experiment)
+    fig, axes = _figure(len(scenarios), 2, (10, 3.3 * len(scenarios)))
+    models = sorted(set(sel["model"]) | set(pub["model"].dropna() if len(pub) else []))
+    colors = {m: f"C{i}" for i, m in enumerate(models)}
+    for row, scenario in enumerate(scenarios):
+        for col, split in enumerate(("id", "ood")):
+            ax = axes[row, col]
+            _draw_panel(ax, sel, pub, scenario, split, colors)
+            ax.set_title(f"{SCENARIO_TITLES.get(scenario, scenario)} — {split.upper()}")
+            ax.set_xscale("log")
+            ax.set_xlabel("training videos")
+            ax.set_ylabel("velocity error")
+            ax.grid(True, which="both", alpha=0.3)
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend(fontsize=7, loc="best")
+    return _save(fig, path)
+
+
+def _draw_panel(ax, sel: pd.DataFrame, pub: pd.DataFrame, scenario: str, split: str, colors: dict) -> None:
+    ours = sel[(sel["scenario"] == scenario) & (sel["split"] == split)]
+    sizes = sorted(set(ours["data_size"].astype(int)))
+    for model, g in ours.groupby("model", sort=True):
+        g = g.sort_values("data_size")
+        x = g["data_size"].to_numpy(float)
+        y = g["value"].to_numpy(float)
+        lo = np.nan_to_num(y - g["ci_low"].to_numpy(float), nan=0.0)
+        hi = np.nan_to_num(g["ci_high"].to_numpy(float) - y, nan=0.0)
+        ax.errorbar(x, y, yerr=[lo, hi], marker="o", capsize=3, color=colors[model], label=f"{model} (ours)")
+    if len(ours):
+        floor = ours["floor"].astype(float).mean()
+        if np.isfinite(floor):
+            ax.axhline(floor, color="0.4", ls="--", lw=1, label=f"GT floor (ours) {floor:.4f}")
+    if len(pub):
+        p = pub[(pub["scenario"] == scenario) & (pub["split"] == split)]
+        for r in p.itertuples():
+            ax.scatter(
+                [r.data_size],
+                [r.value],
+                s=60,
+                facecolors="none",
+                edgecolors=colors.get(r.model, "k"),
+                linewidths=1.8,
+                marker="D",
+                zorder=5,
+                label=f"{r.model} @ {size_label(int(r.data_size))} (paper)",
+            )
+        gt = pub[(pub["scenario"] == scenario) & (pub["split"] == "gt")]
+        if split == "id" and len(gt):
+            ax.axhline(float(gt["value"].iloc[0]), color="k", ls=":", lw=1, label="GT floor (paper, 128 px)")
+    if sizes:
+        ax.set_xticks(sizes)
+        ax.set_xticklabels([size_label(s) for s in sizes])
+        ax.minorticks_off()
+
+
+def training_curves(curves: dict[str, pd.DataFrame], path: Path) -> Path:
+    """Training loss vs step, one line per run (raw loss faint, smoothed loss solid), log y."""
+    fig, axes = _figure(1, 1, (7, 3.6))
+    ax = axes[0, 0]
+    for i, (name, df) in enumerate(sorted(curves.items())):
+        if "step" not in df or "loss" not in df or df.empty:
+            continue
+        df = df.sort_values("step")
+        step, loss = df["step"].to_numpy(float), df["loss"].to_numpy(float)
+        window = max(1, len(loss) // 30)
+        smooth = pd.Series(loss).rolling(window, min_periods=1).mean().to_numpy()
+        ax.plot(step, loss, color=f"C{i % 10}", alpha=0.25, lw=0.8)
+        ax.plot(step, smooth, color=f"C{i % 10}", lw=1.5, label=name)
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("training loss")
+    ax.grid(True, which="both", alpha=0.3)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7)
+    return _save(fig, path)

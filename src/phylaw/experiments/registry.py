@@ -1,0 +1,135 @@
+"""The experiment registry: each paper table/figure as a grid of ``RunSpec`` cells at three scales.
+
+``EXPERIMENTS["fig3"]("tiny")`` returns the plan. Scales:
+
+- ``paper``: the paper's grid and training budget (SPEC A.3, C.3): 3 scenarios x DiT-S/B/L x 30K/300K/3M
+  (+ DiT-XL on uniform motion 3M) = 28 cells, 128 px, 32 frames, 100K steps at batch 256, full eval sets;
+  training runs under ``torchrun``.
+- ``small``: one GPU, hours: 3 scenarios x DiT-S/B x 30K/300K = 12 cells at 64 px, 20K steps, 300 ID + 300 OOD
+  evaluation videos.
+- ``tiny``: two CPU cores, about an hour: 3 scenarios x DiT-micro/DiT-tiny x two small grids = 12 cells with
+  the demo's settings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from phylaw.errors import PhylawError
+from phylaw.experiments.experiment import ExperimentPlan
+from phylaw.experiments.spec import SCALES, DataSpec, RunSpec, TrainSpec
+
+SCENARIOS = ("uniform_motion", "collision", "parabola")
+
+# training grid of the paper: nominal size -> testbed split name (phylaw.sim splits)
+PAPER_SPLITS = {30_000: "train-30k", 300_000: "train-300k", 3_000_000: "train-3m"}
+
+# tiny scale: scaled-down product grids, (param, lo, hi, n); the ranges are the paper's ID ranges (SPEC I.1)
+R_ID, V_ID = (0.7, 1.5), (1.0, 4.0)
+TINY_GRIDS: dict[str, dict[int, tuple[tuple[str, float, float, int], ...]]] = {
+    "uniform_motion": {
+        1_000: (("r", *R_ID, 20), ("v", *V_ID, 50)),
+        4_000: (("r", *R_ID, 40), ("v", *V_ID, 100)),
+    },
+    "parabola": {
+        1_000: (("r", *R_ID, 20), ("v", *V_ID, 50)),
+        4_000: (("r", *R_ID, 40), ("v", *V_ID, 100)),
+    },
+    "collision": {
+        1_000: (("r1", *R_ID, 4), ("r2", *R_ID, 4), ("v1", *V_ID, 8), ("v2", *V_ID, 8)),
+        4_000: (("r1", *R_ID, 5), ("r2", *R_ID, 5), ("v1", *V_ID, 13), ("v2", *V_ID, 13)),
+    },
+}
+
+
+def _tiny_train(model: str, steps: int) -> TrainSpec:
+    from phylaw.experiments.demo import DEMO
+
+    return TrainSpec(
+        model=model,
+        steps=steps,
+        batch_size=DEMO.batch_size,
+        lr=DEMO.lr,
+        warmup=DEMO.warmup,
+        autoencoder="identity",
+        space_to_depth=DEMO.space_to_depth,
+        patch=DEMO.patch,
+        temporal_patch=DEMO.temporal_patch,
+        ema_decay=DEMO.ema_decay,
+        preset="cpu-tiny",
+    )
+
+
+def fig3(scale: str) -> ExperimentPlan:
+    """Fig. 3: in- and out-of-distribution velocity error vs data and model size."""
+    if scale == "paper":
+        return _fig3_paper()
+    if scale == "small":
+        return _fig3_small()
+    return _fig3_tiny()
+
+
+def _fig3_paper() -> ExperimentPlan:
+    cells = []
+    grid = [(s, m, n) for s in SCENARIOS for m in ("DiT-S", "DiT-B", "DiT-L") for n in PAPER_SPLITS]
+    grid.append(("uniform_motion", "DiT-XL", 3_000_000))
+    for scenario, model, n in grid:
+        train = DataSpec(scenario, PAPER_SPLITS[n], resolution=128, procedural=n >= 300_000)
+        evald = DataSpec(scenario, "eval", resolution=128)
+        ts = TrainSpec(model=model, steps=100_000, batch_size=256, lr=1e-4, warmup=1000,
+                       autoencoder="vae", preset="paper")  # fmt: skip
+        cells.append(RunSpec("fig3", "paper", scenario, n, train, evald, ts, sample_steps=50,
+                             sample_batch_size=64, distributed=True))  # fmt: skip
+    return ExperimentPlan(
+        "fig3",
+        "paper",
+        tuple(cells),
+        "Fig. 3 at the paper's scale (28 cells, 32 A100s per cell in the paper).",
+    )
+
+
+def _fig3_small() -> ExperimentPlan:
+    cells = []
+    for scenario in SCENARIOS:
+        for model in ("DiT-S", "DiT-B"):
+            for n in (30_000, 300_000):
+                train = DataSpec(scenario, PAPER_SPLITS[n], resolution=64, procedural=n >= 300_000)
+                evald = DataSpec(scenario, "eval", resolution=64, per_split=(("id", 300), ("ood", 300)))
+                ts = TrainSpec(model=model, steps=20_000, batch_size=64, lr=1e-4, warmup=500,
+                               autoencoder="identity", space_to_depth=4, patch=2, temporal_patch=2,
+                               ema_decay=0.9995, preset="paper")  # fmt: skip
+                cells.append(RunSpec("fig3", "small", scenario, n, train, evald, ts, sample_steps=50,
+                                     sample_batch_size=64))  # fmt: skip
+    return ExperimentPlan(
+        "fig3", "small", tuple(cells), "Fig. 3 scaled to one GPU (12 cells, 64 px, 20K steps)."
+    )
+
+
+def _fig3_tiny() -> ExperimentPlan:
+    from phylaw.experiments.demo import DEMO
+
+    cells = []
+    for scenario in SCENARIOS:
+        for model, steps in (("DiT-micro", DEMO.steps), ("DiT-tiny", DEMO.steps)):
+            for n, grid in TINY_GRIDS[scenario].items():
+                train = DataSpec(scenario, f"tiny-{n}", resolution=DEMO.resolution, n_frames=DEMO.n_frames,
+                                 grid=grid)  # fmt: skip
+                evald = DataSpec(scenario, "eval", resolution=DEMO.resolution, n_frames=DEMO.n_frames,
+                                 per_split=DEMO.eval_per_split)  # fmt: skip
+                cells.append(RunSpec("fig3", "tiny", scenario, n, train, evald, _tiny_train(model, steps),
+                                     sample_steps=DEMO.sample_steps, sample_batch_size=DEMO.sample_batch_size))  # fmt: skip
+    return ExperimentPlan(
+        "fig3", "tiny", tuple(cells), "Fig. 3 scaled to two CPU cores (12 cells, demo settings)."
+    )
+
+
+EXPERIMENTS: dict[str, Callable[[str], ExperimentPlan]] = {"fig3": fig3}
+
+
+def get_plan(name: str, scale: str) -> ExperimentPlan:
+    """The plan of a registered experiment at a scale (one-line errors for unknown names)."""
+    if name not in EXPERIMENTS:
+        raise PhylawError(f"unknown experiment {name!r}; known: {', '.join(sorted(EXPERIMENTS))}")
+    if scale not in SCALES:
+        raise PhylawError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}")
+    return EXPERIMENTS[name](scale)

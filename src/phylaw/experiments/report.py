@@ -1,0 +1,204 @@
+"""``phylaw report``: one self-contained HTML page (+ Markdown + PNGs) from result CSVs, never re-evaluating.
+
+Inputs are run directories written by ``phylaw demo`` / ``phylaw reproduce`` (each holds ``results.csv``,
+``status.csv`` and ``cells/<run_id>/`` with ``train_metrics.csv`` and ``gallery/*.gif``).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import logging
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from phylaw.errors import PhylawError
+from phylaw.experiments.experiment import RESULT_COLUMNS
+from phylaw.experiments.plots import scaling_plot, training_curves
+from phylaw.experiments.published import published_frame
+from phylaw.experiments.tables import headline_table, html_table, level_table, markdown_table
+
+log = logging.getLogger(__name__)
+
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2em auto;max-width:1100px;
+color:#222;padding:0 1em}
+h1{font-size:1.6em} h2{margin-top:1.6em;border-bottom:1px solid #ddd;padding-bottom:.2em}
+table.tbl{border-collapse:collapse;font-size:.85em;margin:.5em 0} .tbl th,.tbl td{border:1px solid #ccc;
+padding:3px 7px;text-align:right} .tbl th{background:#f3f3f3} .tbl td:first-child{text-align:left}
+img.plot{max-width:100%;border:1px solid #eee} .gal{display:flex;flex-wrap:wrap;gap:12px}
+.gal figure{margin:0} .gal figcaption{font-size:.8em;color:#555} .note{color:#555;font-size:.9em}
+.failed{color:#a00}
+"""
+
+
+@dataclass(frozen=True)
+class ReportFiles:
+    html: Path
+    markdown: Path
+    pngs: tuple[Path, ...]
+    gifs: tuple[Path, ...]
+
+
+@dataclass(frozen=True)
+class RunData:
+    results: pd.DataFrame
+    status: pd.DataFrame
+    curves: dict[str, pd.DataFrame]
+    gifs: tuple[tuple[str, Path], ...]  # (caption, path)
+    experiments: tuple[str, ...]
+
+
+def load_runs(run_dirs: Sequence[Path]) -> RunData:
+    """Read every run directory's CSVs (and find its training curves and GIFs)."""
+    results, status, curves, gifs, names = [], [], {}, [], []
+    for d in map(Path, run_dirs):
+        path = d / "results.csv"
+        if not path.is_file():
+            raise PhylawError(
+                f"{d} is not a phylaw run directory (no results.csv); run `phylaw demo` or `phylaw reproduce` first"
+            )
+        df = pd.read_csv(path)
+        missing = set(RESULT_COLUMNS) - set(df.columns)
+        if missing:
+            raise PhylawError(f"{path} lacks columns {sorted(missing)}")
+        results.append(df)
+        if (d / "status.csv").is_file():
+            status.append(pd.read_csv(d / "status.csv"))
+        names += sorted({f"{e}/{s}" for e, s in zip(df["experiment"], df["scale"], strict=True)})
+        for cell in sorted((d / "cells").glob("*")):
+            tm = cell / "train_metrics.csv"
+            if tm.is_file():
+                curves[cell.name] = pd.read_csv(tm)
+            gifs += [(f"{cell.name}: {g.stem}", g) for g in sorted((cell / "gallery").glob("*.gif"))]
+    res = pd.concat(results, ignore_index=True) if results else pd.DataFrame(columns=list(RESULT_COLUMNS))
+    res = res.drop_duplicates(subset=["run_id", "split", "level", "metric"], keep="last")
+    st = pd.concat(status, ignore_index=True) if status else pd.DataFrame()
+    return RunData(res, st, curves, tuple(gifs), tuple(dict.fromkeys(names)))
+
+
+def _b64(path: Path, mime: str) -> str:
+    return f"data:{mime};base64," + base64.b64encode(path.read_bytes()).decode()
+
+
+def build_report(
+    run_dirs: Sequence[Path], out: Path, *, max_gifs: int = 8, title: str = "phylaw report"
+) -> ReportFiles:
+    """Write ``out/report.html`` (all images inline), ``out/report.md``, PNG plots and copied GIFs."""
+    if not run_dirs:
+        raise PhylawError("give at least one run directory")
+    data = load_runs(run_dirs)
+    out = Path(out)
+    (out / "media").mkdir(parents=True, exist_ok=True)
+    experiment = data.results["experiment"].iloc[0] if len(data.results) else "fig3"
+    pngs = [scaling_plot(data.results, out / "scaling.png", experiment=str(experiment))]
+    if data.curves:
+        pngs.append(training_curves(data.curves, out / "training_curves.png"))
+    gifs = _copy_gifs(data.gifs, out / "media", max_gifs)
+    head = headline_table(data.results)
+    levels = level_table(data.results)
+    pub = published_frame(str(experiment))
+    md = _markdown(title, data, head, levels, pub, pngs, gifs)
+    page = _html(title, data, head, levels, pub, pngs, gifs)
+    md_path, html_path = out / "report.md", out / "report.html"
+    for path, text in ((md_path, md), (html_path, page)):
+        tmp = path.with_name(path.name + ".partial")
+        tmp.write_text(text)
+        tmp.replace(path)
+    return ReportFiles(html_path, md_path, tuple(pngs), tuple(p for _, p in gifs))
+
+
+def _copy_gifs(gifs: Sequence[tuple[str, Path]], media: Path, max_gifs: int) -> list[tuple[str, Path]]:
+    ids = [g for g in gifs if "/id_" in f"/{g[1].name}"]
+    oods = [g for g in gifs if "/ood_" in f"/{g[1].name}"]
+    rest = [g for g in gifs if g not in ids and g not in oods]
+    half = max(1, max_gifs // 2)
+    chosen = ids[:half] + oods[:half]
+    chosen += rest[: max(0, max_gifs - len(chosen))]
+    copied = []
+    for caption, src in chosen:
+        dst = media / f"{src.parent.parent.name}__{src.name}"
+        shutil.copyfile(src, dst)
+        copied.append((caption, dst))
+    return copied
+
+
+def _failed(status: pd.DataFrame) -> pd.DataFrame:
+    if status.empty or "state" not in status:
+        return pd.DataFrame()
+    return status[status["state"] != "done"][["run_id", "state", "error"]].fillna("")
+
+
+def _markdown(title, data: RunData, head, levels, pub, pngs, gifs) -> str:
+    lines = [
+        f"# {title}",
+        "",
+        f"Runs: {', '.join(data.experiments) or '–'}. Built from result CSVs (no re-evaluation).",
+        "",
+    ]
+    lines += ["## Velocity error (ID / OOD, 95 % CI, ground-truth floor)", "", markdown_table(head), ""]
+    lines += ["## Per level", "", markdown_table(levels), ""]
+    lines += [
+        "## Published values (paper text)",
+        "",
+        markdown_table(pub[["scenario", "split", "model", "data_size", "value", "source"]])
+        if len(pub)
+        else "_(none)_",
+        "",
+    ]
+    lines += [f"![{p.stem}]({p.name})" for p in pngs] + [""]
+    if gifs:
+        lines += ["## Ground truth vs generated", ""] + [f"![{c}](media/{p.name})" for c, p in gifs] + [""]
+    failed = _failed(data.status)
+    if len(failed):
+        lines += ["## Unfinished or failed cells", "", markdown_table(failed), ""]
+    return "\n".join(lines)
+
+
+def _html(title, data: RunData, head, levels, pub, pngs, gifs) -> str:
+    e = html.escape
+    parts = [
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>{e(title)}</title><style>{CSS}</style></head><body>",
+        f"<h1>{e(title)}</h1>",
+        f"<p class='note'>Runs: {e(', '.join(data.experiments) or '–')}. Built from result CSVs "
+        "(no re-evaluation). Velocity error in world units / s; brackets: 95 % confidence interval; GT floor: "
+        "the same parser on ground-truth frames at the same resolution.</p>",
+        "<h2 id='headline'>Velocity error: in-distribution vs out-of-distribution</h2>",
+        html_table(head),
+        "<h2 id='scaling'>Error vs training data (Fig. 3 style)</h2>",
+        "<p class='note'>Solid: ours (95 % CI). Hollow diamonds: values stated in the paper's text; dotted: the "
+        "paper's GT floor at 128 px. The paper's other Fig. 3 points exist only as a plot and are not shown.</p>",
+        f"<img class='plot' alt='scaling plot' src='{_b64(pngs[0], 'image/png')}'>",
+        "<h2 id='levels'>Per split and level</h2>",
+        html_table(levels),
+        "<h2 id='published'>Published values (paper text)</h2>",
+        html_table(pub[["scenario", "split", "model", "data_size", "value", "source"]]) if len(pub) else "",
+    ]
+    if len(pngs) > 1:
+        parts += [
+            "<h2 id='training'>Training curves</h2>",
+            f"<img class='plot' alt='training curves' src='{_b64(pngs[1], 'image/png')}'>",
+        ]
+    if gifs:
+        parts += [
+            "<h2 id='gallery'>Ground truth vs generated</h2>",
+            "<p class='note'>Left: ground truth; right: generated (first frames = condition). Green: "
+            "centres parsed from ground truth; black: parsed from generated frames; orange: simulator "
+            "truth.</p><div class='gal'>",
+        ]
+        for caption, p in gifs:
+            parts.append(
+                f"<figure><img alt='{e(caption)}' src='{_b64(p, 'image/gif')}'>"
+                f"<figcaption>{e(caption)}</figcaption></figure>"
+            )
+        parts.append("</div>")
+    failed = _failed(data.status)
+    if len(failed):
+        parts += ["<h2 id='failed' class='failed'>Unfinished or failed cells</h2>", html_table(failed)]
+    parts.append("</body></html>")
+    return "\n".join(parts)

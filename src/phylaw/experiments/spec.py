@@ -1,0 +1,138 @@
+"""Run specifications: what one dataset and one grid cell of an experiment are, and their stable ids.
+
+A ``DataSpec`` names one dataset file (a testbed split, optionally a custom grid or a subset); a ``RunSpec`` is
+one cell of an experiment grid (scenario x model x training data) together with its training, sampling and
+evaluation settings. Both are frozen dataclasses; their ids are a readable prefix plus a short content hash of
+every field, so two specs share a directory exactly when they are the same job.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+SCALES = ("tiny", "small", "paper")
+
+
+def _content_hash(obj: Any, n: int = 8) -> str:
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"))
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()[:n]
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "", text)
+
+
+def size_label(n: int) -> str:
+    """30000 -> '30K', 3000000 -> '3M', 250 -> '250' (the paper's notation for data sizes)."""
+    for div, suffix in ((1_000_000, "M"), (1_000, "K")):
+        if n >= div and n % (div // 10) == 0:
+            value = n / div
+            return f"{value:g}{suffix}"
+    return str(n)
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """One dataset file.
+
+    split:   a named testbed split ("train-30k", "eval", ...) or a custom grid name when ``grid`` is given.
+    grid:    custom grid as ((param, lo, hi, n), ...); each param takes ``np.linspace(lo, hi, n)`` values and
+             the product is enumerated (``phylaw.sim.grid_split``).
+    limit:   keep only this many videos (the first ones of the split), None = all.
+    per_split: for evaluation splits, keep at most this many videos per split label ("id", "ood"), spread
+             evenly over its levels, as ((label, count), ...); () = all.
+    """
+
+    scenario: str
+    split: str
+    resolution: int
+    n_frames: int = 32
+    ranges: str = "paper"
+    grid: tuple[tuple[str, float, float, int], ...] = ()
+    limit: int | None = None
+    per_split: tuple[tuple[str, int], ...] = ()
+    seed: int = 0
+    procedural: bool = False
+
+    @property
+    def data_id(self) -> str:
+        label = f"{self.scenario}-{_slug(self.split)}-{self.resolution}px"
+        return f"{label}-{_content_hash(asdict(self))}"
+
+    @property
+    def size(self) -> int | None:
+        """Number of videos when known from the spec alone (custom grids and limits), else None."""
+        n = None
+        if self.grid:
+            n = 1
+            for _, _, _, k in self.grid:
+                n *= int(k)
+        if self.limit is not None:
+            n = self.limit if n is None else min(n, self.limit)
+        return n
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    """Training settings of a cell (mapped onto ``phylaw.config`` by the training stage)."""
+
+    model: str  # DiT preset name, e.g. "DiT-S" or a tiny preset
+    steps: int
+    batch_size: int
+    lr: float = 1e-4
+    warmup: int = 0
+    autoencoder: str = (
+        "identity"  # "identity" (pixel space), "vae" (phylaw VAE trained per scenario) or a path
+    )
+    space_to_depth: int = 1  # identity autoencoder: fixed pixel-unshuffle factor
+    patch: int | None = None  # spatial patch override; None = preset default
+    temporal_patch: int | None = None
+    ema_decay: float | None = None
+    flip: bool = True
+    preset: str = "cpu-tiny"  # phylaw.config base preset the overrides apply to
+    extra: tuple[tuple[str, Any], ...] = ()  # further config overrides as (dotted key, value)
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One cell of an experiment grid."""
+
+    experiment: str
+    scale: str
+    scenario: str
+    data_size: int  # nominal number of training videos (the x axis of Fig. 3)
+    train_data: DataSpec
+    eval_data: DataSpec
+    train: TrainSpec
+    sample_steps: int = 50
+    sample_batch_size: int = 16
+    seed: int = 0
+    distributed: bool = False  # launch training under torchrun (paper scale)
+    notes: str = field(default="", compare=False)
+
+    @property
+    def model(self) -> str:
+        return self.train.model
+
+    @property
+    def data_label(self) -> str:
+        return size_label(self.data_size)
+
+    @property
+    def run_id(self) -> str:
+        """Readable id + short content hash, e.g. ``uniform_motion-DiTS-30K-1a2b3c4d``."""
+        body = asdict(self)
+        body.pop("notes", None)
+        return f"{self.scenario}-{_slug(self.model)}-{self.data_label}-{_content_hash(body)}"
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["run_id"] = self.run_id
+        out["train_data"]["data_id"] = self.train_data.data_id
+        out["eval_data"]["data_id"] = self.eval_data.data_id
+        return out

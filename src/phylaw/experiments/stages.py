@@ -1,0 +1,302 @@
+"""The real stages of a cell, calling the other phylaw stages' library functions.
+
+data     ``phylaw.datasets.generate`` (a named split, or a custom ``phylaw.sim.grid_split`` grid)
+train    ``phylaw.train.train_dit`` in-process, or ``torchrun ... -m phylaw.cli.main train`` (LaunchOptions)
+sample   ``phylaw.train.sample_dataset`` on the chosen evaluation rows
+evaluate ``phylaw.evaluate.evaluate`` (per-video CSV, summary with ground-truth floor, plots)
+gallery  side-by-side GIFs with parsed trajectories (``experiments.gallery``)
+collect  the evaluator's summary.csv -> the tidy ``cell_results.csv``; the training curve -> train_metrics.csv
+
+Each library function resumes on its own (generate and sample continue ``.partial`` files, training restarts
+from its latest checkpoint), so a stage that was interrupted simply runs again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from phylaw.errors import PhylawError
+from phylaw.experiments.experiment import CELL_RESULTS, RESULT_COLUMNS
+from phylaw.experiments.runner import CellContext, DataContext, Pipeline, Stage, write_json_atomic
+from phylaw.experiments.spec import DataSpec, RunSpec
+from phylaw.experiments.tables import POOLED
+from phylaw.seeding import child_rng
+
+log = logging.getLogger(__name__)
+
+DATA_FILE = "data.h5"
+SAMPLES_FILE = "samples.h5"
+
+
+@dataclass(frozen=True)
+class LaunchOptions:
+    """How training is launched: in-process (1 x 1) or under torchrun (several processes / nodes)."""
+
+    nproc_per_node: int = 1
+    nnodes: int = 1
+    node_rank: int = 0
+    rdzv_endpoint: str = ""
+
+    @property
+    def torchrun(self) -> bool:
+        return self.nproc_per_node > 1 or self.nnodes > 1
+
+
+# ----------------------------------------------------------------------------------------------- data
+def split_def(spec: DataSpec):
+    """The testbed split of a DataSpec (a named split, or a custom product grid)."""
+    from phylaw import sim
+
+    if spec.grid:
+        values = {name: np.linspace(lo, hi, int(n)) for name, lo, hi, n in spec.grid}
+        return sim.grid_split(spec.scenario, spec.split, ranges=spec.ranges, n_frames=spec.n_frames, **values)
+    return sim.get_split(spec.scenario, spec.split, ranges=spec.ranges, n_frames=spec.n_frames)
+
+
+def build_data(ctx: DataContext) -> dict[str, Any]:
+    from phylaw.datasets import generate
+
+    spec = ctx.spec
+    path = generate(
+        spec.scenario, split_def(spec), ctx.data_dir / DATA_FILE, ranges=spec.ranges,
+        resolution=spec.resolution, procedural=spec.procedural, workers=int(ctx.options.get("workers", 1)),
+        limit=spec.limit, seed=spec.seed, progress=ctx.progress,
+    )  # fmt: skip
+    return {"path": str(path)}
+
+
+def eval_indices(
+    split: np.ndarray, level: np.ndarray, per_split: tuple[tuple[str, int], ...], seed: int
+) -> np.ndarray:
+    """Dataset rows to evaluate: for each (label, count), ``count`` rows spread evenly over the label's levels.
+
+    Deterministic (seeded by ``seed``); all rows when ``per_split`` is empty. Sorted ascending.
+    """
+    if not per_split:
+        return np.arange(len(split))
+    chosen: list[np.ndarray] = []
+    for label, count in per_split:
+        levels = sorted(set(level[split == label].tolist()))
+        for j, lv in enumerate(levels):
+            rows = np.flatnonzero((split == label) & (level == lv))
+            k = count // len(levels) + (1 if j < count % len(levels) else 0)
+            rng = child_rng(seed, "eval-subset", label, lv)
+            chosen.append(np.sort(rng.choice(rows, size=min(k, len(rows)), replace=False)))
+    return np.sort(np.concatenate(chosen)) if chosen else np.zeros(0, dtype=np.int64)
+
+
+# ----------------------------------------------------------------------------------------------- train
+def train_config(spec: RunSpec, data_path: Path):
+    """The resolved ``phylaw.config.TrainConfig`` of a cell."""
+    from phylaw.config import load_config
+
+    t = spec.train
+    sets = [
+        f"data.train={str(data_path)!r}",
+        f"data.resolution={spec.train_data.resolution}",
+        f"data.n_frames={spec.train_data.n_frames}",
+        f"data.hflip={t.flip}",
+        f"model.preset={t.model!r}",
+        f"optim.lr={t.lr}",
+        f"optim.batch_size={t.batch_size}",
+        f"schedule.steps={t.steps}",
+        f"schedule.warmup_steps={t.warmup}",
+        f"runtime.seed={t.seed}",
+        f"runtime.sample_steps={spec.sample_steps}",
+        f"runtime.sample_batch_size={spec.sample_batch_size}",
+        "logging.tensorboard=False",
+    ]
+    if t.autoencoder == "identity":
+        sets += ["autoencoder.kind='identity'", f"autoencoder.space_to_depth={t.space_to_depth}"]
+    elif t.autoencoder != "vae":
+        sets += ["autoencoder.kind='diffusers'", f"autoencoder.path={t.autoencoder!r}"]
+    sets += [f"model.patch_size={t.patch}"] if t.patch is not None else []
+    sets += [f"model.patch_t={t.temporal_patch}"] if t.temporal_patch is not None else []
+    sets += [f"ema.decay={t.ema_decay}"] if t.ema_decay is not None else []
+    sets += [f"{k}={v!r}" for k, v in t.extra]
+    return load_config(t.preset, sets)
+
+
+def train(ctx: CellContext) -> dict[str, Any]:
+    from phylaw.config import apply_overrides, to_dict
+
+    cfg = train_config(ctx.spec, ctx.train_data_dir / DATA_FILE)
+    if ctx.spec.train.autoencoder == "vae":
+        vae_dir = _train_vae(ctx, cfg)
+        cfg = apply_overrides(cfg, [f"autoencoder.path={str(vae_dir)!r}"])
+    run_dir = ctx.path("train")
+    launch: LaunchOptions = ctx.options.get("launch") or LaunchOptions()
+    if launch.torchrun:
+        _torchrun_train(ctx, to_dict(cfg), launch)
+    else:
+        from phylaw.train import train_dit
+
+        train_dit(cfg, run_dir, resume=True, progress=ctx.progress)
+    return {"run_dir": str(run_dir)}
+
+
+def _train_vae(ctx: CellContext, cfg) -> Path:
+    """Paper scale: phylaw's own VideoVAE (SPEC I.3), trained once per scenario and resolution on the cell's
+    training data and shared by the scenario's cells (``OUT/vae/<scenario>-<res>px``)."""
+    from phylaw.config import apply_overrides
+    from phylaw.train import train_vae
+
+    spec = ctx.spec
+    vae_dir = ctx.cell_dir.parent.parent / "vae" / f"{spec.scenario}-{spec.train_data.resolution}px"
+    if not (vae_dir / "vae.pt").is_file():
+        vae_cfg = apply_overrides(
+            cfg, ["optim.batch_size=32", "schedule.steps=20000", "data.cache_latents=False"]
+        )
+        train_vae(vae_cfg, vae_dir, resume=True, progress=ctx.progress)
+    return vae_dir
+
+
+def torchrun_command(launch: LaunchOptions, config_path: Path, run_dir: Path) -> list[str]:
+    """The torchrun command line that trains one cell (the same on every node but --node-rank)."""
+    cmd = [sys.executable, "-m", "torch.distributed.run", f"--nnodes={launch.nnodes}",
+           f"--nproc-per-node={launch.nproc_per_node}"]  # fmt: skip
+    if launch.nnodes > 1:
+        if not launch.rdzv_endpoint:
+            raise PhylawError("multi-node training needs --rdzv-endpoint HOST:PORT (node 0's address)")
+        cmd += [
+            f"--node-rank={launch.node_rank}",
+            "--rdzv-backend=c10d",
+            f"--rdzv-endpoint={launch.rdzv_endpoint}",
+        ]
+    else:
+        cmd += ["--standalone"]
+    return [*cmd, "-m", "phylaw.cli.main", "train", "--config", str(config_path), "--out", str(run_dir),
+            "--resume", "--quiet"]  # fmt: skip
+
+
+def _torchrun_train(ctx: CellContext, cfg_dict: dict[str, Any], launch: LaunchOptions) -> None:
+    import yaml
+
+    config_path = ctx.path("train_config.yaml")
+    tmp = config_path.with_name(config_path.name + ".partial")
+    tmp.write_text(yaml.safe_dump(cfg_dict, sort_keys=True))
+    tmp.replace(config_path)
+    cmd = torchrun_command(launch, config_path, ctx.path("train"))
+    log.info("launching: %s", " ".join(cmd))
+    result = subprocess.run(
+        cmd, check=False, env={**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "8")}
+    )
+    if result.returncode != 0:
+        raise PhylawError(f"torchrun training exited with status {result.returncode}")
+
+
+# ----------------------------------------------------------------------------------------------- sample
+def sample(ctx: CellContext) -> dict[str, Any]:
+    from phylaw.datasets import open_dataset
+    from phylaw.train import sample_dataset
+
+    data = ctx.eval_data_dir / DATA_FILE
+    with open_dataset(data) as ds:
+        labels = ds.labels
+        index = eval_indices(np.asarray(labels.split), np.asarray(labels.level), ctx.spec.eval_data.per_split,
+                             ctx.spec.seed)  # fmt: skip
+    write_json_atomic(ctx.path("eval_indices.json"), index.tolist())
+    path = sample_dataset(
+        ctx.path("train"), data, ctx.path(SAMPLES_FILE), steps=ctx.spec.sample_steps, seed=ctx.spec.seed,
+        indices=index, batch_size=ctx.spec.sample_batch_size, progress=ctx.progress,
+    )  # fmt: skip
+    return {"samples": str(path), "n_videos": len(index)}
+
+
+# ----------------------------------------------------------------------------------------------- evaluate
+def evaluate(ctx: CellContext) -> dict[str, Any]:
+    from phylaw.evaluate import evaluate as run_eval
+
+    result = run_eval(ctx.eval_data_dir / DATA_FILE, ctx.path(SAMPLES_FILE), out=ctx.path("eval"),
+                      progress=ctx.progress)  # fmt: skip
+    return {"summary": str(result.summary_csv)}
+
+
+def gallery(ctx: CellContext) -> dict[str, Any]:
+    """A few ID and OOD examples as GIFs (ground truth | generated) with parsed tracks drawn over them."""
+    import h5py
+
+    from phylaw.datasets import open_dataset
+    from phylaw.evaluate import parse
+    from phylaw.experiments.gallery import pick_examples, side_by_side_frames, write_gif
+
+    per_split = int(ctx.options.get("gallery_per_split", 3))
+    out_dir = ctx.path("gallery")
+    with h5py.File(ctx.path(SAMPLES_FILE), "r") as f, open_dataset(ctx.eval_data_dir / DATA_FILE) as ds:
+        index = f["index"][:]
+        labels = ds.labels
+        splits, levels = np.asarray(labels.split)[index], np.asarray(labels.level)[index]
+        rows = pick_examples(levels, splits, per_split, child_rng(ctx.spec.seed, "gallery"))
+        written = []
+        for row in rows:
+            i = int(index[row])
+            gen = f["frames"][row]  # (T, H, W, 3)
+            gt = ds.frames(i, resolution=gen.shape[1])[: len(gen)]  # (T, H, W, 3)
+            truth = ds.trajectories(np.array([i])).position[0, : len(gen)]  # (T, K, 2)
+            p_gt, p_gen = parse(gt).center[0], parse(gen).center[0]  # (T, K, 2)
+            params = ", ".join(f"{n}={v:.2f}" for n, v in zip(ds.param_names, ds.params[i], strict=True))
+            frames = side_by_side_frames(gt, gen, p_gt, p_gen, truth, title=f"{levels[row]}: {params}")
+            name = f"{splits[row]}_{levels[row]}_{i:06d}.gif"
+            written.append(str(write_gif(frames, out_dir / name)))
+    return {"gifs": written}
+
+
+# ----------------------------------------------------------------------------------------------- collect
+def tidy_results(summary: pd.DataFrame, spec: RunSpec) -> pd.DataFrame:
+    """The evaluator's summary.csv -> RESULT_COLUMNS rows (pooled rows get level POOLED).
+
+    The evaluator writes a pooled row with level "all" after the per-level rows of a split; a split with a
+    single level (ID) gets its only row duplicated as the pooled row.
+    """
+    rows = []
+    fail = summary[summary["metric"] == "parse_failure_rate"]
+    for (split, metric), g in summary.groupby(["split", "metric"], sort=False):
+        levels = list(g.itertuples())
+        pooled_row = levels[-1]
+        per_level = levels[:-1] if (len(levels) > 1 and levels[-1].level == "all") else levels
+        for r, level in [*((r, r.level) for r in per_level), (pooled_row, POOLED)]:
+            f = fail[(fail["split"] == split) & (fail["level"] == r.level)]
+            rows.append({
+                "experiment": spec.experiment, "scale": spec.scale, "run_id": spec.run_id,
+                "scenario": spec.scenario, "model": spec.model, "data_size": spec.data_size,
+                "split": split, "level": level, "metric": metric, "value": r.mean,
+                "ci_low": r.ci95_lo, "ci_high": r.ci95_hi, "n": r.n, "floor": r.floor_mean,
+                "floor_ci_low": r.floor_ci95_lo, "floor_ci_high": r.floor_ci95_hi,
+                "parse_fail_rate": float(f["mean"].iloc[-1]) if len(f) else float("nan"),
+            })  # fmt: skip
+    return pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
+
+
+def collect(ctx: CellContext) -> dict[str, Any]:
+    summary = pd.read_csv(ctx.path("eval", "summary.csv"), dtype={"split": str, "level": str})
+    tidy = tidy_results(summary, ctx.spec)
+    tmp = ctx.path(CELL_RESULTS + ".partial")
+    tidy.to_csv(tmp, index=False, float_format="%.10g")
+    tmp.replace(ctx.path(CELL_RESULTS))
+    metrics = ctx.path("train", "metrics.csv")
+    if metrics.is_file():
+        shutil.copyfile(metrics, ctx.path("train_metrics.csv"))
+    return {"rows": len(tidy)}
+
+
+def default_pipeline(launch: LaunchOptions | None = None) -> Pipeline:
+    """The real pipeline (``launch`` is passed to the train stage through the run options)."""
+    del launch  # carried in options; kept in the signature so the CLI states what it launches
+    cell = (Stage("train", train), Stage("sample", sample), Stage("evaluate", evaluate),
+            Stage("gallery", gallery), Stage("collect", collect))  # fmt: skip
+    return Pipeline(Stage("data", build_data), cell)
+
+
+def describe(spec: RunSpec) -> str:
+    return json.dumps(spec.to_json(), indent=1)

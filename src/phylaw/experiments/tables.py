@@ -1,0 +1,99 @@
+"""Result tables built from the tidy results CSV only (never re-evaluates)."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from phylaw.experiments.spec import size_label
+
+HEADLINE_METRIC = "velocity_error"
+POOLED = "pooled"  # the ``level`` of the pooled (all levels) row of a split
+
+
+def _fmt(x: float, digits: int = 4) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "–"
+    return f"{x:.{digits}f}"
+
+
+def fmt_ci(value: float, low: float, high: float, digits: int = 4) -> str:
+    """'0.0123 [0.0110, 0.0136]' (95 % CI), or just the value when the CI is missing."""
+    if low is None or high is None or any(isinstance(v, float) and math.isnan(v) for v in (low, high)):
+        return _fmt(value, digits)
+    return f"{_fmt(value, digits)} [{_fmt(low, digits)}, {_fmt(high, digits)}]"
+
+
+def pooled(results: pd.DataFrame, metric: str = HEADLINE_METRIC) -> pd.DataFrame:
+    """Rows of the pooled (all levels) value of ``metric`` per cell and split."""
+    sel = results[(results["metric"] == metric) & (results["level"].astype(str) == POOLED)]
+    return sel.copy()
+
+
+def headline_table(results: pd.DataFrame, metric: str = HEADLINE_METRIC) -> pd.DataFrame:
+    """One row per (scenario, model, data size): ID and OOD error with 95 % CIs, the floor and the ratios."""
+    sel = pooled(results, metric)
+    rows = []
+    keys = ["scenario", "model", "data_size"]
+    for (scenario, model, data_size), g in sel.groupby(keys, sort=True):
+        row: dict[str, object] = {"scenario": scenario, "model": model, "data": size_label(int(data_size))}
+        by = {r.split: r for r in g.itertuples()}
+        for split in ("id", "ood"):
+            r = by.get(split)
+            row[f"{split.upper()} error [95% CI]"] = fmt_ci(r.value, r.ci_low, r.ci_high) if r else "–"
+            row[f"{split.upper()} GT floor"] = _fmt(r.floor) if r else "–"
+        rid, rood = by.get("id"), by.get("ood")
+        row["ID / floor"] = _ratio(rid.value, rid.floor) if rid else "–"
+        row["OOD / ID"] = _ratio(rood.value, rid.value) if (rid and rood) else "–"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def level_table(results: pd.DataFrame, metric: str = HEADLINE_METRIC) -> pd.DataFrame:
+    """Per-level breakdown (OOD levels separately) with the parse failure rate."""
+    sel = results[results["metric"] == metric]
+    rows = []
+    for r in sel.sort_values(["scenario", "model", "data_size", "split", "level"]).itertuples():
+        rows.append(
+            {
+                "scenario": r.scenario,
+                "model": r.model,
+                "data": size_label(int(r.data_size)),
+                "split": r.split,
+                "level": r.level,
+                "n": int(r.n) if not _isnan(r.n) else "–",
+                "error [95% CI]": fmt_ci(r.value, r.ci_low, r.ci_high),
+                "GT floor": _fmt(r.floor),
+                "parse failures": "–" if _isnan(r.parse_fail_rate) else f"{100 * r.parse_fail_rate:.1f}%",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _isnan(x: object) -> bool:
+    return x is None or (isinstance(x, float) and math.isnan(x))
+
+
+def _ratio(a: float, b: float) -> str:
+    if _isnan(a) or _isnan(b) or b == 0:
+        return "–"
+    return f"{a / b:.1f}×"
+
+
+def markdown_table(df: pd.DataFrame) -> str:
+    """A GitHub Markdown table (no extra dependency)."""
+    if df.empty:
+        return "_(no rows)_"
+    cols = [str(c) for c in df.columns]
+    lines = ["| " + " | ".join(cols) + " |", "| " + " | ".join("---" for _ in cols) + " |"]
+    for row in df.itertuples(index=False):
+        cells = [str(v).replace("|", "\\|") for v in row]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def html_table(df: pd.DataFrame) -> str:
+    if df.empty:
+        return "<p><em>(no rows)</em></p>"
+    return df.to_html(index=False, escape=True, border=0, classes="tbl")
