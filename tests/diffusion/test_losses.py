@@ -86,11 +86,11 @@ def test_tiny_model_overfits_one_batch() -> None:
     model = build_dit("DiT-micro", input_size=(4, 4, 4), seed=0)
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.0)
     losses = []
-    for _ in range(60):  # the same t and noise every step: a fixed regression problem
+    for _ in range(40):  # the same t and noise every step: a fixed regression problem
         out = training_loss(model, sched, x0, cond, mask, torch.Generator().manual_seed(0))
         opt.zero_grad(set_to_none=True)
         out.loss.backward()
         opt.step()
         losses.append(out.loss.item())
     assert losses[0] > 0.3
-    assert losses[-1] < losses[0] / 100, (losses[0], losses[-1])
+    assert losses[-1] < losses[0] / 50, (losses[0], losses[-1])
