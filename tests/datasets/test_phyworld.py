@@ -133,3 +133,27 @@ def test_worker_processes_give_the_same_import_and_export(tmp_path):
     with h5py.File(a, "r") as fa, h5py.File(b, "r") as fb:
         for va, vb in zip(fa["video_streams/00000"], fb["video_streams/00000"], strict=True):
             np.testing.assert_array_equal(va, vb)  # deterministic MP4 bytes
+
+
+@pytest.mark.parametrize("scenario", ["uniform_motion", "parabola"])
+def test_import_single_ball_scenarios(tmp_path, scenario):
+    """Uniform vs parabola is told from the positions; velocities follow the closed form at t = 0.01 + 0.1 k."""
+    t = 0.01 + 0.1 * np.arange(32)
+    r, v = np.array([0.8, 1.2, 1.0]), np.array([1.0, 2.5, 3.5])
+    g = 2.5 if scenario == "parabola" else 0.0
+    pos = np.stack(
+        [1.0 + v[:, None] * t, 8.0 - 0.5 * g * t[None, :] ** 2 + 0 * v[:, None]], axis=-1
+    )  # (3, 32, 2)
+    src = tmp_path / f"{scenario}_30K.hdf5"
+    with h5py.File(src, "w") as f:
+        f["position_streams/00000"] = pos
+        f["init_streams/00000"] = np.stack([r, v], axis=1)
+    ds = open_dataset(convert(src, "phylaw", tmp_path / "imp.h5", procedural=True, progress=False))
+    assert ds.scenario == scenario
+    assert ds.labels.split.tolist() == ["train"] * 3
+    vel = ds.read("states/velocity")[:, :, 0]  # (3, 32, 2)
+    np.testing.assert_allclose(vel[..., 0], np.broadcast_to(v[:, None], (3, 32)))
+    np.testing.assert_allclose(vel[..., 1], np.broadcast_to(-g * t, (3, 32)), atol=1e-12)
+    np.testing.assert_array_equal(ds.read("states/position")[:, :, 0], pos)
+    assert ds.read("states/in_view").shape == (3, 32, 1)
+    assert ds.frames(1).shape == (32, 256, 256, 3)  # rendered from the states at the released resolution
