@@ -157,7 +157,7 @@ class VideoDiT(nn.Module):
         if timesteps.dim() == 0:
             timesteps = timesteps.expand(b)  # (B,)
         x = torch.cat([x_t, cond, mask.to(x_t.dtype)], dim=1)  # (B, 2C+1, T, H, W)
-        x = self.x_embedder(patchify(x, pt, p))  # (B, N, d)
+        x = self.x_embedder(patchify(x, pt, p)).to(x_t.dtype)  # (B, N, d); residual stream in x_t dtype
         temb = self.t_embedder(timesteps.to(x_t.device))  # (B, d)
         t6 = self.t_block(temb).reshape(b, 6, d)  # (B, 6, d)
         cos, sin = rope_3d(cfg.grid, d // cfg.num_heads, cfg.rope_theta, device=x.device)  # (N, hd) each
