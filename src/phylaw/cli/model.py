@@ -20,7 +20,10 @@ def _config(config: str, overrides: list[str] | None):
     env = os.environ.get("PHYLAW_VAE_PATH", "")
     if cfg.autoencoder.kind == "diffusers" and not cfg.autoencoder.path and env:
         cfg = apply_overrides(cfg, [f"autoencoder.path={env!r}"])
-    return cfg
+    # absolute paths in the saved config, so `phylaw sample` works from any directory later
+    absolute = [f"{key}={str(Path(value).absolute())!r}" for key, value in
+                (("data.train", cfg.data.train), ("autoencoder.path", cfg.autoencoder.path)) if value]  # fmt: skip
+    return apply_overrides(cfg, absolute)
 
 
 def train_cmd(
