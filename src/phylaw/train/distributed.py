@@ -58,6 +58,8 @@ def init(device: str = "auto") -> DistInfo:
         dist.init_process_group(backend="nccl" if dev.type == "cuda" else "gloo")
     if world > 1:
         rank, world = dist.get_rank(), dist.get_world_size()
+        if rank != 0:  # rank 0 does the talking (STYLE rule 20)
+            logging.getLogger("phylaw").setLevel(logging.WARNING)
     return DistInfo(rank=rank, world_size=world, local_rank=local_rank, device=dev)
 
 
