@@ -30,9 +30,10 @@ def _reference_stats(frames: np.ndarray, palette: Palette) -> np.ndarray:
     return out
 
 
-@pytest.mark.parametrize("width", [32, 37])
-def test_kernel_matches_numpy_masks_on_noise(rng, width):
+@pytest.mark.parametrize(("width", "density"), [(32, 1.0), (37, 1.0), (64, 0.02), (40, 0.05)])
+def test_kernel_matches_numpy_masks_on_noise(rng, width, density):
     frames = rng.integers(0, 256, size=(6, 24, width, 3), dtype=np.uint8)
+    frames[rng.random(frames.shape[:3]) > density] = 255  # sparse: dark pixels in separate runs of a row
     frames[0] = 255  # an empty frame
     frames[1, :, :, :] = (250, 250, 250)  # near-white rows only
     palette = Palette((*DEFAULT_PALETTE.rules, ColorRule("yellow", 5, (128, 128, 0), (255, 255, 126))))

@@ -108,9 +108,19 @@ def mask_moments(rows, words, height, lo, hi, thr, stats):  # pragma: no cover -
             w0, w1 = _word_span(words[rr], sub)
             if w0 < 0:
                 continue
-            j0 = (8 * w0) // 3
-            j1 = min(width, (8 * w1 + 7) // 3 + 1)
-        elif thr < 255:
+            start = w0  # classify runs of dark words; white words between objects are skipped
+            for p in range(w0 + 1, w1 + 2):
+                if p <= w1 and _dark_word(words[rr, p], sub) != 0:
+                    if start < 0:
+                        start = p
+                    continue
+                if start >= 0:
+                    j0 = (8 * start) // 3
+                    j1 = min(width, (8 * (p - 1) + 7) // 3 + 1)
+                    _classify(row, i, j0, j1, lo, hi, stats[f])
+                    start = -1
+            continue
+        if thr < 255:
             m = 255
             for p in range(length):
                 v = row[p]
