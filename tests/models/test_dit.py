@@ -74,6 +74,14 @@ def test_same_seed_same_weights_and_output() -> None:
     assert torch.equal(a(x, t, cond, mask), b(x, t, cond, mask))
 
 
+def test_direct_construction_is_initialised_like_build_dit() -> None:
+    direct = VideoDiT(DIT_PRESETS["DiT-micro"], seed=4)
+    built = build_dit("DiT-micro", seed=4)
+    for (name, pa), pb in zip(direct.state_dict().items(), built.state_dict().values(), strict=True):
+        assert torch.equal(pa, pb), name
+    assert torch.count_nonzero(direct.final_layer.linear.weight) == 0
+
+
 def test_output_depends_on_condition_mask_and_timestep() -> None:
     model = build_dit("DiT-micro")
     _randomise_output(model)

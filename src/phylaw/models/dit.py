@@ -101,9 +101,13 @@ class DiTConfig:
 
 
 class VideoDiT(nn.Module):
-    """Frame-conditioned video DiT predicting v. See the module docstring; weights set by :meth:`init_weights`."""
+    """Frame-conditioned video DiT predicting v (see the module docstring).
 
-    def __init__(self, cfg: DiTConfig) -> None:
+    Weights come from :meth:`init_weights` with ``seed`` (deterministic on any device); prefer
+    :func:`phylaw.models.presets.build_dit`, which also avoids PyTorch's default init (and its global RNG).
+    """
+
+    def __init__(self, cfg: DiTConfig, *, seed: int = 0) -> None:
         super().__init__()
         self.cfg = cfg
         d, c = cfg.hidden_size, cfg.latent_channels
@@ -113,6 +117,8 @@ class VideoDiT(nn.Module):
         self.t_block = nn.Sequential(nn.SiLU(), nn.Linear(d, 6 * d))  # adaLN-single: shared by all blocks
         self.blocks = nn.ModuleList(DiTBlock(d, cfg.num_heads, cfg.mlp_ratio) for _ in range(cfg.depth))
         self.final_layer = FinalLayer(d, c * voxels)
+        if self.x_embedder.weight.device.type != "meta":  # build_dit builds on meta and initialises later
+            self.init_weights(torch.Generator(device="cpu").manual_seed(seed))
 
     @torch.no_grad()
     def init_weights(self, generator: torch.Generator) -> None:
