@@ -19,7 +19,8 @@ def evaluate_cmd(
         None, "--cond-frames", help="conditioning frames c (default: the sample file's, else 3)"
     ),
     palette: str | None = typer.Option(
-        None, "--palette", help="colour rules NAME:ID:RLO-RHI,GLO-GHI,BLO-BHI;...  (default: red and blue, SPEC I.4)"
+        None, "--palette", help="colour rules joined by ';', each like red:1:128-255,0-126,0-126 "
+        "(name:palette-id:R,G,B ranges); default red and blue (SPEC I.4)"
     ),
     layout: str = typer.Option("auto", "--layout", help="folder videos: auto | single | panels3"),
     chunk: int = typer.Option(1000, "--chunk", help="phyworld {meta}-{local} names: index = meta*chunk + local"),
