@@ -256,7 +256,7 @@ def gallery(ctx: CellContext) -> dict[str, Any]:
 def tidy_results(summary: pd.DataFrame, spec: RunSpec) -> pd.DataFrame:
     """The evaluator's summary.csv -> RESULT_COLUMNS rows (pooled rows get level POOLED).
 
-    The evaluator writes a pooled row with level "all" after the per-level rows of a split; a split with a
+    The evaluator writes a pooled row with level "pooled" after the per-level rows of a split; a split with a
     single level (ID) gets its only row duplicated as the pooled row.
     """
     rows = []
@@ -264,7 +264,7 @@ def tidy_results(summary: pd.DataFrame, spec: RunSpec) -> pd.DataFrame:
     for (split, metric), g in summary.groupby(["split", "metric"], sort=False):
         levels = list(g.itertuples())
         pooled_row = levels[-1]
-        per_level = levels[:-1] if (len(levels) > 1 and levels[-1].level == "all") else levels
+        per_level = levels[:-1] if (len(levels) > 1 and levels[-1].level == POOLED) else levels
         for r, level in [*((r, r.level) for r in per_level), (pooled_row, POOLED)]:
             f = fail[(fail["split"] == split) & (fail["level"] == r.level)]
             rows.append({
