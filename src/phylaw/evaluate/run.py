@@ -198,11 +198,15 @@ def evaluate(
     parts = _parts_dir(out, _run_key(dataset, source, chosen, opt))
     ev = _Evaluator(dataset, source, chosen, opt)
     frames = []
-    for b, start in enumerate(tqdm(range(0, len(refs), opt.block), desc="evaluate", unit="block", disable=not progress)):
-        part = parts / f"block_{b:06d}_{start}.csv"
-        if not part.exists():
-            report.write_atomic_csv(part, pd.DataFrame(ev.block_rows(refs[start : start + opt.block])))
-        frames.append(pd.read_csv(part, dtype={"split": str, "level": str, "source": str, "status": str}))
+    try:
+        blocks = range(0, len(refs), opt.block)
+        for b, start in enumerate(tqdm(blocks, desc="evaluate", unit="block", disable=not progress)):
+            part = parts / f"block_{b:06d}_{start}.csv"
+            if not part.exists():
+                report.write_atomic_csv(part, pd.DataFrame(ev.block_rows(refs[start : start + opt.block])))
+            frames.append(pd.read_csv(part, dtype={"split": str, "level": str, "source": str, "status": str}))
+    finally:
+        getattr(source, "close", lambda: None)()
     rows = pd.concat(frames, ignore_index=True)
     return _finish(rows, out, parts, dataset.scenario, opt)
 
