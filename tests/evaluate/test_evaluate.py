@@ -26,7 +26,7 @@ def test_floor_uniform_128_is_small(datasets, tmp_path):
     data = datasets("uniform_motion", 128, 12)
     res = evaluate(data, None, tmp_path / "floor", metrics=["velocity_error", "mean_velocity_error"])
     row = _summary_row(res.summary, "velocity_error", "id", "id")
-    assert 0.001 < row["mean"] < 0.08
+    assert 0.02 < row["mean"] < 0.07  # measured 0.044 (12 videos), 0.048 (306); digitisation noise, see docs
     assert row["floor_mean"] == row["mean"]  # the dataset's own frames are the floor
     assert _summary_row(res.summary, "mean_velocity_error", "id", "id")["mean"] < 0.0099
     assert all(p.exists() and p.read_bytes()[:4] == b"\x89PNG" for p in res.plots)
