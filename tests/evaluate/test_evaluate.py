@@ -10,7 +10,7 @@ import pytest
 from phylaw.cli.main import main
 from phylaw.datasets.reader import open_dataset
 from phylaw.errors import PhylawError
-from phylaw.evaluate import EvalOptions, evaluate
+from phylaw.evaluate import EvalOptions, Palette, evaluate
 from phylaw.evaluate import registry as reg
 from phylaw.evaluate.report import mean_ci
 
@@ -198,9 +198,13 @@ def test_per_video_failure_rows(uniform64, tmp_path):
 def test_palette_that_finds_nothing(uniform64, tmp_path):
     ds = open_dataset(uniform64)
     _write_videos(tmp_path / "v", ds, [0, 1], fn=lambda f: np.full_like(f, 255))
-    with pytest.raises(PhylawError, match="found no object"):
+    with pytest.raises(PhylawError, match="found no object in any frame of 2 videos although it finds them in"):
         evaluate(uniform64, tmp_path / "v", tmp_path / "o")
     assert not (tmp_path / "o" / "metrics.csv").exists()
+    green = EvalOptions(palette=Palette.from_string("g1:1:0-126,128-255,0-126;g2:2:0-126,129-255,0-126"))
+    with pytest.raises(PhylawError, match="nor in the ground-truth frames"):
+        evaluate(uniform64, None, tmp_path / "o2", options=green)
+    assert not (tmp_path / "o2" / "metrics.csv").exists()
 
 
 def test_crash_leaves_no_csv_and_resume(uniform64, tmp_path, monkeypatch):

@@ -102,16 +102,16 @@ class _Evaluator:
         values, found = _score(np.stack([videos[i] for i in idx]), truth, self.metrics, self.opt)
         if self.opt.floor and not self.same_as_floor:
             gt = np.stack([self.ds.frames(i, resolution=res)[:t_vid] for i in idx])  # (n, T, H, W, 3)
-            floor, _ = _score(gt, truth, self.metrics, self.opt)
+            floor, floor_found = _score(gt, truth, self.metrics, self.opt)
         else:
-            floor = values
+            floor, floor_found = values, found
         keep = _released_filter(truth.scenario, truth.radius) if self.opt.released_radius_filter else None
         out = {}
         for j, i in enumerate(idx):
             out[i] = {
                 "values": {m: float(v[j]) for m, v in values.items()},
                 "floor": {m: float(v[j]) for m, v in floor.items()} if self.opt.floor else {},
-                "found": bool(found[j]), "resolution": res, "n_frames_video": t_vid,
+                "found": bool(found[j]), "floor_found": bool(floor_found[j]), "resolution": res, "n_frames_video": t_vid,
                 "n_frames_scored": min(t_vid, truth.n_frames), "included": True if keep is None else bool(keep[j]),
             }  # fmt: skip
         return out
@@ -125,6 +125,7 @@ class _Evaluator:
             "resolution": res["resolution"] if res else -1, "n_frames_gt": int(self.ds.n_frames),
             "n_frames_video": res["n_frames_video"] if res else 0, "n_frames_scored": res["n_frames_scored"] if res else 0,
             "status": "ok" if res else f"error: {error}", "found_any": res["found"] if res else False,
+            "floor_found_any": res["floor_found"] if res else False,
             "included": res["included"] if res else True,
         }  # fmt: skip
         return [
@@ -228,13 +229,22 @@ def _notes(rows: pd.DataFrame, opt: EvalOptions) -> list[str]:
     return notes
 
 
+def _check_found(ok: pd.DataFrame, opt: EvalOptions) -> None:
+    """A palette that finds nothing in any scored video is an error (nothing would be measured)."""
+    if not len(ok) or ok["found_any"].astype(bool).any():
+        return
+    where = f"any frame of {ok['index'].nunique()} videos"
+    if opt.floor:
+        gt = ok["floor_found_any"].astype(bool).any()
+        where += " although it finds them in the ground-truth frames" if gt else " nor in the ground-truth frames"
+    raise PhylawError(
+        f"the palette ({', '.join(opt.palette.names)}) found no object in {where}: "
+        "wrong colours, channel order (BGR?) or panel layout?"
+    )
+
+
 def _finish(rows: pd.DataFrame, out: Path, parts: Path, scenario: str, opt: EvalOptions) -> EvalResult:
-    ok = rows[rows["status"] == "ok"]
-    if len(ok) and not ok["found_any"].astype(bool).any():
-        raise PhylawError(
-            f"the palette ({', '.join(opt.palette.names)}) found no object in any frame of "
-            f"{ok['index'].nunique()} videos: wrong colours or layout?"
-        )
+    _check_found(rows[rows["status"] == "ok"], opt)
     notes = _notes(rows, opt)
     for n in notes[1:]:
         log.info(n)
