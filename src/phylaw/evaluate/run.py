@@ -199,14 +199,16 @@ def evaluate(
     parts = _parts_dir(out, _run_key(dataset, source, chosen, opt))
     ev = _Evaluator(dataset, source, chosen, opt)
     frames = []
+    bar = tqdm(total=len(refs), desc="evaluate", unit="video", disable=not progress)
     try:
-        blocks = range(0, len(refs), opt.block)
-        for b, start in enumerate(tqdm(blocks, desc="evaluate", unit="block", disable=not progress)):
+        for b, start in enumerate(range(0, len(refs), opt.block)):
             part = parts / f"block_{b:06d}_{start}.csv"
             if not part.exists():
                 report.write_atomic_csv(part, pd.DataFrame(ev.block_rows(refs[start : start + opt.block])))
             frames.append(pd.read_csv(part, dtype={"split": str, "level": str, "source": str, "status": str}))
+            bar.update(len(refs[start : start + opt.block]))
     finally:
+        bar.close()
         getattr(source, "close", lambda: None)()
     rows = pd.concat(frames, ignore_index=True)
     return _finish(rows, out, parts, dataset.scenario, opt)
