@@ -156,7 +156,7 @@ def parse(
     frames: np.ndarray,
     palette: Palette = DEFAULT_PALETTE,
     min_area: int = 4,
-    chunk_frames: int = 256,
+    chunk_frames: int = 4096,
     progress: bool = False,
 ) -> ParsedStates:
     """Parse (T, H, W, 3) or (n, T, H, W, 3) uint8 frames into per-colour object states (see ParsedStates)."""
@@ -166,7 +166,8 @@ def parse(
     hi = np.array([r.hi for r in palette.rules], dtype=np.int16)
     flat = frames.reshape(n * t, height, width, 3)  # (F, H, W, 3)
     stats = np.empty((n * t, len(palette.rules), mom.N_STATS), dtype=np.int64)
-    for s in tqdm(range(0, n * t, chunk_frames), desc="parse", unit="chunk", disable=not progress):
+    starts = range(0, n * t, chunk_frames)
+    for s in tqdm(starts, desc="parse", unit="chunk") if progress else starts:  # no bar object unless shown
         block = flat[s : s + chunk_frames]
         stats[s : s + len(block)] = mom.frame_moments(block, lo, hi)  # (f, K, N_STATS)
     center, radius, area, visible, fill, shape = _states_from_moments(stats, min_area, height, width)
