@@ -104,48 +104,58 @@ class ReferenceDiT(nn.Module):
         return unpatchify(x, cfg.latent_channels, cfg.grid, cfg.patch_t, cfg.patch_size)  # (B, C, T, H, W)
 
 
-def measured_flops(model: nn.Module, cfg: DiTConfig) -> float:
+def measured_flops(model: nn.Module, cfg: DiTConfig, device: torch.device) -> float:
     """Forward + backward FLOPs of one sample, counted by torch's FlopCounterMode."""
-    x0 = torch.zeros(1, cfg.latent_channels, *cfg.input_size)
+    x0 = torch.zeros(1, cfg.latent_channels, *cfg.input_size, device=device)
     cond, mask = make_condition(x0, 1)
     counter = flop_counter()
     with counter:
-        model(x0, torch.tensor([500]), cond, mask).sum().backward()
+        model(x0, torch.tensor([500], device=device), cond, mask).sum().backward()
     model.zero_grad(set_to_none=True)
     return float(counter.get_total_flops())
 
 
 class Trainer:
-    """One model's training state: fixed batch, AdamW, generator; ``step()`` returns its wall time."""
+    """One model's training state: fixed batch, AdamW, generator; ``step()`` returns its time."""
 
-    def __init__(self, model: nn.Module, cfg: DiTConfig, batch: int, clock) -> None:
+    def __init__(self, model: nn.Module, cfg: DiTConfig, batch: int, clock, device, bf16: bool) -> None:
         self.model, self.sched, self.clock = model, make_train_scheduler(), clock
+        self.device, self.bf16 = device, bf16
         g = torch.Generator().manual_seed(0)
-        self.x0 = torch.randn(batch, cfg.latent_channels, *cfg.input_size, generator=g)
+        self.x0 = torch.randn(batch, cfg.latent_channels, *cfg.input_size, generator=g).to(device)
         self.cond, self.mask = make_condition(self.x0, 1)
         self.opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.01)
         self.gen = torch.Generator().manual_seed(0)
 
     def step(self) -> float:
+        self._sync()
         start = self.clock()
-        out = training_loss(self.model, self.sched, self.x0, self.cond, self.mask, self.gen)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+            out = training_loss(self.model, self.sched, self.x0, self.cond, self.mask, self.gen)
         self.opt.zero_grad(set_to_none=True)
         out.loss.backward()
         self.opt.step()
+        self._sync()
         return self.clock() - start
+
+    def _sync(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
 
 
 def run_case(name: str, preset: str, input_size: tuple[int, int, int], batch: int, args) -> list[dict]:
     """Time the models round-robin (one step each per round), so load changes hit all of them alike."""
-    ours = build_dit(preset, input_size=input_size)
+    device = torch.device(args.device)
+    ours = build_dit(preset, input_size=input_size, device=device)
     cfg = ours.cfg
     torch.manual_seed(0)  # the reference uses torch's default init; weights do not matter for speed
-    models = [("reference", ReferenceDiT(cfg)), ("phylaw", ours)]
+    models = [("reference", ReferenceDiT(cfg).to(device)), ("phylaw", ours)]
     if args.compile:
-        models.append(("phylaw+compile", torch.compile(build_dit(preset, input_size=input_size))))
-    flops = [measured_flops(ours if label == "phylaw+compile" else m, cfg) for label, m in models]
+        compiled = torch.compile(build_dit(preset, input_size=input_size, device=device))
+        models.append(("phylaw+compile", compiled))
+    flops = [measured_flops(ours if "compile" in label else m, cfg, device) for label, m in models]
     clock = time.process_time if args.clock == "cpu" else time.perf_counter
-    trainers = [Trainer(m, cfg, batch, clock) for _, m in models]
+    trainers = [Trainer(m, cfg, batch, clock, device, args.bf16) for _, m in models]
     times: list[list[float]] = [[] for _ in models]
     for i in range(args.warmup + args.steps):
         for trainer, ts in zip(trainers, times, strict=True):
@@ -167,6 +177,7 @@ def run_case(name: str, preset: str, input_size: tuple[int, int, int], batch: in
                 "tokens_s": batch * cfg.num_tokens / sec,
                 "gflop_s": f * batch / sec / 1e9,
                 "median_samples_s": batch / statistics.median(ts),
+                "mfu": model_flops_per_sample(cfg) * batch / sec / (args.peak_tflops * 1e12),
             }
         )
     base = rows[0]["samples_s"]
@@ -182,6 +193,8 @@ CASES = {
     "S-small": ("DiT-S", (8, 8, 8), 4),  # 128 tokens
     "S-512": ("DiT-S", (8, 16, 16), 2),  # 512 tokens
     "S-paper": ("DiT-S", (32, 16, 16), 1),  # 2048 tokens: the paper's 128², 32 frames, 8x VAE, patch 2
+    "B-paper": ("DiT-B", (32, 16, 16), 16),  # GPU: --device cuda --bf16 --peak-tflops 989 (H100 SXM)
+    "micro": ("DiT-micro", (8, 8, 8), 2),  # smoke test
 }
 DEFAULT_CASES = "tiny,tiny-1k,S-small,S-paper"
 
@@ -198,11 +211,18 @@ def main() -> None:
         default="wall",
         help="wall time, or process CPU time (with --threads 1: insensitive to other processes' load)",
     )
+    parser.add_argument("--device", default="cpu", help="cpu or cuda[:i]")
+    parser.add_argument("--bf16", action="store_true", help="bf16 autocast (GPU); default fp32")
+    parser.add_argument(
+        "--peak-tflops", type=float, default=0.0, help="device peak (dense) TFLOP/s: adds an MFU column"
+    )
     parser.add_argument("--compile", action="store_true", help="also time torch.compile(phylaw model)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    dev = torch.cuda.get_device_name(args.device) if args.device.startswith("cuda") else "cpu"
     print(
-        f"torch {torch.__version__}, {args.threads} threads, fp32, {args.clock} clock, "
+        f"torch {torch.__version__}, {dev}, {args.threads} threads, {'bf16 autocast' if args.bf16 else 'fp32'}, "
+        f"{args.clock} clock, "
         f"best of {args.steps} interleaved steps"
     )
     header = f"{'case':8} {'model':15} {'params':>9} {'tok':>5} {'B':>3} {'GFLOP/smp':>9} "
@@ -217,7 +237,8 @@ def main() -> None:
                 f"{row['case']:8} {row['model']:15} {row['params'] / 1e6:8.2f}M {row['tokens']:5d} "
                 f"{row['batch']:3d} {row['gflop_per_sample']:9.3f} {row['samples_s']:7.2f} "
                 f"{row['tokens_s']:8.0f} {row['gflop_s']:8.1f} {row['speedup']:6.2f}x "
-                f"{row['median_samples_s']:12.2f}",
+                f"{row['median_samples_s']:12.2f}"
+                + (f" MFU {100 * row['mfu']:.1f}%" if args.peak_tflops > 0 else ""),
                 flush=True,
             )
 
