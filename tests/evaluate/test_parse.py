@@ -124,3 +124,20 @@ def test_bad_input():
         Palette.from_string("a:1:128-255,0-126,0-126;b:1:0-126,0-126,128-255")
     p = Palette.from_string("red:1:128-255,0-126,0-126; blue:2:0-126,0-126,128-255")
     assert p == DEFAULT_PALETTE
+
+
+def test_linspace_pixel_convention_of_imported_phyworld_data():
+    """The released renderer puts pixel j at j·10/(W − 1) and flips rows (SPEC B.0): parse it unbiased."""
+    w = 64
+    grid = np.linspace(0, WORLD_SIZE, w)
+    xx, yy = np.meshgrid(grid, grid)
+    cx, cy, r = 3.3, 6.1, 1.2
+    disc = (xx - cx) ** 2 + (yy - cy) ** 2 <= r * r  # row index grows with y ...
+    frame = np.full((1, w, w, 3), 255, np.uint8)
+    frame[0, disc[::-1]] = (255, 0, 0)  # ... then flipped so that y points up
+    lin = parse(frame, convention="linspace")
+    assert np.abs(lin.center[0, 0, 0] - [cx, cy]).max() < 0.02
+    centre = parse(frame)
+    assert np.abs(centre.center[0, 0, 0] - [cx, cy]).max() > 0.03  # the wrong convention is visibly biased
+    with pytest.raises(PhylawError, match="pixel convention"):
+        parse(frame, convention="corner")

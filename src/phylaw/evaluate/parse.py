@@ -4,7 +4,8 @@ A colour rule is an inclusive per-channel range; the default palette is the pape
 B < 127 and blue = R < 127, G < 127, B > 127. For each frame and rule the parser computes the mask's area,
 centroid and bounding box in one compiled pass (``_moments``); centre and radius are converted to world units
 with the pixel-centre convention of docs/formats.md (x = (j + 0.5)·10/W, y = 10 − (i + 0.5)·10/H, y up),
-radius = √(area/π)·10/W. A rule whose mask is smaller than ``min_area`` pixels in a frame is *not detected*
+radius = √(area/π)·10/W (imported phyworld data: ``convention="linspace"``, pixel j at j·10/(W − 1)).
+A rule whose mask is smaller than ``min_area`` pixels in a frame is *not detected*
 there: its centre and radius are NaN (a parse failure), never a made-up position.
 """
 
@@ -24,6 +25,7 @@ SHAPE_UNKNOWN = -1
 SHAPE_NAMES = {SHAPE_UNKNOWN: "unknown", SHAPE_DISC: "disc", SHAPE_SQUARE: "square", SHAPE_RING: "ring"}
 # fill ratio (area / bounding-box area): disc π/4 ≈ 0.785, square 1.0; a ring also has a hole at its centre
 SQUARE_MIN_FILL = 0.9
+PIXEL_CONVENTIONS = ("centre", "linspace")
 
 
 @dataclass(frozen=True)
@@ -134,14 +136,17 @@ def _as_batch(frames: np.ndarray) -> np.ndarray:
     return frames
 
 
-def _states_from_moments(stats: np.ndarray, min_area: int, height: int, width: int):
+def _states_from_moments(stats: np.ndarray, min_area: int, height: int, width: int, convention: str):
     area = stats[..., mom.AREA]  # (F, K)
     visible = area >= min_area
     safe = np.where(visible, area, 1).astype(np.float64)
     cj = np.where(visible, stats[..., mom.SUM_J] / safe, np.nan)  # mean column index
     ci = np.where(visible, stats[..., mom.SUM_I] / safe, np.nan)  # mean row index
-    px = WORLD_SIZE / width
-    center = np.stack([(cj + 0.5) * px, WORLD_SIZE - (ci + 0.5) * (WORLD_SIZE / height)], axis=-1)  # (F, K, 2)
+    if convention == "centre":  # docs/formats.md: pixel j covers [j, j + 1)·10/W
+        px, py, off = WORLD_SIZE / width, WORLD_SIZE / height, 0.5
+    else:  # "linspace": the released renderer's pixel j at j·10/(W − 1) (SPEC B.0, F.12)
+        px, py, off = WORLD_SIZE / (width - 1), WORLD_SIZE / (height - 1), 0.0
+    center = np.stack([(cj + off) * px, WORLD_SIZE - (ci + off) * py], axis=-1)  # (F, K, 2)
     radius = np.where(visible, np.sqrt(area / np.pi) * px, np.nan)
     box = (stats[..., mom.J_MAX] - stats[..., mom.J_MIN] + 1) * (stats[..., mom.I_MAX] - stats[..., mom.I_MIN] + 1)
     fill = np.where(visible, area / np.maximum(box, 1), np.nan)
@@ -158,8 +163,14 @@ def parse(
     min_area: int = 4,
     chunk_frames: int = 4096,
     progress: bool = False,
+    convention: str = "centre",
 ) -> ParsedStates:
-    """Parse (T, H, W, 3) or (n, T, H, W, 3) uint8 frames into per-colour object states (see ParsedStates)."""
+    """Parse (T, H, W, 3) or (n, T, H, W, 3) uint8 frames into per-colour object states (see ParsedStates).
+
+    ``convention`` is the dataset's pixel convention: "centre" (phylaw) or "linspace" (imported phyworld data).
+    """
+    if convention not in PIXEL_CONVENTIONS:
+        raise PhylawError(f"unknown pixel convention {convention!r}; choose one of {', '.join(PIXEL_CONVENTIONS)}")
     frames = _as_batch(frames)
     n, t, height, width, _ = frames.shape
     lo = np.array([r.lo for r in palette.rules], dtype=np.int16)  # (K, 3)
@@ -170,7 +181,7 @@ def parse(
     for s in tqdm(starts, desc="parse", unit="chunk") if progress else starts:  # no bar object unless shown
         block = flat[s : s + chunk_frames]
         stats[s : s + len(block)] = mom.frame_moments(block, lo, hi)  # (f, K, N_STATS)
-    center, radius, area, visible, fill, shape = _states_from_moments(stats, min_area, height, width)
+    center, radius, area, visible, fill, shape = _states_from_moments(stats, min_area, height, width, convention)
     k = len(palette.rules)
     return ParsedStates(
         names=palette.names,

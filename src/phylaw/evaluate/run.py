@@ -61,9 +61,9 @@ def _released_filter(scenario: str, radius: np.ndarray) -> np.ndarray:
     return ~(radius < 0.6).any(axis=1)
 
 
-def _score(frames: np.ndarray, truth, metrics: list[Metric], opt: EvalOptions) -> tuple[dict, np.ndarray]:
+def _score(frames: np.ndarray, truth, metrics: list[Metric], opt: EvalOptions, convention: str) -> tuple[dict, np.ndarray]:
     """Metric values (n,) of a stack of same-shape videos (n, T, H, W, 3) and the parsed-anything flag (n,)."""
-    parsed = parse(frames, opt.palette, opt.min_area)
+    parsed = parse(frames, opt.palette, opt.min_area, convention=convention)
     ctx = build_context(parsed, truth, opt.cond_frames)
     return {m.name: m.fn(ctx) for m in metrics}, parsed.visible.any(axis=(1, 2))
 
@@ -75,6 +75,9 @@ class _Evaluator:
         self.split, self.level, self.label_index = labels.split, labels.level, labels.index
         self.params = np.asarray(dataset.params)
         self.same_as_floor = isinstance(source, DatasetSource)
+        # the dataset's pixel convention ("linspace" for imported phyworld data) applies to its own frames and
+        # to videos of a model trained on them
+        self.convention = getattr(getattr(dataset, "config", None), "pixel_convention", "centre")
 
     def block_rows(self, refs: list[VideoRef]) -> list[dict]:
         videos: dict[int, np.ndarray] = {}
@@ -99,10 +102,12 @@ class _Evaluator:
     def _group(self, shape: tuple, idx: list[int], videos: dict[int, np.ndarray]) -> dict[int, dict]:
         t_vid, res = shape[0], shape[1]
         truth = self.ds.trajectories(np.array(idx))
-        values, found = _score(np.stack([videos[i] for i in idx]), truth, self.metrics, self.opt)
+        values, found = _score(np.stack([videos[i] for i in idx]), truth, self.metrics, self.opt, self.convention)
         if self.opt.floor and not self.same_as_floor:
             gt = np.stack([self.ds.frames(i, resolution=res)[:t_vid] for i in idx])  # (n, T, H, W, 3)
-            floor, floor_found = _score(gt, truth, self.metrics, self.opt)
+            stored = getattr(self.ds, "frames_stored", True) and res == self.ds.resolution
+            convention = self.convention if stored else "centre"  # phylaw's renderer draws pixel centres
+            floor, floor_found = _score(gt, truth, self.metrics, self.opt, convention)
         else:
             floor, floor_found = values, found
         keep = _released_filter(truth.scenario, truth.radius) if self.opt.released_radius_filter else None
