@@ -68,9 +68,16 @@ def test_dit_on_vae_latents_uses_a_keyed_cache(vae_run, tiny_data, tmp_path):
         "cpu-tiny", [*micro_overrides(tiny_data), "autoencoder.kind=vae", f"autoencoder.path={str(vae_run)!r}",
                      "schedule.steps=2", "model.patch_size=1"],
     )  # fmt: skip
-    run = train_dit(cfg, tmp_path / "run", progress=False)
-    caches = list(run.glob("latents-*.h5"))
+    sets = [*micro_overrides(tiny_data), "autoencoder.kind=vae", f"autoencoder.path={str(vae_run)!r}",
+            "schedule.steps=2", "model.patch_size=1"]  # fmt: skip
+    args = ["encode-latents", "--config", "cpu-tiny", "--out", str(tmp_path / "run"), "--quiet"]
+    assert main([*args, *(x for o in sets for x in ("--set", o))]) == 0
+    caches = list((tmp_path / "run").glob("latents-*.h5"))
     assert len(caches) == 1
+    built = caches[0].stat().st_mtime_ns
+    run = train_dit(cfg, tmp_path / "run", progress=False)  # uses the pre-computed cache
+    assert list(run.glob("latents-*.h5")) == caches
+    assert caches[0].stat().st_mtime_ns == built
     with h5py.File(caches[0], "r") as f:
         assert f["z"].shape == (8, 4, 8, 4, 4)
         assert f["z_flip"].shape == (8, 4, 8, 4, 4)
