@@ -75,7 +75,7 @@ def plot_plane(rows: pd.DataFrame, metric: str, scenario: str, path: Path) -> Pa
     ax.set_ylabel(xy[1])
     what = "mean over radii" if scenario == "collision" else "per video"
     ax.set_title(f"{metric} over the ({xy[0]}, {xy[1]}) plane ({what})")
-    ax.legend(loc="best", fontsize=8)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=3, fontsize=8, frameon=False)
     return _save(fig, path)
 
 
