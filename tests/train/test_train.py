@@ -13,7 +13,7 @@ from phylaw.config import OptimConfig, ScheduleConfig, apply_overrides
 from phylaw.errors import PhylawError
 from phylaw.train import trainer
 from phylaw.train.checkpoint import checkpoint_steps, ckpt_path, load_checkpoint
-from phylaw.train.data import flip_flags, hflip_states, step_indices
+from phylaw.train.data import BatchOrder, flip_flags, hflip_states, step_indices
 from phylaw.train.logger import read_metrics
 from phylaw.train.lr import get_lr
 from phylaw.train.trainer import train_dit
@@ -39,6 +39,8 @@ def test_step_indices_are_epoch_permutations():
     assert not np.array_equal(seq[:10], seq[10:])
     assert np.array_equal(step_indices(2, b, n, seed=3), seq[8:12])
     assert not np.array_equal(step_indices(0, b, n, seed=4), seq[:4])
+    order = BatchOrder(n, seed=3)  # the cached version used by the loop gives the same batches
+    assert all(np.array_equal(order.indices(s, b), step_indices(s, b, n, seed=3)) for s in range(12))
     flips = flip_flags(0, 1000, 0, True)
     assert 400 < flips.sum() < 600
     assert not flip_flags(0, 8, 0, False).any()

@@ -32,7 +32,7 @@ from phylaw.train.checkpoint import (
     save_checkpoint,
     write_text_atomic,
 )
-from phylaw.train.data import LatentSource, flip_flags, step_indices
+from phylaw.train.data import BatchOrder, LatentSource, flip_flags
 from phylaw.train.ema import ema_decay, update_ema
 from phylaw.train.logger import MetricsLogger
 from phylaw.train.lr import get_lr
@@ -155,7 +155,8 @@ def _train(
     flops = model_flops_per_sample(dit_cfg, training=True)
     peak = peak_flops(device)
     logger = MetricsLogger(run_dir, start, tensorboard=cfg.logging.tensorboard) if info.is_main else None
-    seed, b, n = cfg.runtime.seed, cfg.optim.batch_size, len(source)
+    seed, b = cfg.runtime.seed, cfg.optim.batch_size
+    order = BatchOrder(len(source), seed)
     end = total if stop_after is None else min(total, stop_after)
     window: list[float] = []
     t_window = time.perf_counter()
@@ -165,7 +166,7 @@ def _train(
             lr = get_lr(step, cfg.optim, cfg.schedule)
             for group in opt.param_groups:
                 group["lr"] = lr
-            positions = step_indices(step, b, n, seed)  # (B,)
+            positions = order.indices(step, b)  # (B,)
             flips = flip_flags(step, b, seed, cfg.data.hflip)  # (B,)
             loss_sum = torch.zeros((), device=device)
             mine = list(range(info.rank, n_micro, info.world_size))
