@@ -219,9 +219,12 @@ def test_crash_leaves_no_csv_and_resume(uniform64, tmp_path, monkeypatch):
 
     monkeypatch.setitem(reg.METRICS, "velocity_error", reg.Metric("velocity_error", "world/s", False, flaky))
     opt = EvalOptions(metrics=("velocity_error",), block=4, floor=False)
+    evaluate(uniform64, None, tmp_path / "o", options=EvalOptions(metrics=("position_error",)))  # an earlier run
+    assert (tmp_path / "o" / "metrics.csv").exists()
     with pytest.raises(RuntimeError, match="simulated"):
         evaluate(uniform64, None, tmp_path / "o", options=opt)
-    assert not (tmp_path / "o" / "metrics.csv").exists()
+    assert not (tmp_path / "o" / "metrics.csv").exists()  # neither a partial nor the earlier run's CSV
+    assert not (tmp_path / "o" / "summary.md").exists()
     assert len(list((tmp_path / "o" / ".parts").glob("block_*.csv"))) == 1
     res = evaluate(uniform64, None, tmp_path / "o", options=opt)  # resumes: block 0 is not recomputed
     assert len(calls) == 4  # 1 (done) + 1 (crash) + 2 remaining blocks

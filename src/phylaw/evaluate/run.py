@@ -29,6 +29,7 @@ from phylaw.evaluate.sources import PHYWORLD_CHUNK, DatasetSource, VideoRef, che
 
 log = logging.getLogger(__name__)
 DEFAULT_COND_FRAMES = 3  # kinematic scenes (SPEC I.2)
+FINAL_FILES = ("metrics.csv", "summary.csv", "summary.md", "error_by_level.png", "error_plane.png")
 
 
 @dataclass(frozen=True)
@@ -202,6 +203,8 @@ def evaluate(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     parts = _parts_dir(out, _run_key(dataset, source, chosen, opt))
+    for name in FINAL_FILES:  # outputs of an earlier run must not survive a crash of this one looking current
+        (out / name).unlink(missing_ok=True)
     ev = _Evaluator(dataset, source, chosen, opt)
     frames = []
     bar = tqdm(total=len(refs), desc="evaluate", unit="video", disable=not progress)
