@@ -60,6 +60,20 @@ def _panel(frames: np.ndarray, panels: int, name: str) -> np.ndarray:
     return np.ascontiguousarray(frames[:, :, width - width // panels :])
 
 
+def _decode_av(path: Path) -> np.ndarray:
+    """All frames of a video container as uint8 RGB (T, H, W, 3), decoded with PyAV.
+
+    (PyAV directly: imageio's pyav plugin runs gc.collect() on every close, ~0.2 s per file.)
+    """
+    import av
+
+    with av.open(str(path)) as container:
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]  # (H, W, 3) each
+    if not frames:
+        raise PhylawError(f"{path.name}: empty video (no frames)")
+    return np.stack(frames)
+
+
 def read_video_file(path: Path) -> np.ndarray:
     """Decode one video file to uint8 (T, H, W, 3) (PhylawError if it cannot be read)."""
     ext = path.suffix.lower()
@@ -73,10 +87,12 @@ def read_video_file(path: Path) -> np.ndarray:
                 if key is None:
                     raise PhylawError(f"{path.name}: .npz holds {keys}; expected one array or 'frames'")
                 arr = z[key]
+        elif ext == ".mp4":
+            arr = _decode_av(path)
         else:
             import imageio.v3 as iio
 
-            arr = iio.imread(path, index=None, plugin="pyav" if ext == ".mp4" else None)
+            arr = iio.imread(path, index=None)
     except PhylawError:
         raise
     except Exception as exc:  # decoders raise many types; report one line and continue with the next video
