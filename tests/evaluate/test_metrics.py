@@ -186,3 +186,22 @@ def test_registry_and_bad_names(uniform):
     parsed = parse(render(uniform, 32))
     with pytest.raises(PhylawError, match="no rule for object colour"):
         build_context(replace(parsed, color_ids=(7, 8)), uniform, C)
+
+
+def test_shape_and_colour_changes_are_measured(uniform):
+    """Attribute studies: a disc that turns into a square, a red ball that turns blue, from frame 10 on."""
+    truth = uniform.subset(slice(0, 1))
+    disc, square = render(truth, 128), render(replace(truth, shape=np.ones_like(truth.shape)), 128)
+    blue = render(replace(truth, color=np.full_like(truth.color, 2)), 128)
+    gen = np.arange(truth.n_frames) >= C
+    seen = gen & truth.in_view[0, :, 0]
+    after = seen & (np.arange(truth.n_frames) >= 10)
+    frames = np.concatenate([disc[:, :10], square[:, 10:]], axis=1)
+    v = _values(parse(frames), truth, ["shape_consistency", "color_consistency"])
+    np.testing.assert_allclose(v["shape_consistency"], 1 - after.sum() / seen.sum())
+    np.testing.assert_allclose(v["color_consistency"], 1.0)
+    frames = np.concatenate([disc[:, :10], blue[:, 10:]], axis=1)
+    v = _values(parse(frames), truth, ["color_consistency", "parse_failure_rate", "shape_consistency"])
+    np.testing.assert_allclose(v["color_consistency"], 1 - after.sum() / seen.sum())
+    np.testing.assert_allclose(v["parse_failure_rate"], after.sum() / seen.sum())  # the red ball is gone
+    np.testing.assert_allclose(v["shape_consistency"], 1.0)
