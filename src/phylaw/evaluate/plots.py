@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 
 from phylaw.evaluate.report import PARTIAL
 
@@ -25,6 +24,8 @@ def _save(fig, path: Path) -> Path:
 
 
 def plot_by_level(summary: pd.DataFrame, metric: str, path: Path) -> Path | None:
+    from matplotlib.figure import Figure  # imported on use (slow to import)
+
     s = summary[(summary["metric"] == metric) & (summary["n"] > 0)]
     if s.empty:
         return None
@@ -52,6 +53,7 @@ def plot_by_level(summary: pd.DataFrame, metric: str, path: Path) -> Path | None
 
 def plot_plane(rows: pd.DataFrame, metric: str, scenario: str, path: Path) -> Path | None:
     from matplotlib.colors import LogNorm
+    from matplotlib.figure import Figure
 
     r = rows[(rows["metric"] == metric) & rows["included"] & np.isfinite(rows["value"])]
     xy = ("v1", "v2") if scenario == "collision" else ("v", "r")

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 PARTIAL = ".partial"
 POOLED = "pooled"  # summary level of a whole split (all its levels together)
@@ -25,6 +24,8 @@ SUMMARY_COLUMNS = [
 
 def mean_ci(values: np.ndarray) -> tuple[int, float, float, float]:
     """(n finite, mean, lo, hi) with a Student-t 95 % interval; NaN bounds when n < 2."""
+    from scipy import stats  # imported on use: scipy.stats takes ~1 s to import
+
     v = np.asarray(values, dtype=np.float64)
     v = v[np.isfinite(v)]
     n = len(v)
