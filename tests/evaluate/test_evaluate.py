@@ -258,6 +258,9 @@ def test_cli(uniform64, tmp_path, capsys):
     assert rc == 0
     assert "velocity_error" in capsys.readouterr().out
     assert pd.read_csv(out / "metrics.csv")["index"].nunique() == 4
+    assert main(["evaluate", "--data", str(uniform64), "--out", str(tmp_path / "b"), "--limit", "2", "--quiet",
+                 "--largest-blob", "--released-radius-filter", "--no-floor"]) == 0  # fmt: skip
+    assert "largest connected component" in (tmp_path / "b" / "summary.md").read_text()
     assert main(["evaluate", "--data", str(uniform64), "--out", str(out), "--metrics", "nope"]) == 2
     assert "unknown metric" in capsys.readouterr().err
     assert main(["evaluate", "--data", str(uniform64), "--out", str(out), "--palette", "red:1:1-2"]) == 2

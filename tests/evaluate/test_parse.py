@@ -141,3 +141,18 @@ def test_linspace_pixel_convention_of_imported_phyworld_data():
     assert np.abs(centre.center[0, 0, 0] - [cx, cy]).max() > 0.03  # the wrong convention is visibly biased
     with pytest.raises(PhylawError, match="pixel convention"):
         parse(frame, convention="corner")
+
+
+def test_largest_blob_ignores_stray_pixels(rng):
+    traj = _traj("collision", [[1.0, 0.8, 2.0, 2.0]], rng)
+    frames = render(traj, 64)
+    clean = parse(frames)
+    frames[0, :, 60:63, 1:4] = (255, 0, 0)  # a stray 3x3 red blob in the bottom-left corner of every frame
+    frames[0, :, 0:2, 62:64] = (0, 0, 255)  # and a 2x2 blue one top right
+    plain, robust = parse(frames), parse(frames, largest_blob=True)
+    view = traj.in_view[0]
+    err_plain = np.abs(plain.center[0, :, :2] - clean.center[0, :, :2])[view]
+    np.testing.assert_array_equal(robust.center[0, :, :2][view], clean.center[0, :, :2][view])
+    np.testing.assert_array_equal(robust.area[0, :, :2][view], clean.area[0, :, :2][view])
+    np.testing.assert_array_equal(robust.shape[0, :, :2][view], clean.shape[0, :, :2][view])
+    assert err_plain.max() > 0.05  # the paper's parser is pulled by the blob

@@ -26,6 +26,9 @@ def evaluate_cmd(
     chunk: int = typer.Option(1000, "--chunk", help="phyworld {meta}-{local} names: index = meta*chunk + local"),
     min_area: int = typer.Option(4, "--min-area", help="pixels; a smaller colour mask is a parse failure"),
     released_filter: bool = typer.Option(False, "--released-radius-filter", help="drop small radii as the released code"),
+    largest_blob: bool = typer.Option(
+        False, "--largest-blob", help="parse only each colour's largest connected component (stray blobs)"
+    ),
     no_floor: bool = typer.Option(False, "--no-floor", help="skip the ground-truth floor"),
     quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
 ) -> None:
@@ -41,7 +44,7 @@ def evaluate_cmd(
     opt = EvalOptions(
         metrics=tuple(names) if names else None, palette=Palette.from_string(palette) if palette else DEFAULT_PALETTE,
         cond_frames=cond_frames, min_area=min_area, layout=layout, chunk=chunk, limit=limit,
-        released_radius_filter=released_filter, floor=not no_floor,
+        released_radius_filter=released_filter, floor=not no_floor, largest_blob=largest_blob,
     )  # fmt: skip
     result = evaluate(data, videos, out, options=opt, progress=not quiet)
     typer.echo(result.summary_md.read_text())

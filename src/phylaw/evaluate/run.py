@@ -42,6 +42,7 @@ class EvalOptions:
     chunk: int = PHYWORLD_CHUNK  # phyworld {meta}-{local} names: index = meta * chunk + local
     limit: int | None = None  # score only the first N videos (by dataset index)
     released_radius_filter: bool = False  # the released evaluator's small-radius exclusion
+    largest_blob: bool = False  # parse only each colour's largest connected component (not the paper's parser)
     floor: bool = True  # also score the ground-truth frames at each video's resolution
     block: int = 64  # videos per block (memory and resume granularity)
 
@@ -64,7 +65,7 @@ def _released_filter(scenario: str, radius: np.ndarray) -> np.ndarray:
 
 def _score(frames: np.ndarray, truth, metrics: list[Metric], opt: EvalOptions, convention: str) -> tuple[dict, np.ndarray]:
     """Metric values (n,) of a stack of same-shape videos (n, T, H, W, 3) and the parsed-anything flag (n,)."""
-    parsed = parse(frames, opt.palette, opt.min_area, convention=convention)
+    parsed = parse(frames, opt.palette, opt.min_area, convention=convention, largest_blob=opt.largest_blob)
     ctx = build_context(parsed, truth, opt.cond_frames)
     return {m.name: m.fn(ctx) for m in metrics}, parsed.visible.any(axis=(1, 2))
 
@@ -149,6 +150,7 @@ def _run_key(dataset, source, metrics: list[Metric], opt: EvalOptions) -> str:
         "dataset": dataset.fingerprint, "source": source.describe(), "metrics": [m.name for m in metrics],
         "palette": [[r.name, r.color_id, r.lo, r.hi] for r in opt.palette.rules], "cond_frames": opt.cond_frames,
         "min_area": opt.min_area, "filter": opt.released_radius_filter, "floor": opt.floor, "block": opt.block,
+        "largest_blob": opt.largest_blob,
     }  # fmt: skip
     return hashlib.blake2b(json.dumps(spec, sort_keys=True, default=str).encode(), digest_size=12).hexdigest()
 
@@ -234,6 +236,8 @@ def _notes(rows: pd.DataFrame, opt: EvalOptions) -> list[str]:
     failed = videos[videos["status"] != "ok"]
     if len(failed):
         notes.append(f"{len(failed)} videos could not be scored (see the status column of metrics.csv)")
+    if opt.largest_blob:
+        notes.append("parser: largest connected component of each colour only (--largest-blob)")
     if opt.released_radius_filter:
         notes.append(f"released small-radius filter on: {int((~videos['included']).sum())} videos excluded")
     return notes
