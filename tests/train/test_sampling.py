@@ -11,6 +11,8 @@ from phylaw.train import sampling
 from phylaw.train.sampling import sample_dataset
 from phylaw.train.trainer import train_dit
 
+from .conftest import make_dataset
+
 
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory, micro_cfg_shared):
@@ -91,4 +93,7 @@ def test_bad_sampling_input(trained_run, tiny_data, tmp_path):
         sample_dataset(trained_run, tiny_data, tmp_path / "x.h5", indices=[99], progress=False)
     with pytest.raises(PhylawError, match="sampling steps must be in"):
         sample_dataset(trained_run, tiny_data, tmp_path / "x.h5", steps=0, limit=1, progress=False)
+    short = make_dataset(tmp_path / "short.h5", n=2, t=6)
+    with pytest.raises(PhylawError, match="has 6 frames per video; the model needs 8"):
+        sample_dataset(trained_run, short, tmp_path / "x.h5", progress=False)
     assert not list(tmp_path.glob("x.h5*"))
