@@ -12,7 +12,7 @@ import hashlib
 import json
 import logging
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -184,25 +184,33 @@ def _open_inputs(data, videos, opt: EvalOptions):
 
 
 def evaluate(
-    data,
+    data: str | Path | object,
     videos: str | Path | None = None,
     out: str | Path = "eval",
     metrics: list[str] | tuple[str, ...] | None = None,
     options: EvalOptions | None = None,
     progress: bool = False,
 ) -> EvalResult:
-    """Score ``videos`` (sample file or folder; None: the dataset's own frames) against dataset ``data``."""
+    """Score ``videos`` (sample file or folder; None: the dataset's own frames) against dataset ``data``
+    (a path for ``open_dataset``, or an opened dataset object)."""
     opt = options or EvalOptions()
     if metrics is not None:
-        opt = EvalOptions(**{**opt.__dict__, "metrics": tuple(metrics)})
+        opt = replace(opt, metrics=tuple(metrics))
     dataset, source = _open_inputs(data, videos, opt)
+    try:
+        return _evaluate(dataset, source, videos, Path(out), opt, progress)
+    finally:
+        if dataset is not data:  # opened here
+            dataset.close()
+
+
+def _evaluate(dataset, source, videos, out: Path, opt: EvalOptions, progress: bool) -> EvalResult:
     if opt.cond_frames is None:
         c = int(getattr(source, "attrs", {}).get("cond_frames", DEFAULT_COND_FRAMES))
-        opt = EvalOptions(**{**opt.__dict__, "cond_frames": c})
+        opt = replace(opt, cond_frames=c)
     chosen = select_metrics(list(opt.metrics) if opt.metrics else None, dataset.scenario)
     refs = sorted(source.refs, key=lambda r: r.index)[: opt.limit]
     check_refs(refs, len(dataset), str(videos or "dataset"))
-    out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     parts = _parts_dir(out, _run_key(dataset, source, chosen, opt))
     for name in FINAL_FILES:  # outputs of an earlier run must not survive a crash of this one looking current
