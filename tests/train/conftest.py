@@ -106,7 +106,7 @@ def micro_cfg(tiny_data):
     return load_config("cpu-tiny", micro_overrides(tiny_data))
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(autouse=True, scope="package")
 def one_torch_thread():
     """Tiny models run faster on one thread, and the test machine's cores are shared."""
     before = torch.get_num_threads()
