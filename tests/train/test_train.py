@@ -155,3 +155,14 @@ def test_bad_input_one_line(micro_cfg, tmp_path, override, match):
     with pytest.raises(PhylawError, match=match):
         train_dit(apply_overrides(micro_cfg, [override]), tmp_path / "run", progress=False)
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_bf16_training_logs_mfu(micro_cfg, tmp_path):
+    cfg = apply_overrides(micro_cfg, ["runtime.device='cuda'", "schedule.steps=4"])
+    run = train_dit(cfg, tmp_path / "run", progress=False)
+    rows = read_metrics(run)
+    assert all(np.isfinite(r["loss"]) for r in rows)
+    if any(k in torch.cuda.get_device_name() for k in ("H100", "H200", "A100")):
+        assert all(0 < r["mfu"] < 1 for r in rows)
