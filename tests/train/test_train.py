@@ -166,3 +166,19 @@ def test_cuda_bf16_training_logs_mfu(micro_cfg, tmp_path):
     assert all(np.isfinite(r["loss"]) for r in rows)
     if any(k in torch.cuda.get_device_name() for k in ("H100", "H200", "A100")):
         assert all(0 < r["mfu"] < 1 for r in rows)
+
+
+def test_tensorboard_scalars(micro_cfg, tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run = train_dit(
+        apply_overrides(micro_cfg, ["logging.tensorboard=true", "schedule.steps=2"]),
+        tmp_path / "r",
+        progress=False,
+    )
+    acc = EventAccumulator(str(run / "tb"))
+    acc.Reload()
+    tags = set(acc.Tags()["scalars"])
+    assert {"train/loss", "train/lr", "train/samples_per_s", "train/tokens_per_s"} <= tags
+    assert "train/mfu" not in tags  # NaN on CPU: not written
+    assert [e.step for e in acc.Scalars("train/loss")] == [1, 2]
