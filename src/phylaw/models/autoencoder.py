@@ -192,7 +192,9 @@ def load_video_vae(path: str | Path, map_location: str | torch.device = "cpu") -
         raise PhylawError(f"cannot read VideoVAE checkpoint {file}: {exc}") from exc
     if not isinstance(payload, dict) or payload.get("format") != "phylaw-vae":
         raise PhylawError(f"{file} is not a phylaw VideoVAE checkpoint")
-    vae = VideoVAE(VAEConfig(**payload["arch"]))
+    with torch.device("meta"):  # no default init (no global RNG); every weight comes from the file
+        vae = VideoVAE(VAEConfig(**payload["arch"]))
+    vae = vae.to_empty(device="cpu")
     vae.load_state_dict(payload["state_dict"])
     return VideoVAEAutoencoder(vae, payload["scaling_factor"]).eval()
 

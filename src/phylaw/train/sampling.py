@@ -50,7 +50,9 @@ def load_run(run_dir: str | Path, device: torch.device, step: int | None = None)
     check_model_shape(state["dit_config"], dit_cfg, str(ckpt_path(run, step)))
     saved = dict(state["dit_config"])
     saved["input_size"] = tuple(saved["input_size"])
-    model = VideoDiT(DiTConfig(**saved))
+    with torch.device("meta"):  # no default init (no global RNG); every weight comes from the checkpoint
+        model = VideoDiT(DiTConfig(**saved))
+    model = model.to_empty(device="cpu")
     model.load_state_dict(state["ema"])
     return cfg, ae, model.to(device).eval().requires_grad_(False), step
 
