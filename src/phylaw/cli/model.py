@@ -39,7 +39,7 @@ def train_cmd(
 
     sets = [*(overrides or []), *([f"data.train={data!r}"] if data else [])]
     run = train_dit(_config(config, sets), out, resume=resume, progress=not quiet)
-    typer.echo(f"trained {run}")
+    _echo_rank0(f"trained {run}")
 
 
 def train_vae_cmd(
@@ -89,7 +89,7 @@ def sample_cmd(
         checkpoint, data, out, steps=steps, seed=seed, limit=limit, indices=_parse_indices(indices),
         batch_size=batch_size, device=device, threads=threads, progress=not quiet,
     )  # fmt: skip
-    typer.echo(f"wrote {path}")
+    _echo_rank0(f"wrote {path}")
 
 
 def encode_latents_cmd(
@@ -133,6 +133,12 @@ def presets_cmd() -> None:
             f"  {name:<9} model={cfg.model.preset} ae={cfg.autoencoder.kind} {d.resolution}^2 x {d.n_frames} frames "
             f"c={d.cond_frames} batch={o.batch_size} steps={s.steps} lr={o.lr:g} hflip={d.hflip}"
         )
+
+
+def _echo_rank0(text: str) -> None:
+    """Print once under torchrun (rank 0 only)."""
+    if os.environ.get("RANK", "0") == "0":
+        typer.echo(text)
 
 
 def _parse_indices(text: str | None) -> list[int] | None:
