@@ -13,15 +13,16 @@ def demo(
     smoke: bool = typer.Option(
         False, "--smoke", help="a 1-2 minute configuration that only checks the pipeline"
     ),
+    overrides: list[str] = typer.Option([], "--set", help="override a demo setting, e.g. --set steps=3000"),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="show progress bars"),
 ) -> None:
     """The main job: uniform-motion data -> tiny DiT -> ID/OOD samples -> evaluation -> report."""
     import dataclasses
     import time
 
-    from phylaw.experiments.demo import DEMO, SMOKE, run_demo
+    from phylaw.experiments.demo import DEMO, SMOKE, demo_config, run_demo
 
-    cfg = SMOKE if smoke else DEMO
+    cfg = demo_config(SMOKE if smoke else DEMO, overrides)
     typer.echo("demo configuration:\n" + json.dumps(dataclasses.asdict(cfg), indent=1))
     t0 = time.perf_counter()
     outcome = run_demo(out, cfg, progress=progress)

@@ -36,8 +36,8 @@ class DemoConfig:
     model: str = "DiT-tiny"
     space_to_depth: int = 8
     patch: int = 2
-    temporal_patch: int = 1
-    steps: int = 1000
+    temporal_patch: int = 2
+    steps: int = 1200
     batch_size: int = 16
     lr: float = 1e-3
     warmup: int = 50
@@ -58,6 +58,34 @@ SMOKE = dataclasses.replace(
     DEMO, name="demo-smoke", resolution=32, space_to_depth=4, model="DiT-micro", grid_r=4, grid_v=8,
     steps=20, warmup=5, sample_steps=4, eval_per_split=(("id", 8), ("ood", 9)), gallery_per_split=1,
 )  # fmt: skip
+
+
+def demo_config(base: DemoConfig, overrides: list[str]) -> DemoConfig:
+    """``base`` with ``["steps=3000", "resolution=32"]`` applied (values parsed as Python literals, type-checked)."""
+    import ast
+
+    fields = {f.name: f for f in dataclasses.fields(DemoConfig)}
+    changes: dict[str, Any] = {}
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or key not in fields:
+            raise PhylawError(
+                f"bad demo override {item!r}; use KEY=VALUE with KEY one of {', '.join(fields)}"
+            )
+        try:
+            value = ast.literal_eval(text.strip())
+        except (ValueError, SyntaxError):
+            value = text.strip()
+        current = getattr(base, key)
+        if isinstance(current, float) and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if isinstance(current, tuple) and isinstance(value, list | tuple):
+            value = tuple(tuple(v) if isinstance(v, list) else v for v in value)
+        if type(value) is not type(current):
+            raise PhylawError(f"demo override {key} must be {type(current).__name__}, got {value!r}")
+        changes[key] = value
+    return dataclasses.replace(base, **changes)
 
 
 def demo_plan(cfg: DemoConfig) -> ExperimentPlan:

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from phylaw.experiments.published import published_frame
+from phylaw.experiments.published import published_for
 from phylaw.experiments.spec import size_label
 from phylaw.experiments.tables import HEADLINE_METRIC, pooled
 
@@ -44,7 +44,7 @@ def scaling_plot(
     )
     if not scenarios:
         scenarios = ["uniform_motion"]
-    pub = published_frame(experiment)
+    pub = published_for(experiment)
     fig, axes = _figure(len(scenarios), 2, (10, 3.3 * len(scenarios)))
     models = sorted(set(sel["model"]) | set(pub["model"].dropna() if len(pub) else []))
     colors = {m: f"C{i}" for i, m in enumerate(models)}

@@ -53,3 +53,10 @@ def published_frame(experiment: str = "fig3") -> pd.DataFrame:
     """The published values of one experiment as a DataFrame (columns = PublishedValue fields)."""
     rows = [v.__dict__ for v in PUBLISHED if v.experiment == experiment]
     return pd.DataFrame(rows)
+
+
+def published_for(experiment: str) -> pd.DataFrame:
+    """The published values to draw beside an experiment: its own, else Fig. 3's (the demo and the scaled-down
+    grids are all the Fig. 3 ID/OOD study)."""
+    own = published_frame(experiment)
+    return own if len(own) else published_frame("fig3")

@@ -19,7 +19,7 @@ import pandas as pd
 from phylaw.errors import PhylawError
 from phylaw.experiments.experiment import RESULT_COLUMNS
 from phylaw.experiments.plots import scaling_plot, training_curves
-from phylaw.experiments.published import published_frame
+from phylaw.experiments.published import published_for
 from phylaw.experiments.tables import headline_table, html_table, level_table, markdown_table
 
 log = logging.getLogger(__name__)
@@ -101,7 +101,7 @@ def build_report(
     gifs = _copy_gifs(data.gifs, out / "media", max_gifs)
     head = headline_table(data.results)
     levels = level_table(data.results)
-    pub = published_frame(str(experiment))
+    pub = published_for(str(experiment))
     md = _markdown(title, data, head, levels, pub, pngs, gifs)
     page = _html(title, data, head, levels, pub, pngs, gifs)
     md_path, html_path = out / "report.md", out / "report.html"

@@ -1,0 +1,97 @@
+"""Fake plans and pipelines for the experiment runner tests (no training, no data generation)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from phylaw.experiments.experiment import CELL_RESULTS, RESULT_COLUMNS, ExperimentPlan
+from phylaw.experiments.runner import CellContext, DataContext, Pipeline, Stage
+from phylaw.experiments.spec import DataSpec, RunSpec, TrainSpec
+
+
+def make_plan(n_models: int = 2, sizes: tuple[int, ...] = (1000, 4000)) -> ExperimentPlan:
+    cells = []
+    evald = DataSpec("uniform_motion", "eval-small", resolution=16, n_frames=8)
+    for m in range(n_models):
+        for n in sizes:
+            train = DataSpec(
+                "uniform_motion",
+                f"tiny-{n}",
+                resolution=16,
+                n_frames=8,
+                grid=(("r", 0.7, 1.5, 2), ("v", 1.0, 4.0, n // 1000)),
+            )
+            ts = TrainSpec(model=f"M{m}", steps=10, batch_size=2)
+            cells.append(RunSpec("fake", "tiny", "uniform_motion", n, train, evald, ts))
+    return ExperimentPlan("fake", "tiny", tuple(cells))
+
+
+class Recorder:
+    """Stage functions that log their calls and can be told to fail or be interrupted."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str]] = []
+        self.fail: set[tuple[str, str]] = set()  # (stage, run_id) -> RuntimeError
+        self.interrupt: set[tuple[str, str]] = set()  # (stage, run_id) -> KeyboardInterrupt midway
+
+    def data(self, ctx: DataContext) -> dict:
+        self.calls.append(("data", ctx.spec.data_id))
+        (ctx.data_dir / "data.h5").write_text("x")
+        return {}
+
+    def stage(self, name: str):
+        def fn(ctx: CellContext) -> dict:
+            key = (name, ctx.spec.run_id)
+            self.calls.append(key)
+            partial = ctx.path(f"{name}.partial")
+            partial.write_text("half")  # work in progress, as a real stage would leave it
+            if key in self.interrupt:
+                self.interrupt.discard(key)
+                raise KeyboardInterrupt
+            if key in self.fail:
+                raise RuntimeError(f"boom in {name}")
+            partial.replace(ctx.path(f"{name}.out"))
+            if name == "collect":
+                fake_results(ctx.spec).to_csv(ctx.path(CELL_RESULTS), index=False)
+            return {}
+
+        return fn
+
+    def pipeline(self) -> Pipeline:
+        names = ("train", "sample", "evaluate", "collect")
+        return Pipeline(Stage("data", self.data), tuple(Stage(n, self.stage(n)) for n in names))
+
+    def cell_calls(self, run_id: str) -> list[str]:
+        return [s for s, r in self.calls if r == run_id]
+
+
+def fake_results(spec: RunSpec, id_err: float = 0.02, ood_err: float = 0.4) -> pd.DataFrame:
+    rows = []
+    scale = 1.0 + 1000.0 / spec.data_size
+    for split, level, value in (("id", "id", id_err), ("id", "pooled", id_err), ("ood", "v_ood", ood_err),
+                                ("ood", "r_ood", ood_err / 2), ("ood", "pooled", ood_err * 0.75)):  # fmt: skip
+        v = value * scale
+        rows.append({
+            "experiment": spec.experiment, "scale": spec.scale, "run_id": spec.run_id, "scenario": spec.scenario,
+            "model": spec.model, "data_size": spec.data_size, "split": split, "level": level,
+            "metric": "velocity_error", "value": v, "ci_low": v * 0.9, "ci_high": v * 1.1, "n": 50,
+            "floor": 0.01, "floor_ci_low": 0.009, "floor_ci_high": 0.011, "parse_fail_rate": 0.0,
+        })  # fmt: skip
+    return pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
+
+
+@pytest.fixture
+def recorder() -> Recorder:
+    return Recorder()
+
+
+@pytest.fixture
+def plan() -> ExperimentPlan:
+    return make_plan()
+
+
+def cell_dir(out: Path, run_id: str) -> Path:
+    return out / "cells" / run_id

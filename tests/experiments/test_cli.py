@@ -1,0 +1,87 @@
+"""CLI of the experiments stage: one-line errors, --list-cells, demo overrides; the real demo runs are slow."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from phylaw.cli.main import main
+from phylaw.errors import PhylawError
+from phylaw.experiments.demo import DEMO, SMOKE, demo_config, demo_plan, run_demo
+from phylaw.experiments.registry import get_plan
+
+
+def test_unknown_experiment_is_one_line_error(tmp_path, capsys):
+    assert main(["reproduce", "table9", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "error: unknown experiment 'table9'; known: fig3"
+    assert not any(tmp_path.iterdir())  # nothing written
+
+
+def test_list_cells_prints_one_command_per_cell(tmp_path, capsys):
+    assert main(["reproduce", "fig3", "--scale", "paper", "--out", str(tmp_path), "--list-cells"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    ids = [c.run_id for c in get_plan("fig3", "paper").cells]
+    assert len(lines) == 28
+    assert lines == [f"phylaw reproduce fig3 --scale paper --out {tmp_path} --cell {i}" for i in ids]
+
+
+def test_demo_overrides_are_typed():
+    cfg = demo_config(
+        DEMO, ["steps=10", "lr=1", "model='DiT-micro'", "eval_per_split=[['id', 4], ['ood', 3]]"]
+    )
+    assert (cfg.steps, cfg.lr, cfg.model, cfg.eval_per_split) == (
+        10,
+        1.0,
+        "DiT-micro",
+        (("id", 4), ("ood", 3)),
+    )
+    with pytest.raises(PhylawError, match="bad demo override"):
+        demo_config(DEMO, ["nosuchkey=1"])
+    with pytest.raises(PhylawError, match="must be int"):
+        demo_config(DEMO, ["steps='many'"])
+
+
+def test_demo_plan_is_one_uniform_motion_cell():
+    plan = demo_plan(DEMO)
+    (cell,) = plan.cells
+    assert cell.scenario == "uniform_motion"
+    assert cell.data_size == DEMO.grid_r * DEMO.grid_v
+    assert cell.train_data.resolution == cell.eval_data.resolution == DEMO.resolution
+    assert demo_plan(SMOKE).cells[0].run_id != cell.run_id
+
+
+def test_demo_refuses_an_out_dir_with_another_config(tmp_path):
+    (tmp_path / "demo_config.json").write_text(json.dumps({"steps": 1}))
+    with pytest.raises(PhylawError, match="another configuration"):
+        run_demo(tmp_path, SMOKE, progress=False)
+
+
+@pytest.mark.slow
+def test_smoke_demo_end_to_end_and_resume(tmp_path):
+    """The real pipeline (testbed, training, sampling, evaluator, report) on the smoke configuration."""
+    out = tmp_path / "demo"
+    outcome = run_demo(out, SMOKE, progress=False)
+    assert not outcome.failed, outcome
+    page = (out / "report" / "report.html").read_text()
+    assert "ID error [95% CI]" in page
+    assert "data:image/gif;base64," in page
+    results = (out / "results.csv").read_text()
+    assert "velocity_error" in results
+    assert "pooled" in results
+    again = run_demo(out, SMOKE, progress=False)  # everything done: nothing reruns
+    assert [c.state for c in again.cells] == ["skipped"]
+
+
+@pytest.mark.slow
+def test_full_demo_meets_its_targets(tmp_path):
+    """The shipped demo: ID error <= 3x the ground-truth floor and OOD error >= 5x the ID error."""
+    import pandas as pd
+
+    out = tmp_path / "demo"
+    assert not run_demo(out, DEMO, progress=False).failed
+    res = pd.read_csv(out / "results.csv")
+    pooled = res[(res["metric"] == "velocity_error") & (res["level"] == "pooled")].set_index("split")
+    assert pooled.loc["id", "value"] <= 3 * pooled.loc["id", "floor"]
+    assert pooled.loc["ood", "value"] >= 5 * pooled.loc["id", "value"]

@@ -1,0 +1,74 @@
+"""The experiment registry: every scale of fig3 enumerates the expected cells with unique, stable ids."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+
+import pytest
+
+from phylaw.errors import PhylawError
+from phylaw.experiments.registry import EXPERIMENTS, SCENARIOS, get_plan
+from phylaw.experiments.spec import size_label
+
+
+def _grid(plan):
+    return Counter((c.scenario, c.model, c.data_size) for c in plan.cells)
+
+
+def test_fig3_paper_grid():
+    plan = get_plan("fig3", "paper")
+    expected = {
+        (s, m, n)
+        for s in SCENARIOS
+        for m in ("DiT-S", "DiT-B", "DiT-L")
+        for n in (30_000, 300_000, 3_000_000)
+    }
+    expected.add(("uniform_motion", "DiT-XL", 3_000_000))
+    grid = _grid(plan)
+    assert set(grid) == expected
+    assert max(grid.values()) == 1
+    assert len(plan.cells) == 28
+    assert all(c.train.steps == 100_000 and c.train.batch_size == 256 for c in plan.cells)
+    assert all(
+        c.distributed and c.train_data.resolution == 128 and c.train_data.n_frames == 32 for c in plan.cells
+    )
+    assert {c.train_data.data_id for c in plan.cells}.__len__() == 9  # data shared across models
+    assert {c.eval_data.data_id for c in plan.cells}.__len__() == 3
+
+
+@pytest.mark.parametrize(("scale", "n_cells"), [("tiny", 12), ("small", 12), ("paper", 28)])
+def test_every_scale_has_unique_readable_ids(scale, n_cells):
+    plan = get_plan("fig3", scale)
+    ids = [c.run_id for c in plan.cells]
+    assert len(ids) == n_cells == len(set(ids))
+    for c in plan.cells:
+        assert c.run_id.startswith(f"{c.scenario}-")
+        assert size_label(c.data_size) in c.run_id
+    assert {c.scenario for c in plan.cells} == set(SCENARIOS)
+    assert len({c.model for c in plan.cells}) >= 2
+    assert len({c.data_size for c in plan.cells}) >= 2
+
+
+def test_tiny_grids_have_their_nominal_sizes():
+    for c in get_plan("fig3", "tiny").cells:
+        assert c.train_data.size is not None
+        assert 0.7 * c.data_size <= c.train_data.size <= 1.3 * c.data_size
+
+
+def test_run_id_is_a_content_hash():
+    a = get_plan("fig3", "tiny").cells[0]
+    assert a.run_id == get_plan("fig3", "tiny").cells[0].run_id  # stable across calls
+    b = dataclasses.replace(a, train=dataclasses.replace(a.train, steps=a.train.steps + 1))
+    assert b.run_id != a.run_id
+    assert b.run_id.rsplit("-", 1)[0] == a.run_id.rsplit("-", 1)[0]
+    assert dataclasses.replace(a, notes="x").run_id == a.run_id  # notes do not change the job
+
+
+def test_unknown_names_give_one_line_errors():
+    with pytest.raises(PhylawError, match="unknown experiment 'fig99'; known: fig3") as exc:
+        get_plan("fig99", "tiny")
+    assert "\n" not in str(exc.value)
+    with pytest.raises(PhylawError, match="unknown scale 'huge'"):
+        get_plan("fig3", "huge")
+    assert "fig3" in EXPERIMENTS
