@@ -71,7 +71,8 @@ class AutoencoderConfig:
 class OptimConfig:
     """AdamW. ``batch_size`` is the global batch; it is processed in micro-batches of ``micro_batch_size``
     (default: batch_size / world size) spread round-robin over ranks, with gradient accumulation. The noise
-    of micro-batch m is seeded by (seed, step, m), so results do not depend on the number of ranks."""
+    of micro-batch m is seeded by (seed, step, m), so with a fixed ``micro_batch_size`` results do not depend
+    on the number of ranks (the default changes the micro-batch split, hence the noise draws, with it)."""
 
     lr: float = 1e-4
     betas: tuple[float, float] = (0.9, 0.999)
