@@ -177,7 +177,7 @@ def run_case(name: str, preset: str, input_size: tuple[int, int, int], batch: in
                 "tokens_s": batch * cfg.num_tokens / sec,
                 "gflop_s": f * batch / sec / 1e9,
                 "median_samples_s": batch / statistics.median(ts),
-                "mfu": model_flops_per_sample(cfg) * batch / sec / (args.peak_tflops * 1e12),
+                "mfu": model_flops_per_sample(cfg) * batch / sec / (max(args.peak_tflops, 1e-9) * 1e12),
             }
         )
     base = rows[0]["samples_s"]
