@@ -182,3 +182,27 @@ def test_tensorboard_scalars(micro_cfg, tmp_path):
     assert {"train/loss", "train/lr", "train/samples_per_s", "train/tokens_per_s"} <= tags
     assert "train/mfu" not in tags  # NaN on CPU: not written
     assert [e.step for e in acc.Scalars("train/loss")] == [1, 2]
+
+
+def test_sigterm_checkpoints_the_current_step_and_resumes_exactly(micro_cfg, tmp_path, monkeypatch):
+    import signal
+
+    full = train_dit(micro_cfg, tmp_path / "full", progress=False)
+    calls, real = {"n": 0}, trainer.training_loss
+
+    def preempted(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:  # during step index 2
+            signal.raise_signal(signal.SIGTERM)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(trainer, "training_loss", preempted)
+    run = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt, match="after step 3"):
+        train_dit(micro_cfg, run, progress=False)
+    assert checkpoint_steps(run) == [2, 3]
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # handler restored
+    monkeypatch.setattr(trainer, "training_loss", real)
+    train_dit(micro_cfg, run, progress=False)
+    assert _losses(run) == _losses(full)
+    _assert_same_state(load_checkpoint(run), load_checkpoint(full))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -101,3 +103,35 @@ def broadcast_flag(flag: bool, info: DistInfo) -> bool:
     t = torch.tensor([1 if flag else 0], device=info.device if info.device.type == "cuda" else "cpu")
     dist.broadcast(t, src=0)
     return bool(t.item())
+
+
+class StopSignal:
+    """SIGTERM / SIGINT set ``requested`` instead of killing the process, so the training loop can finish the
+    current step, write a checkpoint and stop (preemption-safe). Handlers are installed only from the main
+    thread and restored by :meth:`restore`; a second signal falls through to the previous handler."""
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: dict[int, object] = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in self.SIGNALS:
+                self._previous[sig] = signal.signal(sig, self._handle)
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self.requested:  # second signal: behave as before (KeyboardInterrupt / termination at once)
+            previous = self._previous.get(signum)
+            if callable(previous):
+                previous(signum, frame)
+            elif previous == signal.SIG_DFL:
+                signal.signal(signum, signal.SIG_DFL)
+                os.kill(os.getpid(), signum)
+            return
+        self.requested = True
+        log.warning("signal %d: stopping after this step (checkpoint first)", signum)
+
+    def restore(self) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)  # type: ignore[arg-type]
+        self._previous = {}

@@ -161,6 +161,7 @@ def _train(
     window: list[float] = []
     t_window = time.perf_counter()
     bar = _progress(start, end, progress and info.is_main)
+    stop = distributed.StopSignal()
     try:
         for step in range(start, end):
             lr = get_lr(step, cfg.optim, cfg.schedule)
@@ -184,7 +185,10 @@ def _train(
                 loss_sum += out.loss.detach().float()
             clip = cfg.optim.grad_clip if cfg.optim.grad_clip > 0 else math.inf
             grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
-            stats = distributed.all_reduce_mean(torch.stack([loss_sum / n_local, grad_norm.float()]), info)
+            stop_flag = torch.tensor(float(stop.requested), device=device)
+            stats = distributed.all_reduce_mean(
+                torch.stack([loss_sum / n_local, grad_norm.float(), stop_flag]), info
+            )
             loss = float(stats[0])
             if not (math.isfinite(loss) and math.isfinite(float(stats[1]))):
                 last = latest_step(run_dir)
@@ -218,12 +222,18 @@ def _train(
                 if logger is not None:
                     logger.log(row)
                 window, t_window = [], time.perf_counter()
-            if done % cfg.logging.ckpt_every == 0 or done == end:
+            stopping = float(stats[2]) > 0  # a rank got SIGTERM/SIGINT: checkpoint this step, then stop
+            if done % cfg.logging.ckpt_every == 0 or done == end or stopping:
                 if info.is_main:
                     _save(run_dir, done, cfg, dit_cfg, data, model, ema, opt, loss)
                 distributed.barrier(info)
                 t_window = time.perf_counter()  # checkpoint I/O is not training throughput
+            if stopping:
+                raise KeyboardInterrupt(
+                    f"stopped by a signal after step {done}; checkpoint written, resume to continue"
+                )
     finally:
+        stop.restore()
         bar.close()
         source.close()
         if logger is not None:
