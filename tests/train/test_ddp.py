@@ -54,16 +54,17 @@ def test_two_process_torchrun_matches_single_process(tiny_data, tmp_path):
 
 
 @pytest.mark.slow
-def test_two_process_sampling_matches_single_process(tiny_data, tmp_path):
+@pytest.mark.parametrize("limit", [5, 1])  # 1: rank 1 gets no rows
+def test_two_process_sampling_matches_single_process(tiny_data, tmp_path, limit):
     run = train_dit(
         load_config("cpu-tiny", [*micro_overrides(tiny_data), "schedule.steps=2"]),
         tmp_path / "run",
         progress=False,
     )
     single = sample_dataset(
-        run, tiny_data, tmp_path / "one.h5", steps=2, limit=5, batch_size=2, progress=False
+        run, tiny_data, tmp_path / "one.h5", steps=2, limit=limit, batch_size=2, progress=False
     )
-    torchrun("sample", str(run), str(tiny_data), str(tmp_path / "two.h5"), "5")
+    torchrun("sample", str(run), str(tiny_data), str(tmp_path / "two.h5"), str(limit))
     assert sorted(p.name for p in tmp_path.glob("two.h5*")) == ["two.h5"]  # part files merged and removed
     with h5py.File(single, "r") as a, h5py.File(tmp_path / "two.h5", "r") as b:
         assert b.attrs["complete"]

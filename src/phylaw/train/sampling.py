@@ -94,8 +94,9 @@ def _open_part(path: Path, attrs: dict, index: np.ndarray, t: int, res: int) -> 
     f = h5py.File(path, "w")
     f.attrs.update({**attrs, "complete": False})
     f.create_dataset("index", data=index.astype(np.int64))
+    n = len(index)  # a rank may get no rows (fewer videos than ranks): no chunks then
     f.create_dataset(
-        "frames", (len(index), t, res, res, 3), "uint8", chunks=(1, t, res, res, 3), compression="gzip"
+        "frames", (n, t, res, res, 3), "uint8", chunks=(1, t, res, res, 3) if n else None, compression="gzip"
     )
     f.create_dataset("done", data=np.zeros(len(index), dtype=bool))
     return f
