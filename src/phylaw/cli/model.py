@@ -73,10 +73,12 @@ def sample_cmd(
     checkpoint: Path = typer.Option(..., "--checkpoint", help="training run directory"),
     data: str = typer.Option(..., "--data", help="dataset whose first c frames condition the model"),
     out: Path = typer.Option(..., "--out", help="sample file (.h5, docs/formats.md)"),
-    steps: int = typer.Option(50, "--steps", help="DDIM steps"),
+    steps: int | None = typer.Option(
+        None, "--steps", help="DDIM steps (default: the run's runtime.sample_steps)"
+    ),
     seed: int = typer.Option(0, "--seed"),
     limit: int | None = typer.Option(None, "--limit", help="only the first N selected videos"),
-    batch_size: int = typer.Option(16, "--batch-size"),
+    batch_size: int | None = typer.Option(None, "--batch-size", help="default: runtime.sample_batch_size"),
     indices: str | None = typer.Option(None, "--indices", help="dataset indices: 0,5,9 or 0-99"),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda"),
     threads: int = typer.Option(0, "--threads", help="torch CPU threads (0 = torch default)"),

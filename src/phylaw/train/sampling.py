@@ -129,16 +129,19 @@ def sample_dataset(
     data: str | Path,
     out: str | Path,
     *,
-    steps: int = 50,
+    steps: int | None = None,
     seed: int = 0,
     limit: int | None = None,
     indices: list[int] | np.ndarray | None = None,
-    batch_size: int = 16,
+    batch_size: int | None = None,
     device: str = "auto",
     threads: int = 0,
     progress: bool = True,
 ) -> Path:
-    """Generate videos for dataset rows (``indices`` or the first ``limit``) into sample file ``out``."""
+    """Generate videos for dataset rows (``indices`` or the first ``limit``) into sample file ``out``.
+
+    ``steps`` / ``batch_size`` default to the run's ``runtime.sample_steps`` / ``runtime.sample_batch_size``.
+    """
     info = distributed.init(device)
     try:
         with distributed.cpu_threads(threads):
@@ -150,11 +153,13 @@ def sample_dataset(
 
 
 def _sample(run, data, out, info, steps, seed, limit, indices, batch_size, progress) -> Path:
-    if batch_size < 1:
+    if batch_size is not None and batch_size < 1:
         raise PhylawError(f"--batch-size must be >= 1, got {batch_size}")
-    if steps < 1:
+    if steps is not None and steps < 1:
         raise PhylawError(f"sampling steps must be in [1, 1000], got {steps}")
     cfg, ae, model, step = load_run(run, info.device)
+    steps = cfg.runtime.sample_steps if steps is None else steps
+    batch_size = cfg.runtime.sample_batch_size if batch_size is None else batch_size
     ds = VideoDataset(data, resolution=cfg.data.resolution)
     if ds.data.n_frames < cfg.data.n_frames:
         raise PhylawError(
