@@ -254,27 +254,29 @@ def gallery(ctx: CellContext) -> dict[str, Any]:
 
 # ----------------------------------------------------------------------------------------------- collect
 def tidy_results(summary: pd.DataFrame, spec: RunSpec) -> pd.DataFrame:
-    """The evaluator's summary.csv -> RESULT_COLUMNS rows (pooled rows get level POOLED).
+    """The evaluator's summary.csv -> RESULT_COLUMNS rows, one pooled row (level POOLED) per split and metric.
 
-    The evaluator writes a pooled row with level "pooled" after the per-level rows of a split; a split with a
-    single level (ID) gets its only row duplicated as the pooled row.
+    The evaluator appends a pooled row (level "pooled"; "all" in its first version) after the per-level rows
+    of a split with several levels; a split with a single level (ID) gets its only row as the pooled row.
     """
     rows = []
     fail = summary[summary["metric"] == "parse_failure_rate"]
     for (split, metric), g in summary.groupby(["split", "metric"], sort=False):
         levels = list(g.itertuples())
-        pooled_row = levels[-1]
-        per_level = levels[:-1] if (len(levels) > 1 and levels[-1].level == POOLED) else levels
-        for r, level in [*((r, r.level) for r in per_level), (pooled_row, POOLED)]:
+        has_pooled = len(levels) > 1 and levels[-1].level in (POOLED, "all")
+        per_level = levels[:-1] if has_pooled else levels
+        for r, level in [*((r, r.level) for r in per_level), (levels[-1], POOLED)]:
             f = fail[(fail["split"] == split) & (fail["level"] == r.level)]
-            rows.append({
-                "experiment": spec.experiment, "scale": spec.scale, "run_id": spec.run_id,
-                "scenario": spec.scenario, "model": spec.model, "data_size": spec.data_size,
-                "split": split, "level": level, "metric": metric, "value": r.mean,
-                "ci_low": r.ci95_lo, "ci_high": r.ci95_hi, "n": r.n, "floor": r.floor_mean,
-                "floor_ci_low": r.floor_ci95_lo, "floor_ci_high": r.floor_ci95_hi,
-                "parse_fail_rate": float(f["mean"].iloc[-1]) if len(f) else float("nan"),
-            })  # fmt: skip
+            rows.append(
+                {
+                    "experiment": spec.experiment, "scale": spec.scale, "run_id": spec.run_id,
+                    "scenario": spec.scenario, "model": spec.model, "data_size": spec.data_size,
+                    "split": split, "level": level, "metric": metric, "value": r.mean,
+                    "ci_low": r.ci95_lo, "ci_high": r.ci95_hi, "n": r.n, "floor": r.floor_mean,
+                    "floor_ci_low": r.floor_ci95_lo, "floor_ci_high": r.floor_ci95_hi,
+                    "parse_fail_rate": float(f["mean"].iloc[-1]) if len(f) else float("nan"),
+                }
+            )  # fmt: skip
     return pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
 
 

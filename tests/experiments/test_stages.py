@@ -1,0 +1,97 @@
+"""Pure helpers of the real stages: evaluation subsets, evaluator summary -> tidy results, launch commands."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from tests.experiments.conftest import make_plan
+
+from phylaw.errors import PhylawError
+from phylaw.evaluate.report import SUMMARY_COLUMNS
+from phylaw.experiments.experiment import RESULT_COLUMNS
+from phylaw.experiments.stages import (
+    LaunchOptions,
+    eval_indices,
+    tidy_results,
+    torchrun_command,
+    train_config,
+)
+
+
+def test_eval_indices_spread_over_levels_and_deterministic():
+    split = np.array(["id"] * 50 + ["ood"] * 60)
+    level = np.array(["id"] * 50 + ["a"] * 20 + ["b"] * 20 + ["c"] * 20)
+    idx = eval_indices(split, level, (("id", 10), ("ood", 7)), seed=0)
+    assert len(idx) == 17
+    assert np.all(np.diff(idx) > 0)
+    assert (split[idx] == "id").sum() == 10
+    assert sorted(pd.Series(level[idx][split[idx] == "ood"]).value_counts().tolist()) == [2, 2, 3]
+    np.testing.assert_array_equal(idx, eval_indices(split, level, (("id", 10), ("ood", 7)), seed=0))
+    assert not np.array_equal(idx, eval_indices(split, level, (("id", 10), ("ood", 7)), seed=1))
+    np.testing.assert_array_equal(eval_indices(split, level, (), seed=0), np.arange(110))
+
+
+def _summary(pooled_name: str) -> pd.DataFrame:
+    rows = []
+    for metric in ("velocity_error", "parse_failure_rate"):
+        for split, level, mean in (
+            ("id", "id", 0.2),
+            ("ood", "r_ood", 0.5),
+            ("ood", "v_ood", 1.5),
+            ("ood", pooled_name, 1.0),
+        ):
+            value = mean if metric == "velocity_error" else 0.1
+            rows.append(dict.fromkeys(SUMMARY_COLUMNS, 0) | {
+                "split": split, "level": level, "metric": metric, "mean": value, "ci95_lo": value - 0.1,
+                "ci95_hi": value + 0.1, "n": 30, "floor_mean": 0.14,
+            })  # fmt: skip
+    return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+
+
+@pytest.mark.parametrize("pooled_name", ["pooled", "all"])
+def test_tidy_results_from_evaluator_summary(pooled_name):
+    spec = make_plan().cells[0]
+    tidy = tidy_results(_summary(pooled_name), spec)
+    assert list(tidy.columns) == list(RESULT_COLUMNS)
+    v = tidy[tidy["metric"] == "velocity_error"].set_index(["split", "level"])["value"]
+    assert v.to_dict() == {("id", "id"): 0.2, ("id", "pooled"): 0.2, ("ood", "r_ood"): 0.5, ("ood", "v_ood"): 1.5,
+                           ("ood", "pooled"): 1.0}  # fmt: skip
+    assert (tidy["run_id"] == spec.run_id).all()
+    assert (tidy["parse_fail_rate"] == 0.1).all()
+
+
+def test_train_config_maps_the_cell_spec(tmp_path):
+    from phylaw.experiments.registry import get_plan
+
+    spec = get_plan("fig3", "tiny").cells[0]
+    cfg = train_config(spec, tmp_path / "data.h5")
+    assert cfg.model.preset == spec.model
+    assert cfg.schedule.steps == spec.train.steps
+    assert cfg.optim.batch_size == spec.train.batch_size
+    assert cfg.data.resolution == spec.train_data.resolution
+    assert cfg.data.n_frames == spec.train_data.n_frames
+    assert cfg.autoencoder.space_to_depth == spec.train.space_to_depth
+    assert cfg.data.train == str(tmp_path / "data.h5")
+
+
+def test_torchrun_commands(tmp_path):
+    one = torchrun_command(LaunchOptions(nproc_per_node=8), tmp_path / "c.yaml", tmp_path / "run")
+    assert "--standalone" in one
+    assert "--nproc-per-node=8" in one
+    assert (
+        one[-7:]
+        == [
+            "phylaw.cli.main",
+            "train",
+            "--config",
+            str(tmp_path / "c.yaml"),
+            "--out",
+            str(tmp_path / "run"),
+            "--resume",
+        ][:7]
+    )
+    multi = torchrun_command(LaunchOptions(8, 4, 2, "node0:29500"), tmp_path / "c.yaml", tmp_path / "run")
+    assert {"--nnodes=4", "--node-rank=2", "--rdzv-backend=c10d", "--rdzv-endpoint=node0:29500"} <= set(multi)
+    with pytest.raises(PhylawError, match="rdzv-endpoint"):
+        torchrun_command(LaunchOptions(8, 4, 2, ""), tmp_path / "c.yaml", tmp_path / "run")
