@@ -79,18 +79,17 @@ def test_torchrun_commands(tmp_path):
     one = torchrun_command(LaunchOptions(nproc_per_node=8), tmp_path / "c.yaml", tmp_path / "run")
     assert "--standalone" in one
     assert "--nproc-per-node=8" in one
-    assert (
-        one[-7:]
-        == [
-            "phylaw.cli.main",
-            "train",
-            "--config",
-            str(tmp_path / "c.yaml"),
-            "--out",
-            str(tmp_path / "run"),
-            "--resume",
-        ][:7]
-    )
+    tail = [
+        "-m",
+        "phylaw.cli.main",
+        "train",
+        "--config",
+        str(tmp_path / "c.yaml"),
+        "--out",
+        str(tmp_path / "run"),
+    ]
+    assert one[-len(tail) - 2 : -2] == tail
+    assert one[-2:] == ["--resume", "--quiet"]
     multi = torchrun_command(LaunchOptions(8, 4, 2, "node0:29500"), tmp_path / "c.yaml", tmp_path / "run")
     assert {"--nnodes=4", "--node-rank=2", "--rdzv-backend=c10d", "--rdzv-endpoint=node0:29500"} <= set(multi)
     with pytest.raises(PhylawError, match="rdzv-endpoint"):
