@@ -94,3 +94,17 @@ def test_tiny_model_overfits_one_batch() -> None:
         losses.append(out.loss.item())
     assert losses[0] > 0.3
     assert losses[-1] < losses[0] / 50, (losses[0], losses[-1])
+
+
+def test_loss_under_bf16_autocast_is_fp32_and_backpropagates() -> None:
+    x0, cond, mask = _batch()
+    sched = make_train_scheduler()
+    model = build_dit("DiT-micro", latent_channels=2, input_size=(5, 4, 4))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = training_loss(model, sched, x0, cond, mask, torch.Generator().manual_seed(0))
+    assert out.loss.dtype == torch.float32
+    out.loss.backward()
+    grad = model.final_layer.linear.weight.grad
+    assert grad is not None
+    assert torch.isfinite(grad).all()
+    assert grad.abs().sum() > 0
