@@ -20,19 +20,14 @@ import numpy as np
 
 from phylaw.datasets.store import FORMAT, FORMAT_VERSION, PARTIAL_SUFFIX, STATE_FIELDS, DatasetConfig
 from phylaw.errors import PhylawError
+from phylaw.sim.splits import Labels
 from phylaw.sim.trajectory import Trajectories
 
 REQUIRED = ("params", "labels/split", "labels/level", "labels/index", *(f"states/{n}" for n in STATE_FIELDS))
 
 
-@dataclass(frozen=True)
-class DatasetLabels:
-    """Per-video labels: ``split`` ("train" | "id" | "ood"), ``level`` and ``index`` in the split definition."""
-
-    split: np.ndarray  # (n,) str
-    level: np.ndarray  # (n,) str
-    index: np.ndarray  # (n,) int64
-
+# Per-video labels are the testbed's own type: split ("train" | "id" | "ood"), level, index in the split.
+DatasetLabels = Labels
 
 @dataclass(frozen=True)
 class _Part:
