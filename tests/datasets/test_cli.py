@@ -73,6 +73,7 @@ GEN = ("generate", "uniform_motion", "--split", "eval", "--limit", "4", "--resol
         ((*GEN, "--resolution", "4"), ("resolution", "8")),
         ((*GEN, "--ranges", "mine"), ("range set", "mine")),
         ((*GEN, "--shard", "2/2"), ("--shard",)),
+        ((*GEN, "--workers", "-1"), ("--workers",)),  # checked before a .partial file is created
         ((*GEN, "--backend", "ray"), ("ray",)),
         (
             ("generate", "uniform_motion", "--split", "g", "--values", "r=-0.5,1", "--values", "v=1,2"),

@@ -172,6 +172,7 @@ def generate(
         raise PhylawError(f"--resolution must be >= 8 pixels, got {resolution}")
     if limit is not None and limit < 1:
         raise PhylawError(f"--limit must be >= 1, got {limit}")
+    n_workers = resolve_workers(workers)  # checked before any file is created
     split_def = split if isinstance(split, SplitDef) else get_split_checked(scenario, split, ranges)
     if split_def.scenario != scenario:
         raise PhylawError(f"split {split_def.name!r} is a {split_def.scenario} split, not {scenario}")
@@ -193,7 +194,7 @@ def generate(
         ]
         desc = f"{scenario}/{split_def.name}" + (f" shard {i}/{n_shards}" if shard else "")
         with tqdm(total=hi - lo, initial=start - lo, unit="video", desc=desc, disable=not progress) as bar:
-            for block in ordered_map(compute_block, jobs, resolve_workers(workers)):
+            for block in ordered_map(compute_block, jobs, n_workers):
                 writer.write(block)
                 bar.update(block.stop - block.start)
         return writer.finalize()
