@@ -71,7 +71,11 @@ def test_train_config_maps_the_cell_spec(tmp_path):
     assert cfg.optim.batch_size == spec.train.batch_size
     assert cfg.data.resolution == spec.train_data.resolution
     assert cfg.data.n_frames == spec.train_data.n_frames
-    assert cfg.autoencoder.space_to_depth == spec.train.space_to_depth
+    if spec.train.autoencoder == "identity":
+        assert cfg.autoencoder.space_to_depth == spec.train.space_to_depth
+    else:
+        assert cfg.autoencoder.kind == "vae"
+        assert cfg.autoencoder.spatial_factor == spec.train.vae_factor
     assert cfg.data.train == str(tmp_path / "data.h5")
 
 

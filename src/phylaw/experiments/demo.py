@@ -34,6 +34,14 @@ class DemoConfig:
     grid_r: int = 16  # training grid: grid_r radii x grid_v speeds inside the ID ranges
     grid_v: int = 64
     model: str = "DiT-tiny"
+    autoencoder: str = (
+        "vae"  # "vae": phylaw's VideoVAE trained first; "identity": pixel space (space_to_depth)
+    )
+    vae_factor: int = 8
+    vae_base_channels: int = 16
+    vae_steps: int = 600
+    vae_batch_size: int = 4
+    vae_lr: float = 1e-3
     space_to_depth: int = 8
     patch: int = 2
     temporal_patch: int = 2
@@ -55,7 +63,7 @@ class DemoConfig:
 
 DEMO = DemoConfig()
 SMOKE = dataclasses.replace(
-    DEMO, name="demo-smoke", resolution=32, space_to_depth=4, model="DiT-micro", grid_r=4, grid_v=8,
+    DEMO, name="demo-smoke", resolution=32, autoencoder="identity", space_to_depth=4, model="DiT-micro", grid_r=4, grid_v=8,
     steps=20, warmup=5, sample_steps=4, eval_per_split=(("id", 8), ("ood", 9)), gallery_per_split=1,
 )  # fmt: skip
 
@@ -101,8 +109,10 @@ def demo_plan(cfg: DemoConfig) -> ExperimentPlan:
     )  # fmt: skip
     ts = TrainSpec(
         model=cfg.model, steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr, warmup=cfg.warmup,
-        autoencoder="identity", space_to_depth=cfg.space_to_depth, patch=cfg.patch,
+        autoencoder=cfg.autoencoder, space_to_depth=cfg.space_to_depth, patch=cfg.patch,
         temporal_patch=cfg.temporal_patch, ema_decay=cfg.ema_decay, preset="cpu-tiny", seed=cfg.seed,
+        vae_factor=cfg.vae_factor, vae_base_channels=cfg.vae_base_channels, vae_steps=cfg.vae_steps,
+        vae_batch_size=cfg.vae_batch_size, vae_lr=cfg.vae_lr,
     )  # fmt: skip
     cell = RunSpec(
         cfg.name, "tiny", cfg.scenario, cfg.train_size, train, evald, ts, sample_steps=cfg.sample_steps,

@@ -51,12 +51,17 @@ def _tiny_train(model: str, steps: int) -> TrainSpec:
         batch_size=DEMO.batch_size,
         lr=DEMO.lr,
         warmup=DEMO.warmup,
-        autoencoder="identity",
+        autoencoder=DEMO.autoencoder,
         space_to_depth=DEMO.space_to_depth,
         patch=DEMO.patch,
         temporal_patch=DEMO.temporal_patch,
         ema_decay=DEMO.ema_decay,
         preset="cpu-tiny",
+        vae_factor=DEMO.vae_factor,
+        vae_base_channels=DEMO.vae_base_channels,
+        vae_steps=DEMO.vae_steps,
+        vae_batch_size=DEMO.vae_batch_size,
+        vae_lr=DEMO.vae_lr,
     )
 
 

@@ -95,6 +95,12 @@ class TrainSpec:
     flip: bool = True
     preset: str = "cpu-tiny"  # phylaw.config base preset the overrides apply to
     extra: tuple[tuple[str, Any], ...] = ()  # further config overrides as (dotted key, value)
+    # autoencoder == "vae": phylaw's VideoVAE, trained first on the cell's training data (shared when equal)
+    vae_factor: int = 8
+    vae_base_channels: int = 32
+    vae_steps: int = 20_000
+    vae_batch_size: int = 32
+    vae_lr: float = 3e-4
     seed: int = 0
 
 

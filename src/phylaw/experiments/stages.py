@@ -119,7 +119,10 @@ def train_config(spec: RunSpec, data_path: Path):
     ]
     if t.autoencoder == "identity":
         sets += ["autoencoder.kind='identity'", f"autoencoder.space_to_depth={t.space_to_depth}"]
-    elif t.autoencoder != "vae":
+    elif t.autoencoder == "vae":
+        sets += ["autoencoder.kind='vae'", f"autoencoder.spatial_factor={t.vae_factor}",
+                 f"autoencoder.base_channels={t.vae_base_channels}"]  # fmt: skip
+    else:
         sets += ["autoencoder.kind='diffusers'", f"autoencoder.path={t.autoencoder!r}"]
     sets += [f"model.patch_size={t.patch}"] if t.patch is not None else []
     sets += [f"model.patch_t={t.temporal_patch}"] if t.temporal_patch is not None else []
@@ -146,20 +149,29 @@ def train(ctx: CellContext) -> dict[str, Any]:
     return {"run_dir": str(run_dir)}
 
 
+def vae_dir(ctx: CellContext) -> Path:
+    """``OUT/vae/<train data id>-<hash of the VAE settings>``: one VAE per training set and VAE setting."""
+    from phylaw.experiments.spec import _content_hash
+
+    t = ctx.spec.train
+    key = (t.vae_factor, t.vae_base_channels, t.vae_steps, t.vae_batch_size, t.vae_lr, t.seed)
+    return ctx.cell_dir.parent.parent / "vae" / f"{ctx.spec.train_data.data_id}-{_content_hash(list(key))}"
+
+
 def _train_vae(ctx: CellContext, cfg) -> Path:
-    """Paper scale: phylaw's own VideoVAE (SPEC I.3), trained once per scenario and resolution on the cell's
-    training data and shared by the scenario's cells (``OUT/vae/<scenario>-<res>px``)."""
+    """phylaw's own frame-wise VideoVAE (SPEC I.3), trained on the cell's training data before the DiT and
+    shared by every cell with the same training data and VAE settings."""
     from phylaw.config import apply_overrides
     from phylaw.train import train_vae
 
-    spec = ctx.spec
-    vae_dir = ctx.cell_dir.parent.parent / "vae" / f"{spec.scenario}-{spec.train_data.resolution}px"
-    if not (vae_dir / "vae.pt").is_file():
-        vae_cfg = apply_overrides(
-            cfg, ["optim.batch_size=32", "schedule.steps=20000", "data.cache_latents=False"]
-        )
-        train_vae(vae_cfg, vae_dir, resume=True, progress=ctx.progress)
-    return vae_dir
+    t = ctx.spec.train
+    run = vae_dir(ctx)
+    if not (run / "vae.pt").is_file():
+        sets = [f"optim.batch_size={t.vae_batch_size}", f"schedule.steps={t.vae_steps}", f"optim.lr={t.vae_lr}",
+                f"schedule.warmup_steps={min(100, t.vae_steps // 10)}", "optim.weight_decay=0.0",
+                "data.cache_latents=False", "autoencoder.path=''"]  # fmt: skip
+        train_vae(apply_overrides(cfg, sets), run, resume=True, progress=ctx.progress)
+    return run
 
 
 def torchrun_command(launch: LaunchOptions, config_path: Path, run_dir: Path) -> list[str]:
