@@ -265,3 +265,15 @@ def test_cli(uniform64, tmp_path, capsys):
     assert "unknown metric" in capsys.readouterr().err
     assert main(["evaluate", "--data", str(uniform64), "--out", str(out), "--palette", "red:1:1-2"]) == 2
     assert main(["evaluate", "--data", str(tmp_path / "missing.h5"), "--out", str(out)]) == 2
+
+
+def test_cond_frames_that_leave_nothing_to_score(uniform64, tmp_path):
+    """c >= T - 1 leaves no velocity interval: one clear error, not a run of all-NaN rows."""
+    T = open_dataset(uniform64).n_frames
+    for c in (T - 1, T + 8):
+        with pytest.raises(PhylawError, match="no frame interval"):
+            evaluate(uniform64, None, tmp_path / f"o{c}", options=EvalOptions(cond_frames=c, limit=2))
+        assert not (tmp_path / f"o{c}" / "metrics.csv").exists()
+    res = evaluate(uniform64, None, tmp_path / "ok", metrics=["velocity_error"],
+                   options=EvalOptions(cond_frames=T - 2, limit=2))  # fmt: skip
+    assert pd.read_csv(res.metrics_csv)["index"].nunique() == 2  # the last interval alone is allowed

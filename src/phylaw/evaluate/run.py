@@ -208,6 +208,11 @@ def _evaluate(dataset, source, videos, out: Path, opt: EvalOptions, progress: bo
     if opt.cond_frames is None:
         c = int(getattr(source, "attrs", {}).get("cond_frames", DEFAULT_COND_FRAMES))
         opt = replace(opt, cond_frames=c)
+    if opt.cond_frames > dataset.n_frames - 2:  # velocities need frames t, t+1 with t >= c
+        raise PhylawError(
+            f"conditioning frames c = {opt.cond_frames} leave no frame interval to score "
+            f"(the dataset's videos have {dataset.n_frames} frames)"
+        )
     chosen = select_metrics(list(opt.metrics) if opt.metrics else None, dataset.scenario)
     refs = sorted(source.refs, key=lambda r: r.index)[: opt.limit]
     check_refs(refs, len(dataset), str(videos or "dataset"))
