@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import NullFormatter, NullLocator
 
 from phylaw.experiments.published import published_for
 from phylaw.experiments.spec import size_label
@@ -51,9 +52,15 @@ def scaling_plot(
     for row, scenario in enumerate(scenarios):
         for col, split in enumerate(("id", "ood")):
             ax = axes[row, col]
-            _draw_panel(ax, sel, pub, scenario, split, colors)
-            ax.set_title(f"{SCENARIO_TITLES.get(scenario, scenario)} — {split.upper()}")
+            ticks = _draw_panel(ax, sel, pub, scenario, split, colors)
             ax.set_xscale("log")
+            ax.set_yscale("log")
+            if ticks:
+                ax.set_xticks(ticks)
+                ax.set_xticklabels([size_label(s) for s in ticks])
+                ax.xaxis.set_minor_locator(NullLocator())
+            ax.yaxis.set_minor_formatter(NullFormatter())
+            ax.set_title(f"{SCENARIO_TITLES.get(scenario, scenario)} — {split.upper()}")
             ax.set_xlabel("training videos")
             ax.set_ylabel("velocity error")
             ax.grid(True, which="both", alpha=0.3)
@@ -62,7 +69,10 @@ def scaling_plot(
     return _save(fig, path)
 
 
-def _draw_panel(ax, sel: pd.DataFrame, pub: pd.DataFrame, scenario: str, split: str, colors: dict) -> None:
+def _draw_panel(
+    ax, sel: pd.DataFrame, pub: pd.DataFrame, scenario: str, split: str, colors: dict
+) -> list[int]:
+    """Draw one panel (linear axes; the caller sets log scales); returns the data sizes for x ticks."""
     ours = sel[(sel["scenario"] == scenario) & (sel["split"] == split)]
     sizes = sorted(set(ours["data_size"].astype(int)))
     for model, g in ours.groupby("model", sort=True):
@@ -78,25 +88,16 @@ def _draw_panel(ax, sel: pd.DataFrame, pub: pd.DataFrame, scenario: str, split: 
             ax.axhline(floor, color="0.4", ls="--", lw=1, label=f"GT floor (ours) {floor:.4f}")
     if len(pub):
         p = pub[(pub["scenario"] == scenario) & (pub["split"] == split)]
-        for r in p.itertuples():
+        for model, g in p.groupby("model", sort=True):
             ax.scatter(
-                [r.data_size],
-                [r.value],
-                s=60,
-                facecolors="none",
-                edgecolors=colors.get(r.model, "k"),
-                linewidths=1.8,
-                marker="D",
-                zorder=5,
-                label=f"{r.model} @ {size_label(int(r.data_size))} (paper)",
-            )
+                g["data_size"].to_numpy(float), g["value"].to_numpy(float), s=60, facecolors="none",
+                edgecolors=colors.get(model, "k"), linewidths=1.8, marker="D", zorder=5, label=f"{model} (paper)",
+            )  # fmt: skip
         gt = pub[(pub["scenario"] == scenario) & (pub["split"] == "gt")]
         if split == "id" and len(gt):
             ax.axhline(float(gt["value"].iloc[0]), color="k", ls=":", lw=1, label="GT floor (paper, 128 px)")
-    if sizes:
-        ax.set_xticks(sizes)
-        ax.set_xticklabels([size_label(s) for s in sizes])
-        ax.minorticks_off()
+    pub_sizes = {int(x) for x in pub["data_size"].dropna()} if len(pub) else set()
+    return sorted(set(sizes) | pub_sizes)
 
 
 def training_curves(curves: dict[str, pd.DataFrame], path: Path) -> Path:
