@@ -57,6 +57,14 @@ def reproduce(
             typer.echo(f"phylaw reproduce {experiment} --scale {scale} --out {out} --cell {spec.run_id}")
         return
     launch = LaunchOptions(nproc_per_node, nnodes, node_rank, rdzv_endpoint)
+    if node_rank > 0:
+        from phylaw.errors import PhylawError
+        from phylaw.experiments.stages import train_on_worker_node
+
+        if len(cell) != 1:
+            raise PhylawError("--node-rank > 0 joins the training of exactly one cell: give one --cell ID")
+        train_on_worker_node(out, plan.cell(cell[0]), launch)
+        return
     outcome = run_experiment(
         plan, out, default_pipeline(launch), only=cell, progress=progress, options={"launch": launch}
     )

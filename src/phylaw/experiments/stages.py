@@ -208,6 +208,26 @@ def _torchrun_train(ctx: CellContext, cfg_dict: dict[str, Any], launch: LaunchOp
         raise PhylawError(f"torchrun training exited with status {result.returncode}")
 
 
+def train_on_worker_node(out: Path, spec: RunSpec, launch: LaunchOptions) -> None:
+    """Nodes other than node 0 of a multi-node job: join the cell's torchrun training and do nothing else
+    (node 0 builds the data, writes the markers, samples and evaluates; the file system is shared)."""
+    if launch.node_rank == 0 or not launch.torchrun:
+        raise PhylawError("train_on_worker_node is for --node-rank > 0 of a multi-node torchrun job")
+    cell_dir = Path(out) / "cells" / spec.run_id
+    cell_dir.mkdir(parents=True, exist_ok=True)
+    data_root = Path(out) / "data"
+    ctx = CellContext(spec, cell_dir, data_root / spec.train_data.data_id, data_root / spec.eval_data.data_id,
+                      options={"launch": launch})  # fmt: skip
+    from phylaw.config import to_dict
+
+    cfg = train_config(spec, ctx.train_data_dir / DATA_FILE)
+    if spec.train.autoencoder == "vae":
+        from phylaw.config import apply_overrides
+
+        cfg = apply_overrides(cfg, [f"autoencoder.path={str(vae_dir(ctx))!r}"])
+    _torchrun_train(ctx, to_dict(cfg), launch)
+
+
 # ----------------------------------------------------------------------------------------------- sample
 def sample(ctx: CellContext) -> dict[str, Any]:
     from phylaw.datasets import open_dataset
