@@ -21,3 +21,26 @@ def test_child_rng_reproducible():
 
 def test_cli_unknown_command_exits_nonzero(capsys):
     assert main(["no-such-command"]) != 0
+
+
+def test_cli_ctrl_c_exits_130_not_0(monkeypatch, capsys):
+    """typer returns Ctrl-C as exit code 130 in non-standalone mode: main must not turn it into success."""
+    import typer
+
+    import phylaw.cli.main as cli_main
+
+    app = typer.Typer()
+
+    @app.command()
+    def work() -> None:
+        raise KeyboardInterrupt
+
+    @app.command()
+    def ok() -> None:
+        pass
+
+    monkeypatch.setattr(cli_main, "app", app)
+    monkeypatch.setattr(cli_main, "_register", lambda: None)
+    assert main(["work"]) == 130
+    assert "interrupted" in capsys.readouterr().err
+    assert main(["ok"]) == 0

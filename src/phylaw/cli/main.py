@@ -38,7 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     _register()
     try:
-        app(args=argv, standalone_mode=False)
+        # typer (standalone_mode=False) turns Ctrl-C into Exit(130) and *returns* an Exit's code
+        rv = app(args=argv, standalone_mode=False)
     except PhylawError as exc:
         typer.echo(f"error: {exc}", err=True)
         return 2
@@ -59,6 +60,10 @@ def main(argv: list[str] | None = None) -> int:
         if callable(show):
             show()
         return int(exit_code)
+    if isinstance(rv, int) and not isinstance(rv, bool) and rv != 0:  # commands themselves return None
+        if rv == 130:
+            typer.echo("interrupted: run the same command again to resume", err=True)
+        return rv
     return 0
 
 
