@@ -20,6 +20,7 @@ from phylaw.errors import PhylawError
 from phylaw.experiments.experiment import RESULT_COLUMNS
 from phylaw.experiments.plots import scaling_plot, training_curves
 from phylaw.experiments.published import published_for
+from phylaw.experiments.spec import size_label
 from phylaw.experiments.tables import headline_table, html_table, level_table, markdown_table
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,13 @@ img.plot{max-width:100%;border:1px solid #eee} .gal{display:flex;flex-wrap:wrap;
 .gal figure{margin:0} .gal figcaption{font-size:.8em;color:#555} .note{color:#555;font-size:.9em}
 .failed{color:#a00}
 """
+
+
+# secondary metrics shown as their own ID/OOD table when the results have them
+EXTRA_METRICS = {
+    "mean_velocity_error": "Error of the mean velocity (the released evaluator's number, for comparability)",
+    "parse_failure_rate": "Parse failure rate (frames where the object was not found)",
+}
 
 
 @dataclass(frozen=True)
@@ -101,15 +109,30 @@ def build_report(
     gifs = _copy_gifs(data.gifs, out / "media", max_gifs)
     head = headline_table(data.results)
     levels = level_table(data.results)
-    pub = published_for(str(experiment))
-    md = _markdown(title, data, head, levels, pub, pngs, gifs)
-    page = _html(title, data, head, levels, pub, pngs, gifs)
+    extra = {
+        m: headline_table(data.results, m, label="value")
+        for m in EXTRA_METRICS
+        if m in set(data.results["metric"])
+    }
+    pub = _published_table(published_for(str(experiment)))
+    md = _markdown(title, data, head, levels, pub, pngs, gifs, extra)
+    page = _html(title, data, head, levels, pub, pngs, gifs, extra)
     md_path, html_path = out / "report.md", out / "report.html"
     for path, text in ((md_path, md), (html_path, page)):
         tmp = path.with_name(path.name + ".partial")
         tmp.write_text(text)
         tmp.replace(path)
     return ReportFiles(html_path, md_path, tuple(pngs), tuple(p for _, p in gifs))
+
+
+def _published_table(pub: pd.DataFrame) -> pd.DataFrame:
+    """The published values with readable data sizes ("30K", "–" for the ground-truth floor rows)."""
+    if pub.empty:
+        return pub
+    out = pub.copy()
+    out["data_size"] = [size_label(int(x)) if pd.notna(x) else "–" for x in out["data_size"]]
+    out["model"] = out["model"].fillna("GT floor")
+    return out
 
 
 def _copy_gifs(gifs: Sequence[tuple[str, Path]], media: Path, max_gifs: int) -> list[tuple[str, Path]]:
@@ -133,7 +156,7 @@ def _failed(status: pd.DataFrame) -> pd.DataFrame:
     return status[status["state"] != "done"][["run_id", "state", "error"]].fillna("")
 
 
-def _markdown(title, data: RunData, head, levels, pub, pngs, gifs) -> str:
+def _markdown(title, data: RunData, head, levels, pub, pngs, gifs, extra) -> str:
     lines = [
         f"# {title}",
         "",
@@ -141,6 +164,8 @@ def _markdown(title, data: RunData, head, levels, pub, pngs, gifs) -> str:
         "",
     ]
     lines += ["## Velocity error (ID / OOD, 95 % CI, ground-truth floor)", "", markdown_table(head), ""]
+    for metric, table in extra.items():
+        lines += [f"## {EXTRA_METRICS[metric]}", "", markdown_table(table), ""]
     lines += ["## Per level", "", markdown_table(levels), ""]
     lines += [
         "## Published values (paper text)",
@@ -159,7 +184,7 @@ def _markdown(title, data: RunData, head, levels, pub, pngs, gifs) -> str:
     return "\n".join(lines)
 
 
-def _html(title, data: RunData, head, levels, pub, pngs, gifs) -> str:
+def _html(title, data: RunData, head, levels, pub, pngs, gifs, extra) -> str:
     e = html.escape
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
@@ -174,6 +199,7 @@ def _html(title, data: RunData, head, levels, pub, pngs, gifs) -> str:
         "<p class='note'>Solid: ours (95 % CI). Hollow diamonds: values stated in the paper's text; dotted: the "
         "paper's GT floor at 128 px. The paper's other Fig. 3 points exist only as a plot and are not shown.</p>",
         f"<img class='plot' alt='scaling plot' src='{_b64(pngs[0], 'image/png')}'>",
+        *(f"<h2>{e(EXTRA_METRICS[m])}</h2>" + html_table(t) for m, t in extra.items()),
         "<h2 id='levels'>Per split and level</h2>",
         html_table(levels),
         "<h2 id='published'>Published values (paper text)</h2>",

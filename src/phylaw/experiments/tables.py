@@ -31,7 +31,9 @@ def pooled(results: pd.DataFrame, metric: str = HEADLINE_METRIC) -> pd.DataFrame
     return sel.copy()
 
 
-def headline_table(results: pd.DataFrame, metric: str = HEADLINE_METRIC) -> pd.DataFrame:
+def headline_table(
+    results: pd.DataFrame, metric: str = HEADLINE_METRIC, label: str = "error"
+) -> pd.DataFrame:
     """One row per (scenario, model, data size): ID and OOD error with 95 % CIs, the floor and the ratios."""
     sel = pooled(results, metric)
     rows = []
@@ -41,7 +43,7 @@ def headline_table(results: pd.DataFrame, metric: str = HEADLINE_METRIC) -> pd.D
         by = {r.split: r for r in g.itertuples()}
         for split in ("id", "ood"):
             r = by.get(split)
-            row[f"{split.upper()} error [95% CI]"] = fmt_ci(r.value, r.ci_low, r.ci_high) if r else "–"
+            row[f"{split.upper()} {label} [95% CI]"] = fmt_ci(r.value, r.ci_low, r.ci_high) if r else "–"
             row[f"{split.upper()} GT floor"] = _fmt(r.floor) if r else "–"
         rid, rood = by.get("id"), by.get("ood")
         row["ID / floor"] = _ratio(rid.value, rid.floor) if rid else "–"
@@ -53,6 +55,14 @@ def headline_table(results: pd.DataFrame, metric: str = HEADLINE_METRIC) -> pd.D
 def level_table(results: pd.DataFrame, metric: str = HEADLINE_METRIC) -> pd.DataFrame:
     """Per-level breakdown (OOD levels separately) with the parse failure rate."""
     sel = results[results["metric"] == metric]
+    n_levels = sel[sel["level"] != POOLED].groupby(["run_id", "split"])["level"].nunique()
+    single = {k for k, v in n_levels.items() if v == 1}
+    sel = sel[
+        [
+            not (lv == POOLED and (rid, sp) in single)
+            for rid, sp, lv in zip(sel["run_id"], sel["split"], sel["level"], strict=True)
+        ]
+    ]
     rows = []
     for r in sel.sort_values(["scenario", "model", "data_size", "split", "level"]).itertuples():
         rows.append(
