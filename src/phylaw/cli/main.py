@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         typer.echo(f"error: {exc}", err=True)
         return 2
     except KeyboardInterrupt:
-        typer.echo("interrupted: run the same command again to resume", err=True)
+        typer.echo("interrupted: run the same command again to resume (train, train-vae: with --resume)", err=True)
         return 130
     except (FileNotFoundError, PermissionError, IsADirectoryError) as exc:
         typer.echo(f"error: {exc}", err=True)
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(exit_code)
     if isinstance(rv, int) and not isinstance(rv, bool) and rv != 0:  # commands themselves return None
         if rv == 130:
-            typer.echo("interrupted: run the same command again to resume", err=True)
+            typer.echo("interrupted: run the same command again to resume (train, train-vae: with --resume)", err=True)
         return rv
     return 0
 
