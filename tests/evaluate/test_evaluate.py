@@ -277,3 +277,23 @@ def test_cond_frames_that_leave_nothing_to_score(uniform64, tmp_path):
     res = evaluate(uniform64, None, tmp_path / "ok", metrics=["velocity_error"],
                    options=EvalOptions(cond_frames=T - 2, limit=2))  # fmt: skip
     assert pd.read_csv(res.metrics_csv)["index"].nunique() == 2  # the last interval alone is allowed
+
+
+def test_floor_of_procedural_phyworld_import_uses_phylaw_pixel_centres(datasets, tmp_path):
+    """A procedural import of phyworld data is rendered by phylaw's renderer (pixel centres): its own floor
+    must be parsed with that convention, not the released "linspace" one (which biased the floor)."""
+    from phylaw.datasets.phyworld import convert
+
+    src = datasets("uniform_motion", 256, 4)
+    exported = convert(src, "phyworld", tmp_path / "exp.hdf5", progress=False)
+    raw = tmp_path / "uniform_motion_eval.hdf5"  # as released: no phylaw attributes
+    with h5py.File(exported) as f, h5py.File(raw, "w") as g:
+        for name in ("position_streams", "init_streams", "video_streams"):
+            f.copy(name, g)
+    imported = convert(raw, "phylaw", tmp_path / "imp.h5", procedural=True, progress=False)
+    ds = open_dataset(imported)
+    assert (ds.config.pixel_convention, ds.frames_stored, ds.resolution) == ("linspace", False, 256)
+    metrics = ["position_error", "velocity_error"]
+    a = pd.read_csv(evaluate(src, None, tmp_path / "a", metrics=metrics).metrics_csv)
+    b = pd.read_csv(evaluate(imported, None, tmp_path / "b", metrics=metrics).metrics_csv)
+    np.testing.assert_array_equal(a["value"].to_numpy(), b["value"].to_numpy())  # same frames, same parse

@@ -104,12 +104,13 @@ class _Evaluator:
     def _group(self, shape: tuple, idx: list[int], videos: dict[int, np.ndarray]) -> dict[int, dict]:
         t_vid, res = shape[0], shape[1]
         truth = self.ds.trajectories(np.array(idx))
-        values, found = _score(np.stack([videos[i] for i in idx]), truth, self.metrics, self.opt, self.convention)
+        stored = getattr(self.ds, "frames_stored", True) and res == self.ds.resolution
+        gt_convention = self.convention if stored else "centre"  # phylaw's renderer draws pixel centres
+        convention = gt_convention if self.same_as_floor else self.convention
+        values, found = _score(np.stack([videos[i] for i in idx]), truth, self.metrics, self.opt, convention)
         if self.opt.floor and not self.same_as_floor:
             gt = np.stack([self.ds.frames(i, resolution=res)[:t_vid] for i in idx])  # (n, T, H, W, 3)
-            stored = getattr(self.ds, "frames_stored", True) and res == self.ds.resolution
-            convention = self.convention if stored else "centre"  # phylaw's renderer draws pixel centres
-            floor, floor_found = _score(gt, truth, self.metrics, self.opt, convention)
+            floor, floor_found = _score(gt, truth, self.metrics, self.opt, gt_convention)
         else:
             floor, floor_found = values, found
         keep = _released_filter(truth.scenario, truth.radius) if self.opt.released_radius_filter else None
