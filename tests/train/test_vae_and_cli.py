@@ -74,6 +74,10 @@ def test_dit_on_vae_latents_uses_a_keyed_cache(vae_run, tiny_data, tmp_path):
     assert main([*args, *(x for o in sets for x in ("--set", o))]) == 0
     caches = list((tmp_path / "run").glob("latents-*.h5"))
     assert len(caches) == 1
+    no_data = [o for o in sets if not o.startswith("data.train=")]  # --data as in `train` (documented)
+    args_d = ["encode-latents", "--config", "cpu-tiny", "--data", str(tiny_data), "--out", str(tmp_path / "d"), "--quiet"]
+    assert main([*args_d, *(x for o in no_data for x in ("--set", o))]) == 0
+    assert [p.name for p in (tmp_path / "d").glob("latents-*.h5")] == [caches[0].name]
     built = caches[0].stat().st_mtime_ns
     run = train_dit(cfg, tmp_path / "run", progress=False)  # uses the pre-computed cache
     assert list(run.glob("latents-*.h5")) == caches

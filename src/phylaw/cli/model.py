@@ -98,12 +98,14 @@ def encode_latents_cmd(
     config: str = typer.Option(..., "--config", help="preset name or YAML/TOML file"),
     out: Path = typer.Option(..., "--out", help="run directory the latent cache is written into"),
     overrides: list[str] | None = typer.Option(None, "--set", help=SET_HELP),
+    data: str | None = typer.Option(None, "--data", help="training dataset (same as --set data.train=...)"),
     quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
 ) -> None:
     """Pre-compute the latent cache of a run (learned autoencoders only; `train` reuses it)."""
     from phylaw.train.trainer import encode_latents
 
-    path = encode_latents(_config(config, overrides), out, progress=not quiet)
+    sets = [*(overrides or []), *([f"data.train={data!r}"] if data else [])]
+    path = encode_latents(_config(config, sets), out, progress=not quiet)
     typer.echo(f"wrote {path}" if path else "pixel-space autoencoder: nothing to cache")
 
 
