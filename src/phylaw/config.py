@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import json
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -190,6 +191,9 @@ def _allowed(tp: Any) -> tuple[Any, ...]:
     return (tp,)
 
 
+_YAML11_EXP_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+
+
 def _coerce(value: Any, tp: Any, key: str) -> Any:
     """Check ``value`` against the field type ``tp``; int -> float and list -> tuple are the only coercions."""
     for option in _allowed(tp):
@@ -198,6 +202,8 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
             return None
         if option is float and isinstance(value, int | float) and not isinstance(value, bool):
             return float(value)
+        if option is float and isinstance(value, str) and _YAML11_EXP_FLOAT.fullmatch(value.strip()):
+            return float(value)  # YAML 1.1 (PyYAML) reads `lr: 1e-3` (no dot) as a string
         if option is int and isinstance(value, int) and not isinstance(value, bool):
             return value
         if option in (bool, str) and type(value) is option:

@@ -111,3 +111,15 @@ def test_defaults_are_frozen():
     cfg = TrainConfig()
     with pytest.raises(AttributeError):
         cfg.optim = None  # type: ignore[misc]
+
+
+def test_yaml_exponent_without_dot_is_a_float(tmp_path):
+    """PyYAML (YAML 1.1) reads `lr: 1e-3` as the string '1e-3'; a float field accepts it, other strings not."""
+    (tmp_path / "a.yaml").write_text("base: cpu-tiny\noptim:\n  lr: 1e-3\n  weight_decay: 2E-2\n")
+    cfg = load_config(tmp_path / "a.yaml")
+    assert (cfg.optim.lr, cfg.optim.weight_decay) == (1e-3, 2e-2)
+    (tmp_path / "b.yaml").write_text("base: cpu-tiny\noptim:\n  lr: fast\n")
+    with pytest.raises(PhylawError, match=r"optim\.lr"):
+        load_config(tmp_path / "b.yaml")
+    (tmp_path / "c.yaml").write_text("base: cpu-tiny\nmodel:\n  preset: 1e3\n")  # str fields stay strings
+    assert load_config(tmp_path / "c.yaml").model.preset == "1e3"
