@@ -44,3 +44,16 @@ def test_cli_ctrl_c_exits_130_not_0(monkeypatch, capsys):
     assert main(["work"]) == 130
     assert "interrupted" in capsys.readouterr().err
     assert main(["ok"]) == 0
+
+
+def test_cli_out_path_that_is_a_file_is_one_line(tmp_path, capsys):
+    """`--out` naming an existing file (a directory is needed) is a one-line error, not a traceback."""
+    from phylaw.datasets.build import generate
+
+    data = generate("uniform_motion", "eval-small", tmp_path / "d.h5", resolution=16, limit=2, progress=False)
+    (tmp_path / "afile").write_text("x")
+    assert main(["evaluate", "--data", str(data), "--out", str(tmp_path / "afile"), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert err[0].startswith("error:"), err
+    assert (tmp_path / "afile").read_text() == "x"

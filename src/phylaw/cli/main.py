@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         typer.echo("interrupted: run the same command again to resume (train, train-vae: with --resume)", err=True)
         return 130
-    except (FileNotFoundError, PermissionError, IsADirectoryError) as exc:
+    except (FileNotFoundError, FileExistsError, PermissionError, IsADirectoryError, NotADirectoryError) as exc:
         typer.echo(f"error: {exc}", err=True)
         return 2
     except SystemExit as exc:  # typer/click usage errors
