@@ -38,6 +38,8 @@ class _Part:
 
 
 def _open_h5(path: Path) -> h5py.File:
+    if not Path(path).is_file():
+        raise PhylawError(f"{path}: no such file")
     try:
         return h5py.File(path, "r")
     except OSError as exc:
