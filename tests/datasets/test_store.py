@@ -94,6 +94,12 @@ def test_worker_processes_give_the_same_bytes(tmp_path):
 def test_shards_read_together_and_merge_equal_one_run(tmp_path, stored_collision):
     out = tmp_path / "coll.h5"
     kw = {"resolution": 32, "limit": 24, "seed": 3, "progress": False}
+    first = generate("collision", "eval", out, shard=(2, 3), **kw)
+    mtime = first.stat().st_mtime_ns
+    assert generate("collision", "eval", out, shard=(2, 3), **kw) == first  # finished shard: skipped, alone
+    assert first.stat().st_mtime_ns == mtime
+    with pytest.raises(PhylawError, match="different configuration"):
+        generate("collision", "eval", out, shard=(2, 3), **{**kw, "seed": kw.get("seed", 0) + 1})
     shards = [generate("collision", "eval", out, shard=(i, 3), **kw) for i in (2, 0, 1)]
     assert [p.name for p in sorted(shards)] == [f"coll.shard-{i:05d}-of-00003.h5" for i in range(3)]
     assert not out.exists()

@@ -24,7 +24,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from phylaw import sim
-from phylaw.datasets.reader import open_dataset
+from phylaw.datasets.reader import _describe
 from phylaw.datasets.store import DatasetConfig, DatasetWriter, RowBlock, compress_video, shard_path
 from phylaw.errors import PhylawError
 from phylaw.sim import SplitDef
@@ -230,11 +230,10 @@ def dataset_config(
 
 
 def _check_existing(final: Path, config: DatasetConfig) -> None:
-    with open_dataset(final) as ds:
-        if ds.config.content() != config.content() or ds.frames_stored != config.frames_stored:
-            raise PhylawError(
-                f"{final} exists with a different configuration; remove it or choose another --out"
-            )
+    _, config_json = _describe(final)  # this one file (a finished shard is checked without its siblings)
+    existing = DatasetConfig.from_json(config_json)
+    if existing.content() != config.content() or existing.frames_stored != config.frames_stored:
+        raise PhylawError(f"{final} exists with a different configuration; remove it or choose another --out")
 
 
 def generate_ray(
