@@ -72,3 +72,12 @@ def test_two_process_sampling_matches_single_process(tiny_data, tmp_path, limit)
         assert b["done"][:].all()
         diff = np.abs(a["frames"][:].astype(int) - b["frames"][:].astype(int))
         assert diff.max() <= 1
+
+
+def test_unknown_device_name_is_a_one_line_error():
+    from phylaw.errors import PhylawError
+    from phylaw.train.distributed import resolve_device
+
+    assert resolve_device("cpu") == torch.device("cpu")
+    with pytest.raises(PhylawError, match="not a torch device"):  # was torch's RuntimeError (a traceback)
+        resolve_device("foo")

@@ -42,7 +42,10 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
         raise PhylawError(f"runtime.device={name!r} but CUDA is not available")
     if name == "cuda":
         return torch.device(f"cuda:{local_rank}")
-    return torch.device(name)
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        raise PhylawError(f"runtime.device={name!r} is not a torch device (auto, cpu, cuda, cuda:N, ...)") from None
 
 
 def init(device: str = "auto") -> DistInfo:
