@@ -118,6 +118,10 @@ def test_cli_train_sample_presets_and_errors(tiny_data, tmp_path, capsys):
     assert main(["train", "--config", "nope", "--out", str(tmp_path / "x")]) == 2
     assert main([*args[:-2], "--indices", "a-b"]) == 2
     assert not (tmp_path / "x").exists()
+    vae = ["train-vae", "--data", str(tiny_data), "--out", str(tmp_path / "v"), "--steps", "1", "--quiet"]
+    assert main([*vae, "--report-limit", "0"]) == 2  # refused before training (was a traceback after it)
+    assert "--report-limit" in capsys.readouterr().err
+    assert not (tmp_path / "v").exists()
 
 
 def test_diffusers_vae_needs_a_path(tiny_data, tmp_path, monkeypatch):

@@ -58,6 +58,8 @@ def train_vae_cmd(
     """Train phylaw's VideoVAE and report its reconstruction velocity error vs the ground-truth floor."""
     from phylaw.train.vae_trainer import train_vae, vae_report
 
+    if report_limit < 1:  # checked before training, not after it
+        raise PhylawError(f"--report-limit must be >= 1, got {report_limit}")
     sets = [*(overrides or []), f"data.train={data!r}", "autoencoder.kind='vae'"]
     sets += [f"schedule.steps={steps}"] if steps is not None else []
     cfg = _config(config, sets)
