@@ -57,3 +57,25 @@ def test_cli_out_path_that_is_a_file_is_one_line(tmp_path, capsys):
     assert len(err) == 1, err
     assert err[0].startswith("error:"), err
     assert (tmp_path / "afile").read_text() == "x"
+
+
+def test_cli_memory_error_is_one_line(monkeypatch, capsys):
+    import typer
+
+    import phylaw.cli.main as cli_main
+
+    app = typer.Typer()
+
+    @app.command()
+    def big() -> None:
+        raise MemoryError("Unable to allocate 894. GiB for an array")
+
+    @app.command()
+    def ok() -> None:
+        pass
+
+    monkeypatch.setattr(cli_main, "app", app)
+    monkeypatch.setattr(cli_main, "_register", lambda: None)
+    assert main(["big"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["error: out of memory: Unable to allocate 894. GiB for an array"]

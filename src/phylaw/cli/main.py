@@ -49,6 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, FileExistsError, PermissionError, IsADirectoryError, NotADirectoryError) as exc:
         typer.echo(f"error: {exc}", err=True)
         return 2
+    except MemoryError as exc:  # e.g. numpy refusing a huge --resolution
+        typer.echo(f"error: out of memory: {str(exc).splitlines()[0] if str(exc) else 'MemoryError'}", err=True)
+        return 2
     except SystemExit as exc:  # typer/click usage errors
         return int(exc.code or 0)
     except Exception as exc:
