@@ -58,9 +58,8 @@ def test_demo_refuses_an_out_dir_with_another_config(tmp_path):
         run_demo(tmp_path, SMOKE, progress=False)
 
 
-@pytest.mark.slow
 def test_smoke_demo_end_to_end_and_resume(tmp_path):
-    """The real pipeline (testbed, training, sampling, evaluator, report) on the smoke configuration."""
+    """The real pipeline (testbed, training, sampling, evaluator, report) on the smoke configuration (~10 s)."""
     out = tmp_path / "demo"
     outcome = run_demo(out, SMOKE, progress=False)
     assert not outcome.failed, outcome
