@@ -45,7 +45,7 @@ class DemoConfig:
     space_to_depth: int = 8
     patch: int = 2
     temporal_patch: int = 2
-    steps: int = 1200
+    steps: int = 2400
     batch_size: int = 16
     lr: float = 1e-3
     warmup: int = 50
