@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import h5py
 import numpy as np
 import pytest
@@ -96,4 +98,16 @@ def test_bad_sampling_input(trained_run, tiny_data, tmp_path):
     short = make_dataset(tmp_path / "short.h5", n=2, t=6)
     with pytest.raises(PhylawError, match="has 6 frames per video; the model needs 8"):
         sample_dataset(trained_run, short, tmp_path / "x.h5", progress=False)
+    assert not list(tmp_path.glob("x.h5*"))
+
+
+def test_sampling_refuses_another_scenario(trained_run, tmp_path):
+    other = make_dataset(tmp_path / "other.h5", n=2)
+    with h5py.File(other, "r+") as f:  # same geometry, but labelled as parabola videos
+        config = json.loads(f.attrs["config_json"])
+        config["scenario"] = "parabola"
+        f.attrs["config_json"] = json.dumps(config)
+        f.attrs["scenario"] = "parabola"
+    with pytest.raises(PhylawError, match=r"trained on uniform_motion videos but .* holds parabola videos"):
+        sample_dataset(trained_run, other, tmp_path / "x.h5", steps=1, progress=False)
     assert not list(tmp_path.glob("x.h5*"))

@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 
 from phylaw import __version__
 from phylaw.config import config_from_dict, to_json
+from phylaw.datasets import open_dataset
 from phylaw.datasets.torch_dataset import VideoDataset
 from phylaw.diffusion import make_condition, make_train_scheduler, sample
 from phylaw.errors import PhylawError
@@ -124,6 +125,14 @@ def _generate(
     return videos
 
 
+def _training_scenario(cfg) -> str | None:
+    """Scenario of the run's training dataset, or None when that file is no longer readable."""
+    try:
+        return open_dataset(cfg.data.train).scenario
+    except (PhylawError, OSError):
+        return None
+
+
 def sample_dataset(
     run_dir: str | Path,
     data: str | Path,
@@ -164,6 +173,11 @@ def _sample(run, data, out, info, steps, seed, limit, indices, batch_size, progr
     if ds.data.n_frames < cfg.data.n_frames:
         raise PhylawError(
             f"dataset {data} has {ds.data.n_frames} frames per video; the model needs {cfg.data.n_frames}"
+        )
+    trained_on = _training_scenario(cfg)
+    if trained_on is not None and trained_on != ds.data.scenario:
+        raise PhylawError(
+            f"the model in {run} was trained on {trained_on} videos but {data} holds {ds.data.scenario} videos"
         )
     n = len(ds)
     index = np.arange(n) if indices is None else np.asarray(indices, dtype=np.int64).reshape(-1)
