@@ -1,8 +1,9 @@
 """``phylaw demo``: the paper's central finding on a laptop, as a one-cell experiment plus its report.
 
-Uniform motion, a tiny pixel-space DiT, trained on a small (r, v) grid inside the paper's ID ranges, then asked
+Uniform motion, a tiny DiT (on the latents of phylaw's VideoVAE, trained first on the same videos, or in pixel
+space), trained on a small (r, v) grid inside the paper's ID ranges, then asked
 to continue 3-frame prompts of held-out ID videos and of OOD videos (radius and/or velocity outside the
-training ranges). The embedded defaults (``DEMO``) were tuned to finish in about 10 minutes on 2 CPU cores;
+training ranges). The embedded defaults (``DEMO``) finish in about 14 minutes on 2 idle CPU cores;
 ``SMOKE`` is a one-to-two-minute configuration that only checks that every stage runs.
 """
 
@@ -119,8 +120,10 @@ def demo_plan(cfg: DemoConfig) -> ExperimentPlan:
         sample_batch_size=cfg.sample_batch_size, seed=cfg.seed, notes=f"gallery_per_split={cfg.gallery_per_split}",
     )  # fmt: skip
     return ExperimentPlan(
-        cfg.name, "tiny", (cell,), "phylaw demo: uniform motion, tiny pixel-space DiT on CPU."
-    )
+        cfg.name, "tiny", (cell,),
+        f"phylaw demo: uniform motion, {cfg.model} on "
+        + ("VideoVAE latents" if cfg.autoencoder == "vae" else "pixels") + ", on CPU.",
+    )  # fmt: skip
 
 
 def config_json(cfg: DemoConfig) -> dict[str, Any]:
