@@ -97,6 +97,17 @@ def demo_config(base: DemoConfig, overrides: list[str]) -> DemoConfig:
     return dataclasses.replace(base, **changes)
 
 
+def train_spec(cfg: DemoConfig) -> TrainSpec:
+    """The training settings of a demo configuration (also the tiny-scale grids' settings, see registry)."""
+    return TrainSpec(
+        model=cfg.model, steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr, warmup=cfg.warmup,
+        autoencoder=cfg.autoencoder, space_to_depth=cfg.space_to_depth, patch=cfg.patch,
+        temporal_patch=cfg.temporal_patch, ema_decay=cfg.ema_decay, preset="cpu-tiny", seed=cfg.seed,
+        vae_factor=cfg.vae_factor, vae_base_channels=cfg.vae_base_channels, vae_steps=cfg.vae_steps,
+        vae_batch_size=cfg.vae_batch_size, vae_lr=cfg.vae_lr,
+    )  # fmt: skip
+
+
 def demo_plan(cfg: DemoConfig) -> ExperimentPlan:
     """The demo as a one-cell experiment (so it shares the runner's skip/resume logic and the report)."""
     r, v = (0.7, 1.5), (1.0, 4.0)  # the paper's ID ranges (SPEC I.1)
@@ -108,15 +119,8 @@ def demo_plan(cfg: DemoConfig) -> ExperimentPlan:
         cfg.scenario, "eval", resolution=cfg.resolution, n_frames=cfg.n_frames,
         per_split=cfg.eval_per_split, seed=cfg.seed,
     )  # fmt: skip
-    ts = TrainSpec(
-        model=cfg.model, steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr, warmup=cfg.warmup,
-        autoencoder=cfg.autoencoder, space_to_depth=cfg.space_to_depth, patch=cfg.patch,
-        temporal_patch=cfg.temporal_patch, ema_decay=cfg.ema_decay, preset="cpu-tiny", seed=cfg.seed,
-        vae_factor=cfg.vae_factor, vae_base_channels=cfg.vae_base_channels, vae_steps=cfg.vae_steps,
-        vae_batch_size=cfg.vae_batch_size, vae_lr=cfg.vae_lr,
-    )  # fmt: skip
     cell = RunSpec(
-        cfg.name, "tiny", cfg.scenario, cfg.train_size, train, evald, ts, sample_steps=cfg.sample_steps,
+        cfg.name, "tiny", cfg.scenario, cfg.train_size, train, evald, train_spec(cfg), sample_steps=cfg.sample_steps,
         sample_batch_size=cfg.sample_batch_size, seed=cfg.seed, notes=f"gallery_per_split={cfg.gallery_per_split}",
     )  # fmt: skip
     return ExperimentPlan(

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 from phylaw.errors import PhylawError
@@ -43,26 +44,9 @@ TINY_GRIDS: dict[str, dict[int, tuple[tuple[str, float, float, int], ...]]] = {
 
 
 def _tiny_train(model: str, steps: int) -> TrainSpec:
-    from phylaw.experiments.demo import DEMO
+    from phylaw.experiments.demo import DEMO, train_spec
 
-    return TrainSpec(
-        model=model,
-        steps=steps,
-        batch_size=DEMO.batch_size,
-        lr=DEMO.lr,
-        warmup=DEMO.warmup,
-        autoencoder=DEMO.autoencoder,
-        space_to_depth=DEMO.space_to_depth,
-        patch=DEMO.patch,
-        temporal_patch=DEMO.temporal_patch,
-        ema_decay=DEMO.ema_decay,
-        preset="cpu-tiny",
-        vae_factor=DEMO.vae_factor,
-        vae_base_channels=DEMO.vae_base_channels,
-        vae_steps=DEMO.vae_steps,
-        vae_batch_size=DEMO.vae_batch_size,
-        vae_lr=DEMO.vae_lr,
-    )
+    return train_spec(dataclasses.replace(DEMO, model=model, steps=steps))
 
 
 def fig3(scale: str) -> ExperimentPlan:
