@@ -79,3 +79,23 @@ def test_cli_memory_error_is_one_line(monkeypatch, capsys):
     assert main(["big"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["error: out of memory: Unable to allocate 894. GiB for an array"]
+
+
+def test_cli_usage_errors_are_one_line(capsys):
+    """A typo in an option or a missing argument: one `error:` line naming the problem and the help command."""
+    for argv, needle in (
+        (["generate", "--bogus"], "--bogus"),
+        (["generate"], "scenario"),
+        (["no-such"], "no-such"),
+    ):
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0, err
+        assert err.startswith("error: ")
+        assert needle in err
+        assert "--help" in err
+
+
+def test_cli_help_still_prints_usage(capsys):
+    assert main(["generate", "--help"]) == 0
+    assert "Usage" in capsys.readouterr().out

@@ -44,13 +44,23 @@ def main(argv: list[str] | None = None) -> int:
         typer.echo(f"error: {exc}", err=True)
         return 2
     except KeyboardInterrupt:
-        typer.echo("interrupted: run the same command again to resume (train, train-vae: with --resume)", err=True)
+        typer.echo(
+            "interrupted: run the same command again to resume (train, train-vae: with --resume)", err=True
+        )
         return 130
-    except (FileNotFoundError, FileExistsError, PermissionError, IsADirectoryError, NotADirectoryError) as exc:
+    except (
+        FileNotFoundError,
+        FileExistsError,
+        PermissionError,
+        IsADirectoryError,
+        NotADirectoryError,
+    ) as exc:
         typer.echo(f"error: {exc}", err=True)
         return 2
     except MemoryError as exc:  # e.g. numpy refusing a huge --resolution
-        typer.echo(f"error: out of memory: {str(exc).splitlines()[0] if str(exc) else 'MemoryError'}", err=True)
+        typer.echo(
+            f"error: out of memory: {str(exc).splitlines()[0] if str(exc) else 'MemoryError'}", err=True
+        )
         return 2
     except SystemExit as exc:  # typer/click usage errors
         return int(exc.code or 0)
@@ -59,13 +69,20 @@ def main(argv: list[str] | None = None) -> int:
         exit_code = getattr(exc, "exit_code", None)
         if exit_code is None:
             raise
-        show = getattr(exc, "show", None)
-        if callable(show):
-            show()
+        fmt = getattr(exc, "format_message", None)
+        if callable(fmt) and int(exit_code) != 0:
+            ctx = getattr(exc, "ctx", None)
+            path = getattr(ctx, "command_path", None) or "phylaw"
+            typer.echo(f"error: {fmt()} (see '{path} --help')", err=True)
+        elif callable(getattr(exc, "show", None)):
+            exc.show()
         return int(exit_code)
     if isinstance(rv, int) and not isinstance(rv, bool) and rv != 0:  # commands themselves return None
         if rv == 130:
-            typer.echo("interrupted: run the same command again to resume (train, train-vae: with --resume)", err=True)
+            typer.echo(
+                "interrupted: run the same command again to resume (train, train-vae: with --resume)",
+                err=True,
+            )
         return rv
     return 0
 

@@ -89,6 +89,9 @@ def sample_cmd(
     """Generate videos for dataset rows (resumable; spread over ranks under torchrun)."""
     from phylaw.train import sample_dataset
 
+    if threads < 0:
+        raise PhylawError(f"--threads must be >= 0 (0 = torch default), got {threads}")
+
     path = sample_dataset(
         checkpoint, data, out, steps=steps, seed=seed, limit=limit, indices=_parse_indices(indices),
         batch_size=batch_size, device=device, threads=threads, progress=not quiet,
