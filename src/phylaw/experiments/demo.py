@@ -51,6 +51,7 @@ class DemoConfig:
     lr: float = 1e-3
     warmup: int = 50
     ema_decay: float = 0.995
+    flip: bool = True  # horizontal-flip augmentation while training
     sample_steps: int = 10
     sample_batch_size: int = 50
     eval_per_split: tuple[tuple[str, int], ...] = (("id", 100), ("ood", 99))
@@ -102,7 +103,7 @@ def train_spec(cfg: DemoConfig) -> TrainSpec:
     return TrainSpec(
         model=cfg.model, steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr, warmup=cfg.warmup,
         autoencoder=cfg.autoencoder, space_to_depth=cfg.space_to_depth, patch=cfg.patch,
-        temporal_patch=cfg.temporal_patch, ema_decay=cfg.ema_decay, preset="cpu-tiny", seed=cfg.seed,
+        temporal_patch=cfg.temporal_patch, ema_decay=cfg.ema_decay, flip=cfg.flip, preset="cpu-tiny", seed=cfg.seed,
         vae_factor=cfg.vae_factor, vae_base_channels=cfg.vae_base_channels, vae_steps=cfg.vae_steps,
         vae_batch_size=cfg.vae_batch_size, vae_lr=cfg.vae_lr,
     )  # fmt: skip
