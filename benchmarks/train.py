@@ -10,6 +10,12 @@ projections, attention as explicit softmax(QKᵀ/√d)V, and per-block adaLN-Zer
     .venv/bin/python benchmarks/train.py                     # tiny preset and DiT-S, 2 threads
     .venv/bin/python benchmarks/train.py --threads 1 --clock cpu  # CPU time: robust on a loaded machine
     .venv/bin/python benchmarks/train.py --compile           # also time torch.compile (off by default)
+    .venv/bin/python benchmarks/train.py --amdahl            # + share of each step spent in GEMM kernels
+
+``--amdahl`` profiles a few steps of each model (torch.profiler, CPU) and prints the fraction of step time spent
+in matrix-multiply kernels (mm, addmm, bmm and the fused attention kernels). At equal model FLOPs, no
+implementation running its GEMMs at the same speed can beat the reference by more than 1 / (its GEMM share),
+even if everything else cost nothing: the ``bound`` column.
 """
 
 from __future__ import annotations
@@ -183,8 +189,32 @@ def run_case(name: str, preset: str, input_size: tuple[int, int, int], batch: in
     base = rows[0]["samples_s"]
     for row in rows:
         row["speedup"] = row["samples_s"] / base
+    if args.amdahl and device.type == "cpu":
+        for row, trainer in zip(rows, trainers, strict=True):
+            row["gemm_share"] = gemm_share(trainer)
     rows.append({"case": name, "analytic_gflop": model_flops_per_sample(cfg) / 1e9})
     return rows
+
+
+GEMM_KERNELS = frozenset({
+    "aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm",
+    "aten::_scaled_dot_product_flash_attention_for_cpu",
+    "aten::_scaled_dot_product_flash_attention_for_cpu_backward",
+})  # fmt: skip
+
+
+def gemm_share(trainer: Trainer, steps: int = 3) -> float:
+    """Fraction of a training step's self CPU time spent in GEMM / fused-attention kernels (after 2 warm-ups)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    for _ in range(2):
+        trainer.step()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(steps):
+            trainer.step()
+    events = prof.key_averages()
+    total = sum(e.self_cpu_time_total for e in events)
+    return sum(e.self_cpu_time_total for e in events if e.key in GEMM_KERNELS) / max(total, 1e-9)
 
 
 CASES = {
@@ -217,6 +247,9 @@ def main() -> None:
         "--peak-tflops", type=float, default=0.0, help="device peak (dense) TFLOP/s: adds an MFU column"
     )
     parser.add_argument("--compile", action="store_true", help="also time torch.compile(phylaw model)")
+    parser.add_argument(
+        "--amdahl", action="store_true", help="CPU: profile the GEMM share of each step and print the bound"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     dev = torch.cuda.get_device_name(args.device) if args.device.startswith("cuda") else "cpu"
@@ -238,7 +271,12 @@ def main() -> None:
                 f"{row['batch']:3d} {row['gflop_per_sample']:9.3f} {row['samples_s']:7.2f} "
                 f"{row['tokens_s']:8.0f} {row['gflop_s']:8.1f} {row['speedup']:6.2f}x "
                 f"{row['median_samples_s']:12.2f}"
-                + (f" MFU {100 * row['mfu']:.1f}%" if args.peak_tflops > 0 else ""),
+                + (f" MFU {100 * row['mfu']:.1f}%" if args.peak_tflops > 0 else "")
+                + (
+                    f" GEMM {100 * row['gemm_share']:.0f}% -> bound {1 / row['gemm_share']:.2f}x"
+                    if "gemm_share" in row
+                    else ""
+                ),
                 flush=True,
             )
 
