@@ -38,6 +38,7 @@ class DataConfig:
     hflip: bool = True  # horizontal-flip augmentation (frames and states), p = 0.5 per video
     limit: int | None = None  # use only the first `limit` videos of the dataset
     cache_latents: bool = True  # encode every video once and keep the latents in the run dir
+    cache_dir: str = ""  # where the latent cache lives ("" = the run dir); content-addressed, so runs can share one
 
 
 @dataclass(frozen=True)

@@ -95,6 +95,15 @@ def test_dit_on_vae_latents_uses_a_keyed_cache(vae_run, tiny_data, tmp_path):
         assert "z_flip" not in f
         with h5py.File(caches[0], "r") as g:
             assert torch.equal(torch.from_numpy(f["z"][:]), torch.from_numpy(g["z"][:]))
+    # data.cache_dir: two runs share one cache (built once, by the first); nothing lands in the run dirs
+    shared = tmp_path / "shared"
+    stamps = []
+    for name in ("run3", "run4"):
+        train_dit(apply_overrides(cfg, [f"data.cache_dir={str(shared)!r}"]), tmp_path / name, progress=False)
+        assert not list((tmp_path / name).glob("latents-*"))
+        assert [p.name for p in shared.iterdir()] == [caches[0].name]
+        stamps.append((shared / caches[0].name).stat().st_mtime_ns)
+    assert stamps[0] == stamps[1]
 
 
 def test_cli_train_sample_presets_and_errors(tiny_data, tmp_path, capsys):

@@ -137,7 +137,8 @@ def train(ctx: CellContext) -> dict[str, Any]:
     cfg = train_config(ctx.spec, ctx.train_data_dir / DATA_FILE)
     if ctx.spec.train.autoencoder == "vae":
         vae_dir = _train_vae(ctx, cfg)
-        cfg = apply_overrides(cfg, [f"autoencoder.path={str(vae_dir)!r}"])
+        # the latents of this training set under this VAE: shared by every cell that trains on them
+        cfg = apply_overrides(cfg, [f"autoencoder.path={str(vae_dir)!r}", f"data.cache_dir={str(vae_dir)!r}"])
     run_dir = ctx.path("train")
     launch: LaunchOptions = ctx.options.get("launch") or LaunchOptions()
     if launch.torchrun:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 from pathlib import Path
 
 import h5py
@@ -183,7 +184,8 @@ class LatentSource:
         if self.cache_path is None or self.cache_path.is_file():
             return self.cache_path
         self.cache_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.cache_path.with_name(self.cache_path.name + ".partial")
+        # per-process name: cells that share a cache directory may build the same file at the same time
+        tmp = self.cache_path.with_name(f"{self.cache_path.name}.{os.getpid()}.partial")
         n = len(self.data)
         shape = self.ae.latent_shape(self.data.n_frames, self.data.resolution)
         names = ("z", "z_flip") if self.hflip else ("z",)
