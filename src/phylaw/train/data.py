@@ -90,7 +90,7 @@ def ae_identity(ae: Autoencoder) -> str:
     h.update(json.dumps(ae.describe(), sort_keys=True).encode())
     for name, tensor in sorted(ae.state_dict().items()):
         h.update(name.encode())
-        h.update(tensor.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
+        h.update(tensor.detach().cpu().reshape(-1).contiguous().view(torch.uint8).numpy().tobytes())
     return h.hexdigest()
 
 
