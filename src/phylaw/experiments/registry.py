@@ -52,7 +52,7 @@ def _tiny_base():
     from phylaw.experiments.demo import DemoConfig
 
     return DemoConfig(
-        name="fig3-tiny", steps=1200, vae_steps=400, flip=False, eval_per_split=(("id", 60), ("ood", 60))
+        name="fig3-tiny", steps=1200, lr=1e-3, vae_steps=400, flip=False, eval_per_split=(("id", 60), ("ood", 60))
     )
 
 
