@@ -98,3 +98,31 @@ def test_torchrun_commands(tmp_path):
     assert {"--nnodes=4", "--node-rank=2", "--rdzv-backend=c10d", "--rdzv-endpoint=node0:29500"} <= set(multi)
     with pytest.raises(PhylawError, match="rdzv-endpoint"):
         torchrun_command(LaunchOptions(8, 4, 2, ""), tmp_path / "c.yaml", tmp_path / "run")
+
+
+def test_worker_nodes_train_with_node_0s_config(tmp_path, monkeypatch):
+    """Every node of a multi-node cell must resolve the same training config (VAE path and the shared latent
+    cache next to it), or ranks on other nodes look for the latents where node 0 never wrote them."""
+    import dataclasses
+
+    from phylaw.experiments import stages
+    from phylaw.experiments.runner import CellContext
+    from phylaw.train import vae_trainer
+
+    spec = make_plan().cells[0]
+    spec = dataclasses.replace(spec, train=dataclasses.replace(spec.train, autoencoder="vae"))
+    seen = {}
+    monkeypatch.setattr(
+        stages, "_torchrun_train", lambda ctx, cfg, launch: seen.setdefault(launch.node_rank, cfg)
+    )
+    monkeypatch.setattr(vae_trainer, "train_vae", lambda *a, **k: None)
+    data_root = tmp_path / "data"
+    ctx = CellContext(spec, tmp_path / "cells" / spec.run_id, data_root / spec.train_data.data_id,
+                      data_root / spec.eval_data.data_id)  # fmt: skip
+    (vae := stages.vae_dir(ctx)).mkdir(parents=True)
+    (vae / "vae.pt").write_bytes(b"")  # a finished VAE: node 0 does not train it again
+    launch = LaunchOptions(2, 2, 0, "node0:29500")
+    stages.train(dataclasses.replace(ctx, options={"launch": launch}))
+    stages.train_on_worker_node(tmp_path, spec, dataclasses.replace(launch, node_rank=1))
+    assert seen[0] == seen[1]
+    assert seen[1]["data"]["cache_dir"] == str(vae)

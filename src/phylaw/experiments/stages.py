@@ -132,13 +132,11 @@ def train_config(spec: RunSpec, data_path: Path):
 
 
 def train(ctx: CellContext) -> dict[str, Any]:
-    from phylaw.config import apply_overrides, to_dict
+    from phylaw.config import to_dict
 
     cfg = train_config(ctx.spec, ctx.train_data_dir / DATA_FILE)
     if ctx.spec.train.autoencoder == "vae":
-        vae_dir = _train_vae(ctx, cfg)
-        # the latents of this training set under this VAE: shared by every cell that trains on them
-        cfg = apply_overrides(cfg, [f"autoencoder.path={str(vae_dir)!r}", f"data.cache_dir={str(vae_dir)!r}"])
+        cfg = _on_vae(cfg, _train_vae(ctx, cfg))
     run_dir = ctx.path("train")
     launch: LaunchOptions = ctx.options.get("launch") or LaunchOptions()
     if launch.torchrun:
@@ -148,6 +146,14 @@ def train(ctx: CellContext) -> dict[str, Any]:
 
         train_dit(cfg, run_dir, resume=True, progress=ctx.progress)
     return {"run_dir": str(run_dir)}
+
+
+def _on_vae(cfg, vae_run: Path):
+    """``cfg`` training on the VideoVAE in ``vae_run``, whose directory also holds the latent cache of the
+    training set (shared by every cell, and every node of a multi-node job, that trains on those latents)."""
+    from phylaw.config import apply_overrides
+
+    return apply_overrides(cfg, [f"autoencoder.path={str(vae_run)!r}", f"data.cache_dir={str(vae_run)!r}"])
 
 
 def vae_dir(ctx: CellContext) -> Path:
@@ -223,9 +229,7 @@ def train_on_worker_node(out: Path, spec: RunSpec, launch: LaunchOptions) -> Non
 
     cfg = train_config(spec, ctx.train_data_dir / DATA_FILE)
     if spec.train.autoencoder == "vae":
-        from phylaw.config import apply_overrides
-
-        cfg = apply_overrides(cfg, [f"autoencoder.path={str(vae_dir(ctx))!r}"])
+        cfg = _on_vae(cfg, vae_dir(ctx))
     _torchrun_train(ctx, to_dict(cfg), launch)
 
 
