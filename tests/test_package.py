@@ -23,8 +23,8 @@ def test_cli_unknown_command_exits_nonzero(capsys):
     assert main(["no-such-command"]) != 0
 
 
-def test_cli_ctrl_c_exits_130_not_0(monkeypatch, capsys):
-    """typer returns Ctrl-C as exit code 130 in non-standalone mode: main must not turn it into success."""
+def _fake_cli(monkeypatch, exc: BaseException) -> None:
+    """Swap phylaw's CLI for an app with two commands: ``boom`` raises ``exc``, ``ok`` succeeds."""
     import typer
 
     import phylaw.cli.main as cli_main
@@ -32,8 +32,8 @@ def test_cli_ctrl_c_exits_130_not_0(monkeypatch, capsys):
     app = typer.Typer()
 
     @app.command()
-    def work() -> None:
-        raise KeyboardInterrupt
+    def boom() -> None:
+        raise exc
 
     @app.command()
     def ok() -> None:
@@ -41,7 +41,12 @@ def test_cli_ctrl_c_exits_130_not_0(monkeypatch, capsys):
 
     monkeypatch.setattr(cli_main, "app", app)
     monkeypatch.setattr(cli_main, "_register", lambda: None)
-    assert main(["work"]) == 130
+
+
+def test_cli_ctrl_c_exits_130_not_0(monkeypatch, capsys):
+    """typer returns Ctrl-C as exit code 130 in non-standalone mode: main must not turn it into success."""
+    _fake_cli(monkeypatch, KeyboardInterrupt())
+    assert main(["boom"]) == 130
     assert "interrupted" in capsys.readouterr().err
     assert main(["ok"]) == 0
 
@@ -60,23 +65,8 @@ def test_cli_out_path_that_is_a_file_is_one_line(tmp_path, capsys):
 
 
 def test_cli_memory_error_is_one_line(monkeypatch, capsys):
-    import typer
-
-    import phylaw.cli.main as cli_main
-
-    app = typer.Typer()
-
-    @app.command()
-    def big() -> None:
-        raise MemoryError("Unable to allocate 894. GiB for an array")
-
-    @app.command()
-    def ok() -> None:
-        pass
-
-    monkeypatch.setattr(cli_main, "app", app)
-    monkeypatch.setattr(cli_main, "_register", lambda: None)
-    assert main(["big"]) == 2
+    _fake_cli(monkeypatch, MemoryError("Unable to allocate 894. GiB for an array"))
+    assert main(["boom"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["error: out of memory: Unable to allocate 894. GiB for an array"]
 

@@ -33,6 +33,9 @@ def _register() -> None:
         module.register(app)
 
 
+INTERRUPTED = "interrupted: run the same command again to resume (train, train-vae: with --resume)"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console entry point: turns PhylawError (and a few common file errors) into one line and exit 2."""
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -44,9 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         typer.echo(f"error: {exc}", err=True)
         return 2
     except KeyboardInterrupt:
-        typer.echo(
-            "interrupted: run the same command again to resume (train, train-vae: with --resume)", err=True
-        )
+        typer.echo(INTERRUPTED, err=True)
         return 130
     except (
         FileNotFoundError,
@@ -79,10 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(exit_code)
     if isinstance(rv, int) and not isinstance(rv, bool) and rv != 0:  # commands themselves return None
         if rv == 130:
-            typer.echo(
-                "interrupted: run the same command again to resume (train, train-vae: with --resume)",
-                err=True,
-            )
+            typer.echo(INTERRUPTED, err=True)
         return rv
     return 0
 

@@ -108,17 +108,17 @@ def _fig3_small() -> ExperimentPlan:
 
 
 def _fig3_tiny() -> ExperimentPlan:
-    DEMO = _tiny_base()
+    base = _tiny_base()
     cells = []
     for scenario in SCENARIOS:
-        for model, steps in (("DiT-micro", DEMO.steps), ("DiT-tiny", DEMO.steps)):
+        for model, steps in (("DiT-micro", base.steps), ("DiT-tiny", base.steps)):
             for n, grid in TINY_GRIDS[scenario].items():
-                train = DataSpec(scenario, f"tiny-{n}", resolution=DEMO.resolution, n_frames=DEMO.n_frames,
+                train = DataSpec(scenario, f"tiny-{n}", resolution=base.resolution, n_frames=base.n_frames,
                                  grid=grid)  # fmt: skip
-                evald = DataSpec(scenario, "eval", resolution=DEMO.resolution, n_frames=DEMO.n_frames,
-                                 per_split=DEMO.eval_per_split)  # fmt: skip
+                evald = DataSpec(scenario, "eval", resolution=base.resolution, n_frames=base.n_frames,
+                                 per_split=base.eval_per_split)  # fmt: skip
                 cells.append(RunSpec("fig3", "tiny", scenario, n, train, evald, _tiny_train(model, steps),
-                                     sample_steps=DEMO.sample_steps, sample_batch_size=DEMO.sample_batch_size))  # fmt: skip
+                                     sample_steps=base.sample_steps, sample_batch_size=base.sample_batch_size))  # fmt: skip
     return ExperimentPlan(
         "fig3", "tiny", tuple(cells), "Fig. 3 scaled to two CPU cores (12 cells: the demo's model and video size, 1,200 steps)."
     )

@@ -89,16 +89,15 @@ def encode_latents(cfg: TrainConfig, out_dir: str | Path, *, progress: bool = Tr
     data = open_training_data(cfg)
     ae = make_autoencoder(cfg, device)
     model_config(cfg, ae)  # the geometry must fit before anything is written
-    cache = Path(cfg.data.cache_dir) if cfg.data.cache_dir else Path(out_dir)
-    source = LatentSource(data, ae, device, cache_dir=cache, hflip=cfg.data.hflip)
+    source = LatentSource(
+        data, ae, device, cache_dir=Path(cfg.data.cache_dir or out_dir), hflip=cfg.data.hflip
+    )
     return source.build_cache(progress=progress)
 
 
 def _cache_dir(cfg: TrainConfig, run_dir: Path) -> Path | None:
     """The latent cache's directory: ``data.cache_dir`` when set, else the run dir (None: no cache)."""
-    if not cfg.data.cache_latents:
-        return None
-    return Path(cfg.data.cache_dir) if cfg.data.cache_dir else run_dir
+    return Path(cfg.data.cache_dir or run_dir) if cfg.data.cache_latents else None
 
 
 def _train(
@@ -145,9 +144,7 @@ def _train(
             dit_cfg.num_tokens,
         )
 
-    source = LatentSource(
-        data, ae, device, cache_dir=_cache_dir(cfg, run_dir), hflip=cfg.data.hflip
-    )
+    source = LatentSource(data, ae, device, cache_dir=_cache_dir(cfg, run_dir), hflip=cfg.data.hflip)
     if info.is_main:
         source.build_cache(progress=progress)
     distributed.barrier(info)
