@@ -94,6 +94,22 @@ class ScheduleConfig:
     min_lr_ratio: float = 0.0
 
 
+TIMESTEP_SAMPLING = ("uniform", "logit_normal")
+
+
+@dataclass(frozen=True)
+class DiffusionConfig:
+    """How training draws diffusion timesteps t in [0, T).
+
+    ``uniform``: t ~ U{0, ..., T-1} (DDPM). ``logit_normal``: t = floor(T * sigmoid(m + s * n)), n ~ N(0, 1)
+    (Esser et al. 2024); m > 0 spends more steps at high noise, where a few-step sampler decides the motion.
+    """
+
+    timesteps: str = "uniform"  # uniform | logit_normal
+    logit_mean: float = 0.0
+    logit_std: float = 1.0
+
+
 @dataclass(frozen=True)
 class EMAConfig:
     """EMA of the weights (used for sampling): decay ``min(decay, (1 + s) / (10 + s))`` at step s."""
@@ -130,6 +146,7 @@ class TrainConfig:
     autoencoder: AutoencoderConfig = field(default_factory=AutoencoderConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    diffusion: DiffusionConfig = field(default_factory=DiffusionConfig)
     ema: EMAConfig = field(default_factory=EMAConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
@@ -333,6 +350,11 @@ def validate(cfg: TrainConfig) -> None:
         (cfg.autoencoder.spatial_factor in (1, 2, 4, 8), "autoencoder.spatial_factor must be 1, 2, 4 or 8"),
         (cfg.autoencoder.space_to_depth >= 1, "autoencoder.space_to_depth must be >= 1"),
         (cfg.runtime.threads >= 0, "runtime.threads must be >= 0 (0 = torch default)"),
+        (
+            cfg.diffusion.timesteps in TIMESTEP_SAMPLING,
+            f"diffusion.timesteps must be one of {', '.join(TIMESTEP_SAMPLING)}, got {cfg.diffusion.timesteps!r}",
+        ),
+        (cfg.diffusion.logit_std > 0, "diffusion.logit_std must be > 0"),
     ]
     for ok, message in checks:
         if not ok:

@@ -7,6 +7,7 @@ import torch
 from torch import Tensor, nn
 
 from phylaw.diffusion import compressed_condition_mask, make_condition, make_train_scheduler, training_loss
+from phylaw.diffusion.losses import sample_timesteps
 from phylaw.errors import PhylawError
 from phylaw.models.presets import build_dit
 
@@ -108,3 +109,33 @@ def test_loss_under_bf16_autocast_is_fp32_and_backpropagates() -> None:
     assert grad is not None
     assert torch.isfinite(grad).all()
     assert grad.abs().sum() > 0
+
+
+def test_timestep_sampling_distributions() -> None:
+    n, steps = 20_000, 1000
+    u = sample_timesteps(n, steps, torch.Generator().manual_seed(0))
+    assert u.dtype == torch.int64
+    assert int(u.min()) >= 0
+    assert int(u.max()) <= steps - 1
+    assert abs(u.float().mean().item() - 499.5) < 8  # U{0..999}: mean 499.5, sd 289 -> se 2
+    ln = sample_timesteps(n, steps, torch.Generator().manual_seed(0), kind="logit_normal", mean=1.0, std=1.0)
+    assert ln.dtype == torch.int64
+    assert int(ln.min()) >= 0
+    assert int(ln.max()) <= steps - 1
+    # median of sigmoid(1 + z) is sigmoid(1) = 0.731; P(t < 269) = P(z < -2) = 2.3 %
+    assert abs(ln.float().median().item() - 731) < 10
+    assert abs((ln < 269).float().mean().item() - 0.0228) < 0.005
+    again = sample_timesteps(n, steps, torch.Generator().manual_seed(0), kind="logit_normal", mean=1.0, std=1.0)
+    assert torch.equal(ln, again)
+    with pytest.raises(PhylawError, match="unknown timestep sampling 'cosine'"):
+        sample_timesteps(4, steps, torch.Generator(), kind="cosine")
+
+
+def test_loss_draws_timesteps_from_the_configured_distribution() -> None:
+    x0, cond, mask = _batch()
+    sched = make_train_scheduler()
+    model = build_dit("DiT-micro", latent_channels=2, input_size=(5, 4, 4))
+    high = training_loss(
+        model, sched, x0, cond, mask, torch.Generator().manual_seed(3), timesteps="logit_normal", logit_mean=6.0,
+    )  # fmt: skip
+    assert bool((high.timesteps > 900).all())  # sigmoid(6 - 3 sd) = 0.95

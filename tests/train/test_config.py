@@ -64,6 +64,8 @@ def test_overrides_are_parsed_and_typed():
         ("optim=3", "config section 'optim' must be a mapping"),
         ("no-equals-sign", "not of the form"),
         ("autoencoder.kind=gan", "autoencoder.kind must be one of"),
+        ("diffusion.timesteps=cosine", "diffusion.timesteps must be one of uniform, logit_normal"),
+        ("diffusion.logit_std=0", "diffusion.logit_std must be > 0"),
     ],
 )
 def test_bad_overrides(override, match):

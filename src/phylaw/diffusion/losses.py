@@ -8,6 +8,8 @@ import torch
 from diffusers import DDPMScheduler
 from torch import Tensor, nn
 
+from phylaw.errors import PhylawError
+
 
 @dataclass(frozen=True)
 class LossOutput:
@@ -19,6 +21,23 @@ class LossOutput:
     timesteps: Tensor
 
 
+def sample_timesteps(
+    n: int, n_steps: int, generator: torch.Generator, *, kind: str = "uniform", mean: float = 0.0, std: float = 1.0
+) -> Tensor:
+    """(n,) int64 diffusion steps in [0, n_steps) on the generator's device.
+
+    ``uniform``: t ~ U{0, ..., n_steps-1}. ``logit_normal``: t = floor(n_steps * sigmoid(mean + std * z)),
+    z ~ N(0, 1) (the logit-normal of Esser et al. 2024 on a discrete schedule; mean > 0 favours high noise).
+    """
+    if kind == "uniform":
+        return torch.randint(0, n_steps, (n,), generator=generator, device=generator.device)
+    if kind == "logit_normal":
+        z = torch.randn((n,), generator=generator, device=generator.device, dtype=torch.float64)
+        u = torch.sigmoid(mean + std * z)
+        return (u * n_steps).floor().long().clamp_(0, n_steps - 1)
+    raise PhylawError(f"unknown timestep sampling {kind!r}; choose uniform or logit_normal")
+
+
 def training_loss(
     model: nn.Module,
     scheduler: DDPMScheduler,
@@ -26,11 +45,15 @@ def training_loss(
     cond: Tensor,
     mask: Tensor,
     generator: torch.Generator,
+    *,
+    timesteps: str = "uniform",
+    logit_mean: float = 0.0,
+    logit_std: float = 1.0,
 ) -> LossOutput:
     """One v-prediction loss evaluation for clean latents x0 (B, C, T, H, W).
 
-    t ~ U{0, ..., T-1} and ε ~ N(0, I) are drawn from ``generator`` (on its own device, then moved to x0's,
-    so a CPU generator gives the same draws for CPU and GPU training); x_t = √ᾱ x0 + √(1-ᾱ) ε through
+    t (``sample_timesteps``: uniform by default) and ε ~ N(0, I) are drawn from ``generator`` (on its own
+    device, then moved to x0's, so a CPU generator gives the same draws for CPU and GPU training); x_t = √ᾱ x0 + √(1-ᾱ) ε through
     ``scheduler.add_noise``; target v = √ᾱ ε - √(1-ᾱ) x0 through ``scheduler.get_velocity``. The squared
     error is averaged over the positions where mask < 1 (every channel), per video, then over the batch;
     conditioning positions (mask == 1) contribute nothing. Runs under whatever autocast the caller set;
@@ -38,13 +61,13 @@ def training_loss(
     """
     b = x0.shape[0]
     n_steps = scheduler.config.num_train_timesteps
-    timesteps = torch.randint(0, n_steps, (b,), generator=generator, device=generator.device).to(x0.device)
+    t = sample_timesteps(b, n_steps, generator, kind=timesteps, mean=logit_mean, std=logit_std).to(x0.device)
     noise = torch.randn(x0.shape, generator=generator, device=generator.device, dtype=x0.dtype).to(x0.device)
-    x_t = scheduler.add_noise(x0, noise, timesteps)  # (B, C, T, H, W)
-    target = scheduler.get_velocity(x0, noise, timesteps)  # (B, C, T, H, W)
-    pred = model(x_t, timesteps, cond, mask)  # (B, C, T, H, W)
+    x_t = scheduler.add_noise(x0, noise, t)  # (B, C, T, H, W)
+    target = scheduler.get_velocity(x0, noise, t)  # (B, C, T, H, W)
+    pred = model(x_t, t, cond, mask)  # (B, C, T, H, W)
     weight = (mask < 1).to(torch.float32)  # (B, 1, T, H, W)
     sq = (pred.float() - target.float()).square() * weight  # (B, C, T, H, W)
     count = (weight.flatten(1).sum(1) * x0.shape[1]).clamp_min(1.0)  # (B,)
     mse = sq.flatten(1).sum(1) / count  # (B,)
-    return LossOutput(loss=mse.mean(), mse_per_sample=mse.detach(), timesteps=timesteps)
+    return LossOutput(loss=mse.mean(), mse_per_sample=mse.detach(), timesteps=t)

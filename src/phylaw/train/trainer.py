@@ -185,7 +185,10 @@ def _train(
                     contextlib.nullcontext() if k == len(mine) - 1 or not info.distributed else net.no_sync()
                 )
                 with sync, torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
-                    out = training_loss(net, scheduler, x0, cond, mask, gen)
+                    out = training_loss(
+                        net, scheduler, x0, cond, mask, gen, timesteps=cfg.diffusion.timesteps,
+                        logit_mean=cfg.diffusion.logit_mean, logit_std=cfg.diffusion.logit_std,
+                    )  # fmt: skip
                     (out.loss / n_local).backward()
                 loss_sum += out.loss.detach().float()
             clip = cfg.optim.grad_clip if cfg.optim.grad_clip > 0 else math.inf
