@@ -7,7 +7,15 @@ import torch
 
 from phylaw.errors import PhylawError
 from phylaw.models.dit import DiTConfig, VideoDiT, flop_counter, model_flops_per_sample
-from phylaw.models.layers import apply_rope, patchify, rope_3d, rope_split, unpatchify
+from phylaw.models.layers import (
+    CPU_BF16_EXPLICIT_MAX_TOKENS,
+    apply_rope,
+    attention,
+    patchify,
+    rope_3d,
+    rope_split,
+    unpatchify,
+)
 from phylaw.models.presets import DIT_PRESETS, PAPER_PARAMS, build_dit, count_parameters
 
 
@@ -141,6 +149,21 @@ def test_bf16_autocast_forward_cpu() -> None:
     ref = model(x, t, cond, mask)
     assert out.shape == x.shape
     torch.testing.assert_close(out.float(), ref, rtol=0.1, atol=0.05)
+
+
+@pytest.mark.parametrize("n", [40, CPU_BF16_EXPLICIT_MAX_TOKENS + 8])
+def test_attention_matches_sdpa_in_bf16_on_cpu(n: int) -> None:
+    """bf16 on CPU takes the explicit-GEMM path up to the token limit, SDPA beyond; both agree with fp32 SDPA."""
+    g = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(2, 3, n, 16, generator=g) for _ in range(3))
+    want = torch.nn.functional.scaled_dot_product_attention(q, k, v)
+    qb, kb, vb = (x.bfloat16().requires_grad_() for x in (q, k, v))
+    got = attention(qb, kb, vb)
+    assert got.dtype == torch.bfloat16
+    torch.testing.assert_close(got.float(), want, rtol=0.05, atol=0.03)
+    got.float().square().sum().backward()
+    assert all(x.grad is not None and torch.isfinite(x.grad).all() for x in (qb, kb, vb))
+    assert torch.equal(attention(q, k, v), want)  # fp32: always SDPA
 
 
 def test_grad_checkpoint_same_gradients() -> None:
