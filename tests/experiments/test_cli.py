@@ -8,7 +8,8 @@ import pytest
 
 from phylaw.cli.main import main
 from phylaw.errors import PhylawError
-from phylaw.experiments.demo import DEMO, SMOKE, demo_config, demo_plan, run_demo
+from phylaw.experiments import demo as demo_mod
+from phylaw.experiments.demo import DEMO, SMOKE, demo_config, demo_plan, run_demo, train_spec
 from phylaw.experiments.registry import get_plan
 
 
@@ -41,6 +42,29 @@ def test_demo_overrides_are_typed():
         demo_config(DEMO, ["nosuchkey=1"])
     with pytest.raises(PhylawError, match="must be int"):
         demo_config(DEMO, ["steps='many'"])
+
+
+@pytest.mark.parametrize(("setting", "native", "bf16"), [
+    ("off", True, False), ("on", False, True), ("auto", True, True), ("auto", False, False),
+])  # fmt: skip
+def test_demo_cpu_bf16_setting(monkeypatch, setting, native, bf16):
+    monkeypatch.setattr(demo_mod, "cpu_has_native_bf16", lambda: native)
+    extra = dict(train_spec(demo_config(DEMO, [f"cpu_bf16='{setting}'"])).extra)
+    assert (extra.get("runtime.precision") == "bf16") is bf16
+    if not bf16:
+        assert "runtime.precision" not in extra  # the spec (and so the cell id) of an fp32 run is unchanged
+
+
+def test_demo_bad_cpu_bf16_setting_is_one_line_error():
+    with pytest.raises(PhylawError, match="cpu_bf16 must be off, on or auto, got 'yes'"):
+        demo_plan(demo_config(DEMO, ["cpu_bf16='yes'"]))
+
+
+def test_demo_timestep_sampling_reaches_the_training_config():
+    extra = dict(train_spec(demo_config(DEMO, ["timesteps='logit_normal'", "logit_mean=0.5"])).extra)
+    assert extra["diffusion.timesteps"] == "logit_normal"
+    assert extra["diffusion.logit_mean"] == 0.5
+    assert "diffusion.timesteps" not in dict(train_spec(demo_config(DEMO, ["timesteps='uniform'"])).extra)
 
 
 def test_demo_plan_is_one_uniform_motion_cell():

@@ -56,6 +56,25 @@ def test_tiny_grids_have_their_nominal_sizes():
         assert 0.7 * c.data_size <= c.train_data.size <= 1.3 * c.data_size
 
 
+def test_tiny_cell_ids_are_pinned():
+    """The README's tiny Fig. 3 table was measured in these cells; tuning the demo must not rename them
+    (finished cells would then be trained again)."""
+    assert sorted(c.run_id for c in get_plan("fig3", "tiny").cells) == [
+        "collision-DiTmicro-2K-bec30573",
+        "collision-DiTmicro-500-09ab7640",
+        "collision-DiTtiny-2K-f5aa03d6",
+        "collision-DiTtiny-500-99cf86c6",
+        "parabola-DiTmicro-2K-a5952615",
+        "parabola-DiTmicro-500-a1537871",
+        "parabola-DiTtiny-2K-b6c05858",
+        "parabola-DiTtiny-500-fa2622f2",
+        "uniform_motion-DiTmicro-2K-627ad744",
+        "uniform_motion-DiTmicro-500-61e6273e",
+        "uniform_motion-DiTtiny-2K-27775683",
+        "uniform_motion-DiTtiny-500-47436a8b",
+    ]
+
+
 def test_run_id_is_a_content_hash():
     a = get_plan("fig3", "tiny").cells[0]
     assert a.run_id == get_plan("fig3", "tiny").cells[0].run_id  # stable across calls

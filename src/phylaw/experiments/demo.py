@@ -51,6 +51,7 @@ class DemoConfig:
     lr: float = 2e-3  # 1e-3: ID 4.5x floor, 2e-3: 3.4x (3,000 steps, same cost)
     warmup: int = 50
     ema_decay: float = 0.995
+    cpu_bf16: str = "off"  # DiT training on CPU in bf16 autocast: off | on | auto (where the CPU has native bf16)
     timesteps: str = "uniform"  # diffusion-step distribution in training: uniform | logit_normal
     logit_mean: float = 0.0
     logit_std: float = 1.0
@@ -101,11 +102,32 @@ def demo_config(base: DemoConfig, overrides: list[str]) -> DemoConfig:
     return dataclasses.replace(base, **changes)
 
 
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bf16 in hardware (x86 AVX512-BF16 or AMX-BF16), as torch reports it."""
+    import torch
+
+    caps = torch.cpu.get_capabilities() if hasattr(torch.cpu, "get_capabilities") else {}
+    return bool(caps.get("avx512_bf16") or caps.get("amx_bf16"))
+
+
+def use_cpu_bf16(cfg: DemoConfig) -> bool:
+    """Whether the DiT trains under bf16 autocast on CPU (on CUDA the trainer uses bf16 anyway). ``auto``:
+    only where the CPU has native bf16; elsewhere bf16 is emulated and slower than fp32."""
+    if cfg.cpu_bf16 not in ("off", "on", "auto"):
+        raise PhylawError(f"demo setting cpu_bf16 must be off, on or auto, got {cfg.cpu_bf16!r}")
+    return cfg.cpu_bf16 == "on" or (cfg.cpu_bf16 == "auto" and cpu_has_native_bf16())
+
+
 def train_spec(cfg: DemoConfig) -> TrainSpec:
-    """The training settings of a demo configuration (also the tiny-scale grids' settings, see registry)."""
+    """The training settings of a demo configuration (also the tiny-scale grids' settings, see registry).
+
+    Settings added after the tiny grid ran (CPU bf16, timestep sampling) enter the spec only when they differ
+    from the old behaviour, so the ids of existing cells stay what they were."""
     extra: tuple[tuple[str, object], ...] = ()
-    if cfg.timesteps != "uniform":  # only when set, so the ids of uniform-t cells stay what they were
-        extra = (
+    if use_cpu_bf16(cfg):
+        extra += (("runtime.precision", "bf16"),)
+    if cfg.timesteps != "uniform":
+        extra += (
             ("diffusion.timesteps", cfg.timesteps), ("diffusion.logit_mean", cfg.logit_mean),
             ("diffusion.logit_std", cfg.logit_std),
         )  # fmt: skip
