@@ -108,3 +108,34 @@ def test_full_demo_meets_its_targets(tmp_path):
     pooled = res[(res["metric"] == "velocity_error") & (res["level"] == "pooled")].set_index("split")
     assert pooled.loc["id", "value"] <= 3 * pooled.loc["id", "floor"]
     assert pooled.loc["ood", "value"] >= 5 * pooled.loc["id", "value"]
+
+
+def test_demo_with_two_training_processes_interrupts_and_resumes(tmp_path):
+    """train_procs=2 starts two local ranks (gloo); SIGTERM to the demo checkpoints both, leaves no process
+    behind and marks the cell interrupted (exit 130); the same command then resumes and finishes."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "demo"
+    cmd = [sys.executable, "-m", "phylaw.cli.main", "demo", "--out", str(out), "--smoke", "--no-progress",
+           "--set", "train_procs=2", "--set", "micro_batch_size=8", "--set", "steps=400"]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not list(out.glob("cells/*/train/metrics.csv")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    (status,) = out.glob("cells/*/status.json")
+    assert json.loads(status.read_text())["state"] == "interrupted"
+    assert list(out.glob("cells/*/train/meta_*.json"))  # both ranks agreed on a checkpoint
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(status.read_text())["state"] == "done"
+    assert "resumed" in done.stderr or "resuming" in done.stderr.lower()

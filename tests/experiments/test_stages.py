@@ -113,7 +113,7 @@ def test_worker_nodes_train_with_node_0s_config(tmp_path, monkeypatch):
     spec = dataclasses.replace(spec, train=dataclasses.replace(spec.train, autoencoder="vae"))
     seen = {}
     monkeypatch.setattr(
-        stages, "_torchrun_train", lambda ctx, cfg, launch: seen.setdefault(launch.node_rank, cfg)
+        stages, "_torchrun_train", lambda ctx, cfg, launch, **k: seen.setdefault(launch.node_rank, cfg)
     )
     monkeypatch.setattr(vae_trainer, "train_vae", lambda *a, **k: None)
     data_root = tmp_path / "data"
@@ -126,3 +126,21 @@ def test_worker_nodes_train_with_node_0s_config(tmp_path, monkeypatch):
     stages.train_on_worker_node(tmp_path, spec, dataclasses.replace(launch, node_rank=1))
     assert seen[0] == seen[1]
     assert seen[1]["data"]["cache_dir"] == str(vae)
+
+
+def test_a_failing_rank_stops_the_others():
+    import subprocess
+    import sys
+    import time
+
+    from phylaw.experiments.stages import _wait_interruptible
+
+    start = time.monotonic()
+    procs = [
+        subprocess.Popen([sys.executable, "-c", "import sys; sys.exit(3)"]),
+        subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]),
+    ]
+    codes = _wait_interruptible(procs)
+    assert codes[0] == 3
+    assert codes[1] != 0  # terminated, not left waiting for its failed peer
+    assert time.monotonic() - start < 30

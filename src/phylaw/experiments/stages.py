@@ -140,7 +140,15 @@ def train(ctx: CellContext) -> dict[str, Any]:
     run_dir = ctx.path("train")
     launch: LaunchOptions = ctx.options.get("launch") or LaunchOptions()
     if launch.torchrun:
-        _torchrun_train(ctx, to_dict(cfg), launch)
+        import torch
+
+        if launch.nnodes == 1 and not torch.cuda.is_available():
+            # one CPU machine, one thread per rank (the demo's setting): encode the latent cache here first,
+            # on every core, instead of on rank 0's one thread (the ranks find it, content-addressed)
+            from phylaw.train import encode_latents
+
+            encode_latents(cfg, run_dir, progress=ctx.progress)
+        _torchrun_train(ctx, to_dict(cfg), launch, quiet=not ctx.progress)
     else:
         from phylaw.train import train_dit
 
@@ -181,7 +189,7 @@ def _train_vae(ctx: CellContext, cfg) -> Path:
     return run
 
 
-def torchrun_command(launch: LaunchOptions, config_path: Path, run_dir: Path) -> list[str]:
+def torchrun_command(launch: LaunchOptions, config_path: Path, run_dir: Path, quiet: bool = True) -> list[str]:
     """The torchrun command line that trains one cell (the same on every node but --node-rank)."""
     cmd = [sys.executable, "-m", "torch.distributed.run", f"--nnodes={launch.nnodes}",
            f"--nproc-per-node={launch.nproc_per_node}"]  # fmt: skip
@@ -196,23 +204,101 @@ def torchrun_command(launch: LaunchOptions, config_path: Path, run_dir: Path) ->
     else:
         cmd += ["--standalone"]
     return [*cmd, "-m", "phylaw.cli.main", "train", "--config", str(config_path), "--out", str(run_dir),
-            "--resume", "--quiet"]  # fmt: skip
+            "--resume", *(["--quiet"] if quiet else [])]  # fmt: skip
 
 
-def _torchrun_train(ctx: CellContext, cfg_dict: dict[str, Any], launch: LaunchOptions) -> None:
+def _torchrun_train(ctx: CellContext, cfg_dict: dict[str, Any], launch: LaunchOptions, quiet: bool = True) -> None:
     import yaml
 
     config_path = ctx.path("train_config.yaml")
     tmp = config_path.with_name(config_path.name + ".partial")
     tmp.write_text(yaml.safe_dump(cfg_dict, sort_keys=True))
     tmp.replace(config_path)
-    cmd = torchrun_command(launch, config_path, ctx.path("train"))
-    log.info("launching: %s", " ".join(cmd))
-    result = subprocess.run(
-        cmd, check=False, env={**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "8")}
-    )
-    if result.returncode != 0:
-        raise PhylawError(f"torchrun training exited with status {result.returncode}")
+    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "8")}
+    import torch
+
+    if launch.nnodes == 1 and not torch.cuda.is_available():
+        # one CPU machine: start the ranks directly (env:// rendezvous on a free local port), so an interrupt
+        # reaches them without torchrun's agent printing tracebacks
+        train_cmd = torchrun_command(launch, config_path, ctx.path("train"), quiet=quiet)
+        train_cmd = [sys.executable, *train_cmd[train_cmd.index("-m", 2):]]
+        procs = _start_local_ranks(train_cmd, launch.nproc_per_node, env)
+    else:
+        cmd = torchrun_command(launch, config_path, ctx.path("train"), quiet=quiet)
+        log.info("launching: %s", " ".join(cmd))
+        procs = [subprocess.Popen(cmd, env=env, start_new_session=True)]
+    codes = _wait_interruptible(procs)
+    if any(codes):
+        raise PhylawError(f"distributed training exited with status {max(codes, key=abs)}")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _start_local_ranks(cmd: list[str], n: int, env: dict[str, str]) -> list[subprocess.Popen]:
+    """``n`` processes of ``cmd`` on this machine with the environment torchrun would give them."""
+    log.info("launching %d local ranks: %s", n, " ".join(cmd))
+    port = str(_free_port())
+    common = {**env, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": port, "WORLD_SIZE": str(n), "LOCAL_WORLD_SIZE": str(n)}
+    return [
+        subprocess.Popen(cmd, env={**common, "RANK": str(r), "LOCAL_RANK": str(r)}, start_new_session=True)
+        for r in range(n)
+    ]
+
+
+def _wait_interruptible(procs: list[subprocess.Popen], grace_s: float = 300.0) -> list[int]:
+    """Wait for the training processes (their exit codes). A rank that fails makes the others stop (SIGTERM).
+
+    The processes run in their own session, so a Ctrl-C at the terminal reaches only this process; it (or a
+    SIGTERM) is passed on as exactly one SIGTERM (a second would stop a rank at once: the trainer's
+    preemption path finishes the step and writes a checkpoint first), waited for, and raised as
+    KeyboardInterrupt, so the runner marks the cell interrupted and the next run resumes. No rank is left
+    running on its own."""
+    import signal
+    import threading
+    import time
+
+    stop: list[int] = []
+    main = threading.current_thread() is threading.main_thread()
+
+    def signal_all(signum: int) -> None:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signum)
+
+    def on_term(signum, frame):  # noqa: ARG001
+        stop.append(signum)
+        signal_all(signal.SIGTERM)
+
+    old = signal.signal(signal.SIGTERM, on_term) if main else None
+    try:
+        try:
+            while any(p.poll() is None for p in procs):
+                if any(p.poll() not in (None, 0) for p in procs):
+                    signal_all(signal.SIGTERM)  # one rank failed: the others would wait for it forever
+                time.sleep(0.2)
+        except KeyboardInterrupt:
+            stop.append(signal.SIGINT)
+            signal_all(signal.SIGTERM)
+            deadline = time.monotonic() + grace_s
+            while any(p.poll() is None for p in procs) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            for p in procs:
+                if p.poll() is None:
+                    p.kill()
+                    p.wait()
+            raise
+    finally:
+        if main:
+            signal.signal(signal.SIGTERM, old)
+    if stop:
+        raise KeyboardInterrupt
+    return [int(p.returncode) for p in procs]
 
 
 def train_on_worker_node(out: Path, spec: RunSpec, launch: LaunchOptions) -> None:
