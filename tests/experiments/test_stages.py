@@ -144,3 +144,24 @@ def test_a_failing_rank_stops_the_others():
     assert codes[0] == 3
     assert codes[1] != 0  # terminated, not left waiting for its failed peer
     assert time.monotonic() - start < 30
+
+
+def test_the_vae_trains_on_every_core_when_the_dit_ranks_use_one(tmp_path, monkeypatch):
+    import dataclasses
+
+    from phylaw.experiments import stages
+    from phylaw.experiments.runner import CellContext
+    import phylaw.train
+
+    spec = make_plan().cells[0]
+    train = dataclasses.replace(spec.train, autoencoder="vae", extra=(("runtime.threads", 1),))
+    spec = dataclasses.replace(spec, train=train)
+    seen = {}
+    monkeypatch.setattr(phylaw.train, "train_vae", lambda cfg, *a, **k: seen.setdefault("vae", cfg))
+    monkeypatch.setattr(stages, "_torchrun_train", lambda *a, **k: None)
+    data_root = tmp_path / "data"
+    ctx = CellContext(spec, tmp_path / "cells" / spec.run_id, data_root / spec.train_data.data_id,
+                      data_root / spec.eval_data.data_id, options={"launch": LaunchOptions(2, 2, 0, "n0:1")})  # fmt: skip
+    stages.train(ctx)
+    assert seen["vae"].runtime.threads == 0
+    assert stages.train_config(spec, tmp_path / "d.h5").runtime.threads == 1  # the DiT ranks keep theirs

@@ -182,9 +182,10 @@ def _train_vae(ctx: CellContext, cfg) -> Path:
     t = ctx.spec.train
     run = vae_dir(ctx)
     if not (run / "vae.pt").is_file():
+        # runtime.threads=0: the VAE trains in one process on every core, whatever the DiT's ranks use
         sets = [f"optim.batch_size={t.vae_batch_size}", f"schedule.steps={t.vae_steps}", f"optim.lr={t.vae_lr}",
                 f"schedule.warmup_steps={min(100, t.vae_steps // 10)}", "optim.weight_decay=0.0",
-                "data.cache_latents=False", "autoencoder.path=''"]  # fmt: skip
+                "data.cache_latents=False", "autoencoder.path=''", "runtime.threads=0"]  # fmt: skip
         train_vae(apply_overrides(cfg, sets), run, resume=True, progress=ctx.progress)
     return run
 
