@@ -149,9 +149,9 @@ def test_a_failing_rank_stops_the_others():
 def test_the_vae_trains_on_every_core_when_the_dit_ranks_use_one(tmp_path, monkeypatch):
     import dataclasses
 
+    import phylaw.train
     from phylaw.experiments import stages
     from phylaw.experiments.runner import CellContext
-    import phylaw.train
 
     spec = make_plan().cells[0]
     train = dataclasses.replace(spec.train, autoencoder="vae", extra=(("runtime.threads", 1),))
