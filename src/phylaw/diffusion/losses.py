@@ -53,11 +53,11 @@ def training_loss(
     """One v-prediction loss evaluation for clean latents x0 (B, C, T, H, W).
 
     t (``sample_timesteps``: uniform by default) and ε ~ N(0, I) are drawn from ``generator`` (on its own
-    device, then moved to x0's, so a CPU generator gives the same draws for CPU and GPU training); x_t = √ᾱ x0 + √(1-ᾱ) ε through
-    ``scheduler.add_noise``; target v = √ᾱ ε - √(1-ᾱ) x0 through ``scheduler.get_velocity``. The squared
-    error is averaged over the positions where mask < 1 (every channel), per video, then over the batch;
-    conditioning positions (mask == 1) contribute nothing. Runs under whatever autocast the caller set;
-    the error is computed in fp32.
+    device, then moved to x0's, so a CPU generator gives the same draws for CPU and GPU training);
+    x_t = √ᾱ x0 + √(1-ᾱ) ε through ``scheduler.add_noise``; target v = √ᾱ ε - √(1-ᾱ) x0 through
+    ``scheduler.get_velocity``. The squared error is averaged over the positions where mask < 1 (every
+    channel), per video, then over the batch; conditioning positions (mask == 1) contribute nothing. Runs
+    under whatever autocast the caller set; the error is computed in fp32.
     """
     b = x0.shape[0]
     n_steps = scheduler.config.num_train_timesteps

@@ -140,11 +140,9 @@ def train(ctx: CellContext) -> dict[str, Any]:
     run_dir = ctx.path("train")
     launch: LaunchOptions = ctx.options.get("launch") or LaunchOptions()
     if launch.torchrun:
-        import torch
-
-        if launch.nnodes == 1 and not torch.cuda.is_available():
-            # one CPU machine, one thread per rank (the demo's setting): encode the latent cache here first,
-            # on every core, instead of on rank 0's one thread (the ranks find it, content-addressed)
+        if _local_cpu_ranks(launch):
+            # one thread per rank (the demo's setting): encode the latent cache here first, on every core,
+            # instead of on rank 0's one thread (the ranks find it, content-addressed)
             from phylaw.train import encode_latents
 
             encode_latents(cfg, run_dir, progress=ctx.progress)
@@ -190,6 +188,20 @@ def _train_vae(ctx: CellContext, cfg) -> Path:
     return run
 
 
+def _local_cpu_ranks(launch: LaunchOptions) -> bool:
+    """Whether the ranks of a distributed cell are started directly on this machine (one node, no CUDA: the
+    demo's CPU ranks) rather than through torchrun."""
+    import torch
+
+    return launch.torchrun and launch.nnodes == 1 and not torch.cuda.is_available()
+
+
+def _train_args(config_path: Path, run_dir: Path, quiet: bool) -> list[str]:
+    """What each rank runs after ``python``: ``-m phylaw.cli.main train ...`` on the cell's config."""
+    return ["-m", "phylaw.cli.main", "train", "--config", str(config_path), "--out", str(run_dir), "--resume",
+            *(["--quiet"] if quiet else [])]  # fmt: skip
+
+
 def torchrun_command(launch: LaunchOptions, config_path: Path, run_dir: Path, quiet: bool = True) -> list[str]:
     """The torchrun command line that trains one cell (the same on every node but --node-rank)."""
     cmd = [sys.executable, "-m", "torch.distributed.run", f"--nnodes={launch.nnodes}",
@@ -204,8 +216,7 @@ def torchrun_command(launch: LaunchOptions, config_path: Path, run_dir: Path, qu
         ]
     else:
         cmd += ["--standalone"]
-    return [*cmd, "-m", "phylaw.cli.main", "train", "--config", str(config_path), "--out", str(run_dir),
-            "--resume", *(["--quiet"] if quiet else [])]  # fmt: skip
+    return [*cmd, *_train_args(config_path, run_dir, quiet)]
 
 
 def _torchrun_train(ctx: CellContext, cfg_dict: dict[str, Any], launch: LaunchOptions, quiet: bool = True) -> None:
@@ -216,13 +227,10 @@ def _torchrun_train(ctx: CellContext, cfg_dict: dict[str, Any], launch: LaunchOp
     tmp.write_text(yaml.safe_dump(cfg_dict, sort_keys=True))
     tmp.replace(config_path)
     env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "8")}
-    import torch
-
-    if launch.nnodes == 1 and not torch.cuda.is_available():
-        # one CPU machine: start the ranks directly (env:// rendezvous on a free local port), so an interrupt
-        # reaches them without torchrun's agent printing tracebacks
-        train_cmd = torchrun_command(launch, config_path, ctx.path("train"), quiet=quiet)
-        train_cmd = [sys.executable, *train_cmd[train_cmd.index("-m", 2):]]
+    if _local_cpu_ranks(launch):
+        # start the ranks directly (env:// rendezvous on a free local port), so an interrupt reaches them
+        # without torchrun's agent printing tracebacks
+        train_cmd = [sys.executable, *_train_args(config_path, ctx.path("train"), quiet)]
         procs = _start_local_ranks(train_cmd, launch.nproc_per_node, env)
     else:
         cmd = torchrun_command(launch, config_path, ctx.path("train"), quiet=quiet)
@@ -265,6 +273,7 @@ def _wait_interruptible(procs: list[subprocess.Popen], grace_s: float = 300.0) -
     import time
 
     stop: list[int] = []
+    failed = False
     main = threading.current_thread() is threading.main_thread()
 
     def signal_all(signum: int) -> None:
@@ -280,8 +289,9 @@ def _wait_interruptible(procs: list[subprocess.Popen], grace_s: float = 300.0) -
     try:
         try:
             while any(p.poll() is None for p in procs):
-                if any(p.poll() not in (None, 0) for p in procs):
-                    signal_all(signal.SIGTERM)  # one rank failed: the others would wait for it forever
+                if not failed and any(p.poll() not in (None, 0) for p in procs):
+                    failed = True  # the others would wait for it forever: stop them, once
+                    signal_all(signal.SIGTERM)
                 time.sleep(0.2)
         except KeyboardInterrupt:
             stop.append(signal.SIGINT)
