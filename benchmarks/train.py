@@ -224,6 +224,7 @@ CASES = {
     "S-512": ("DiT-S", (8, 16, 16), 2),  # 512 tokens
     "S-paper": ("DiT-S", (32, 16, 16), 1),  # 2048 tokens: the paper's 128², 32 frames, 8x VAE, patch 2
     "B-paper": ("DiT-B", (32, 16, 16), 16),  # GPU: --device cuda --bf16 --peak-tflops 989 (H100 SXM)
+    "L-paper": ("DiT-L", (32, 16, 16), 8),  # GPU, as B-paper
     "micro": ("DiT-micro", (8, 8, 8), 2),  # smoke test
 }
 DEFAULT_CASES = "tiny,tiny-1k,S-small,S-paper"

@@ -134,6 +134,7 @@ class RuntimeConfig:
     sample_steps: int = 50  # default DDIM steps for `phylaw sample`
     sample_batch_size: int = 16
     threads: int = 0  # torch intra-op CPU threads for this run (0 = torch's default)
+    deterministic: bool = True  # CUDA: deterministic kernels, same seed -> same bytes (false: torch's faster defaults)
 
 
 @dataclass(frozen=True)

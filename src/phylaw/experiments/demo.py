@@ -129,7 +129,7 @@ def train_spec(cfg: DemoConfig) -> TrainSpec:
     extra: tuple[tuple[str, object], ...] = ()
     if cfg.micro_batch_size:
         extra += (("optim.micro_batch_size", cfg.micro_batch_size),)
-    if cfg.train_procs > 1:
+    if train_procs(cfg) > 1:  # CPU ranks: one thread each (on CUDA the demo trains in one process)
         extra += (("runtime.threads", 1),)
     if use_cpu_bf16(cfg):
         extra += (("runtime.precision", "bf16"),)
@@ -149,13 +149,16 @@ def train_spec(cfg: DemoConfig) -> TrainSpec:
 
 def check(cfg: DemoConfig) -> None:
     """One-line errors for settings the trainer would only reject inside its worker processes."""
-    micro = cfg.micro_batch_size or cfg.batch_size // max(cfg.train_procs, 1)
-    if cfg.train_procs < 1 or cfg.batch_size < 1 or micro < 1:
+    if cfg.train_procs < 1 or cfg.batch_size < 1:
         raise PhylawError("demo settings train_procs and batch_size must be >= 1")
-    if cfg.batch_size % micro or (cfg.batch_size // micro) % cfg.train_procs:
+    procs = train_procs(cfg)  # 1 on CUDA
+    micro = cfg.micro_batch_size or cfg.batch_size // procs
+    if micro < 1:
+        raise PhylawError("demo setting micro_batch_size must be >= 1 (0: batch_size / train_procs)")
+    if cfg.batch_size % micro or (cfg.batch_size // micro) % procs:
         raise PhylawError(
             f"demo batch_size {cfg.batch_size} must split into micro-batches of {micro} dealt evenly to "
-            f"{cfg.train_procs} training processes"
+            f"{procs} training processes"
         )
 
 
@@ -165,6 +168,12 @@ def train_procs(cfg: DemoConfig) -> int:
     import torch
 
     return 1 if torch.cuda.is_available() else cfg.train_procs
+
+
+def _device_words() -> str:
+    import torch
+
+    return f"CUDA ({torch.cuda.get_device_name()})" if torch.cuda.is_available() else "CPU"
 
 
 def demo_plan(cfg: DemoConfig) -> ExperimentPlan:
@@ -186,7 +195,7 @@ def demo_plan(cfg: DemoConfig) -> ExperimentPlan:
     return ExperimentPlan(
         cfg.name, "tiny", (cell,),
         f"phylaw demo: uniform motion, {cfg.model} on "
-        + ("VideoVAE latents" if cfg.autoencoder == "vae" else "pixels") + ", on CPU.",
+        + ("VideoVAE latents" if cfg.autoencoder == "vae" else "pixels") + f", on {_device_words()}.",
     )  # fmt: skip
 
 

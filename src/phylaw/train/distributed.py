@@ -48,15 +48,29 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
         raise PhylawError(f"runtime.device={name!r} is not a torch device (auto, cpu, cuda, cuda:N, ...)") from None
 
 
-def init(device: str = "auto") -> DistInfo:
+def use_deterministic_kernels(dev: torch.device, deterministic: bool = True) -> None:
+    """On CUDA, ask for deterministic kernels (same config and seed, same bytes): cuBLAS with a fixed workspace,
+    no cuDNN autotuning, and the deterministic variants of kernels that otherwise accumulate with atomics (e.g.
+    the attention backward); an op without one warns instead of failing. CPU kernels are deterministic already.
+    ``deterministic=False`` (``runtime.deterministic=false``) leaves torch's faster defaults."""
+    if dev.type != "cuda" or not deterministic:
+        return
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.backends.cudnn.benchmark = False
+
+
+def init(device: str = "auto", deterministic: bool = True) -> DistInfo:
     """Join the process group when launched by torchrun (``WORLD_SIZE`` > 1), else a single process.
 
-    Backend: NCCL on CUDA, gloo on CPU. Called inside the entry points, never at import.
+    Backend: NCCL on CUDA, gloo on CPU. Called inside the entry points, never at import. On CUDA,
+    ``deterministic`` selects deterministic kernels (:func:`use_deterministic_kernels`).
     """
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     dev = resolve_device(device, local_rank)
+    use_deterministic_kernels(dev, deterministic)
     if world > 1 and not dist.is_initialized():
         if dev.type == "cuda":
             torch.cuda.set_device(dev)

@@ -75,7 +75,7 @@ def train_dit(
     directory that already holds checkpoints. ``stop_after`` ends this call after that optimizer step (with a
     checkpoint), as if the job had been killed there: used to test exact resumption.
     """
-    info = distributed.init(cfg.runtime.device)
+    info = distributed.init(cfg.runtime.device, cfg.runtime.deterministic)
     try:
         with distributed.cpu_threads(cfg.runtime.threads):
             return _train(cfg, Path(out_dir), info, resume=resume, progress=progress, stop_after=stop_after)
@@ -86,6 +86,7 @@ def train_dit(
 def encode_latents(cfg: TrainConfig, out_dir: str | Path, *, progress: bool = True) -> Path | None:
     """Build the run's latent cache now (what ``train_dit`` would build first); None for pixel space."""
     device = distributed.resolve_device(cfg.runtime.device)
+    distributed.use_deterministic_kernels(device, cfg.runtime.deterministic)
     data = open_training_data(cfg)
     ae = make_autoencoder(cfg, device)
     model_config(cfg, ae)  # the geometry must fit before anything is written

@@ -35,7 +35,7 @@ from phylaw.models.vae import VAEConfig, VideoVAE
 from phylaw.seeding import child_rng, derive_seed
 from phylaw.train.checkpoint import latest_step, load_checkpoint, save_checkpoint, write_text_atomic
 from phylaw.train.data import LatentSource, flip_flags, step_indices
-from phylaw.train.distributed import cpu_threads, resolve_device
+from phylaw.train.distributed import cpu_threads, resolve_device, use_deterministic_kernels
 from phylaw.train.logger import MetricsLogger
 from phylaw.train.lr import get_lr
 from phylaw.train.sampling import FORMAT, FORMAT_VERSION
@@ -81,6 +81,7 @@ def train_vae(
 
 def _train_vae(cfg: TrainConfig, run: Path, resume: bool, progress: bool, stop_after: int | None) -> Path:
     device = resolve_device(cfg.runtime.device)
+    use_deterministic_kernels(device, cfg.runtime.deterministic)
     data = open_training_data(cfg)
     if cfg.data.resolution % cfg.autoencoder.spatial_factor:
         raise PhylawError(
