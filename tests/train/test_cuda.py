@@ -93,3 +93,22 @@ def test_torchrun_nccl_matches_single_process(tiny_data, tmp_path):
     for ra, rb in zip(a, b, strict=True):  # bf16 autocast on both sides: same arithmetic on one GPU
         assert abs(ra["loss"] - rb["loss"]) < 2e-2 * max(1.0, abs(ra["loss"]))
     assert latest_step(tmp_path / "ddp") == 4
+
+
+def test_vae_then_latent_dit_on_cuda(tiny_data, tmp_path):
+    """The demo's path on a GPU: VideoVAE training (posterior noise from a CPU generator), the latent cache, a DiT
+    on the latents; the VAE's losses on CUDA follow the CPU run's closely (same data, init and noise)."""
+    from phylaw.train.vae_trainer import train_vae
+
+    sets = [f"data.train={tiny_data}", "data.resolution=16", "data.n_frames=8", "schedule.steps=4",
+            "schedule.warmup_steps=2", "logging.tensorboard=false", "logging.log_every=1",
+            "autoencoder.base_channels=8"]  # fmt: skip
+    runs = {d: train_vae(load_config("vae-cpu", [*sets, f"runtime.device={d}"]), tmp_path / d, progress=False)
+            for d in ("cpu", "cuda")}  # fmt: skip
+    cpu, gpu = ([r["loss"] for r in read_metrics(runs[d])] for d in ("cpu", "cuda"))
+    np.testing.assert_allclose(gpu, cpu, rtol=2e-2)
+    dit = [*micro_overrides(tiny_data), "runtime.device=cuda", "autoencoder.kind=vae",
+           f"autoencoder.path={runs['cuda']}", "autoencoder.base_channels=8", "autoencoder.spatial_factor=4",
+           "model.patch_size=1", "model.patch_t=1", "schedule.steps=2"]  # fmt: skip
+    run = train_dit(load_config("cpu-tiny", dit), tmp_path / "dit", progress=False)
+    assert all(np.isfinite(r["loss"]) for r in read_metrics(run))

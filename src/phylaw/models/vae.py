@@ -141,6 +141,7 @@ class VideoVAE(nn.Module):
         if generator is None:
             z = mean
         else:
-            eps = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
+            eps = torch.randn(mean.shape, generator=generator, device=generator.device, dtype=mean.dtype)
+            eps = eps.to(mean.device)  # drawn on the generator's device: the same numbers on CPU and GPU
             z = mean + (0.5 * logvar).exp() * eps
         return VAEOutput(recon=self.decode_latents(z), mean=mean, logvar=logvar)
