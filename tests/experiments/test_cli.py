@@ -151,3 +151,14 @@ def test_demo_with_two_training_processes_interrupts_and_resumes(tmp_path):
     assert done.returncode == 0, done.stderr
     assert json.loads(status.read_text())["state"] == "done"
     assert "resumed" in done.stderr or "resuming" in done.stderr.lower()
+
+
+def test_demo_presets_and_unknown_preset(tmp_path, capsys):
+    from phylaw.experiments.demo import GPU128, PRESETS
+
+    assert PRESETS == {"demo": DEMO, "smoke": SMOKE, "gpu128": GPU128}
+    assert (GPU128.resolution, GPU128.vae_steps, GPU128.micro_batch_size) == (128, 800, 16)
+    assert (GPU128.name, GPU128.steps) == (DEMO.name, DEMO.steps)  # only the pixels and the VAE budget differ
+    assert main(["demo", "--out", str(tmp_path / "d"), "--preset", "gpu256"]) == 2
+    assert "unknown demo preset 'gpu256'" in capsys.readouterr().err
+    assert not (tmp_path / "d").exists()

@@ -11,7 +11,10 @@ import typer
 def demo(
     out: Path = typer.Option(..., "--out", help="output directory (resumable: run again to finish)"),
     smoke: bool = typer.Option(
-        False, "--smoke", help="a 1-2 minute configuration that only checks the pipeline"
+        False, "--smoke", help="a 1-2 minute configuration that only checks the pipeline (= --preset smoke)"
+    ),
+    preset: str = typer.Option(
+        "demo", "--preset", help="demo (2 CPU cores, 15 min), smoke (1-2 min, pipeline check) or gpu128 (one GPU, 128 px)"
     ),
     overrides: list[str] = typer.Option([], "--set", help="override a demo setting, e.g. --set steps=3000"),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="show progress bars"),
@@ -20,9 +23,12 @@ def demo(
     import dataclasses
     import time
 
-    from phylaw.experiments.demo import DEMO, SMOKE, demo_config, run_demo
+    from phylaw.errors import PhylawError
+    from phylaw.experiments.demo import PRESETS, demo_config, run_demo
 
-    cfg = demo_config(SMOKE if smoke else DEMO, overrides)
+    if preset not in PRESETS:
+        raise PhylawError(f"unknown demo preset {preset!r}; known: {', '.join(PRESETS)}")
+    cfg = demo_config(PRESETS["smoke" if smoke else preset], overrides)
     typer.echo("demo configuration:\n" + json.dumps(dataclasses.asdict(cfg), indent=1))
     t0 = time.perf_counter()
     outcome = run_demo(out, cfg, progress=progress)
