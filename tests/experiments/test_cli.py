@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import pytest
 
@@ -151,6 +152,54 @@ def test_demo_with_two_training_processes_interrupts_and_resumes(tmp_path):
     assert done.returncode == 0, done.stderr
     assert json.loads(status.read_text())["state"] == "done"
     assert "resumed" in done.stderr or "resuming" in done.stderr.lower()
+
+
+def _rank_pids(run_dir, launcher: int) -> list[int]:
+    """Live processes (not zombies) that train under ``run_dir``, other than the launcher."""
+    from pathlib import Path
+
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        mine = b"train" in argv and any(str(run_dir).encode() in a for a in argv)
+        if mine and int(proc.name) != launcher and state != "Z":
+            found.append(int(proc.name))
+    return found
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux-only")
+def test_demo_ranks_stop_when_the_demo_is_killed(tmp_path):
+    """SIGKILL to the demo passes nothing on, yet its two local ranks hear of it from the kernel (SIGHUP),
+    checkpoint and exit rather than train on alone; the same command then resumes and finishes."""
+    import os
+    import subprocess
+    import time
+
+    out = tmp_path / "demo"
+    cmd = [sys.executable, "-m", "phylaw.cli.main", "demo", "--out", str(out), "--smoke", "--no-progress",
+           "--set", "train_procs=2", "--set", "micro_batch_size=8", "--set", "steps=150"]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not list(out.glob("cells/*/train/metrics.csv")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    ranks = _rank_pids(out / "cells", proc.pid)
+    assert len(ranks) == 2
+    proc.kill()
+    proc.wait()
+    deadline = time.monotonic() + 60
+    while _rank_pids(out / "cells", proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _rank_pids(out / "cells", proc.pid)
+    assert list(out.glob("cells/*/train/meta_*.json"))  # they checkpointed on the way out
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    (status,) = out.glob("cells/*/status.json")
+    assert json.loads(status.read_text())["state"] == "done"
 
 
 def test_demo_presets_and_unknown_preset(tmp_path, capsys):

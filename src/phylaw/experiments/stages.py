@@ -254,6 +254,8 @@ def _start_local_ranks(cmd: list[str], n: int, env: dict[str, str]) -> list[subp
     log.info("launching %d local ranks: %s", n, " ".join(cmd))
     port = str(_free_port())
     common = {**env, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": port, "WORLD_SIZE": str(n), "LOCAL_WORLD_SIZE": str(n)}
+    # each rank asks the kernel for a SIGHUP when this process dies, even by SIGKILL (distributed.die_with_launcher)
+    common["PHYLAW_LAUNCHER_PID"] = str(os.getpid())
     return [
         subprocess.Popen(cmd, env={**common, "RANK": str(r), "LOCAL_RANK": str(r)}, start_new_session=True)
         for r in range(n)

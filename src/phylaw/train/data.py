@@ -125,6 +125,7 @@ class LatentSource:
             )
             self.cache_path = cache_dir / f"latents-{key.hexdigest()}.h5"
         self._cache: h5py.File | None = None
+        self._in_memory: dict[str, np.ndarray] = {}
         self._frames: dict[int, torch.Tensor] = {}
         self._frame_bytes = 0
         self.memory_budget = memory_budget
@@ -168,15 +169,21 @@ class LatentSource:
             if not self.cache_path.is_file():
                 raise PhylawError(f"latent cache {self.cache_path} is missing (build it first)")
             self._cache = h5py.File(self.cache_path, "r")
+            names = ["z", "z_flip"] if self.hflip else ["z"]
+            if sum(self._cache[n].nbytes for n in names) <= self.memory_budget:
+                # small caches (the demo's: 17 MB) are read once: no HDF5 read per row per step
+                self._in_memory = {n: self._cache[n][:] for n in names}
+        store = self._in_memory or self._cache
         rows = []
         for pos, flip in zip(positions.tolist(), flips.tolist(), strict=True):
-            rows.append(self._cache["z_flip" if flip else "z"][pos])
+            rows.append(store["z_flip" if flip else "z"][pos])
         return torch.from_numpy(np.stack(rows)).to(self.device)  # (B, C, T', H', W')
 
     def close(self) -> None:
         if self._cache is not None:
             self._cache.close()
             self._cache = None
+        self._in_memory = {}
 
     @torch.no_grad()
     def build_cache(self, batch_size: int = 8, progress: bool = True) -> Path | None:

@@ -6,6 +6,7 @@ import contextlib
 import logging
 import os
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -60,6 +61,30 @@ def use_deterministic_kernels(dev: torch.device, deterministic: bool = True) -> 
     torch.backends.cudnn.benchmark = False
 
 
+LAUNCHER_GONE = threading.Event()
+
+
+def die_with_launcher() -> None:
+    """A rank started by ``phylaw reproduce``/``demo`` on this machine (``PHYLAW_LAUNCHER_PID`` set) asks Linux
+    for a SIGHUP when its launcher dies, even by SIGKILL (``prctl(PR_SET_PDEATHSIG)``). The SIGHUP only sets
+    :data:`LAUNCHER_GONE`, which :class:`StopSignal` treats as a stop request: the trainer checkpoints and exits
+    instead of training on alone. (Not SIGTERM: a multi-threaded launcher's death delivers the signal once per
+    exiting thread, and a second SIGTERM means "stop now".)"""
+    launcher = os.environ.get("PHYLAW_LAUNCHER_PID")
+    if not launcher or not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGHUP, lambda *_: LAUNCHER_GONE.set())
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGHUP))  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # no prctl: the launcher's own interrupt handling still applies
+        return
+    if os.getppid() != int(launcher):  # it died before prctl took effect
+        LAUNCHER_GONE.set()
+
+
 def init(device: str = "auto", deterministic: bool = True) -> DistInfo:
     """Join the process group when launched by torchrun (``WORLD_SIZE`` > 1), else a single process.
 
@@ -70,6 +95,7 @@ def init(device: str = "auto", deterministic: bool = True) -> DistInfo:
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     dev = resolve_device(device, local_rank)
+    die_with_launcher()
     use_deterministic_kernels(dev, deterministic)
     if world > 1 and not dist.is_initialized():
         if dev.type == "cuda":
@@ -130,14 +156,22 @@ class StopSignal:
     SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
     def __init__(self) -> None:
-        self.requested = False
+        self._requested = False
         self._previous: dict[int, object] = {}
         if threading.current_thread() is threading.main_thread():
             for sig in self.SIGNALS:
                 self._previous[sig] = signal.signal(sig, self._handle)
 
+    @property
+    def requested(self) -> bool:
+        """A signal arrived, or the launcher of this rank died (:func:`die_with_launcher`)."""
+        if LAUNCHER_GONE.is_set() and not self._requested:
+            self._requested = True
+            log.warning("the process that started this rank has exited: stopping after this step (checkpoint first)")
+        return self._requested
+
     def _handle(self, signum: int, frame: object) -> None:
-        if self.requested:  # second signal: behave as before (KeyboardInterrupt / termination at once)
+        if self._requested:  # second signal: behave as before (KeyboardInterrupt / termination at once)
             previous = self._previous.get(signum)
             if callable(previous):
                 previous(signum, frame)
@@ -145,7 +179,7 @@ class StopSignal:
                 signal.signal(signum, signal.SIG_DFL)
                 os.kill(os.getpid(), signum)
             return
-        self.requested = True
+        self._requested = True
         log.warning("signal %d: stopping after this step (checkpoint first)", signum)
 
     def restore(self) -> None:

@@ -17,10 +17,13 @@ def ema_decay(step: int, cfg: EMAConfig) -> float:
 
 @torch.no_grad()
 def update_ema(ema: nn.Module, model: nn.Module, decay: float) -> None:
-    """ema <- decay * ema + (1 - decay) * model, parameter by parameter (buffers copied)."""
+    """ema <- decay * ema + (1 - decay) * model (buffers copied). One ``_foreach_lerp_`` over all parameters:
+    a few fused launches on a GPU instead of one per tensor (the same arithmetic as ``lerp_`` per tensor)."""
     ema_params = dict(ema.named_parameters())
-    for name, param in model.named_parameters():
-        ema_params[name].lerp_(param.detach().to(ema_params[name].dtype), 1.0 - decay)
+    pairs = [(ema_params[name], param.detach()) for name, param in model.named_parameters()]
+    targets = [e for e, _ in pairs]
+    sources = [p if p.dtype == e.dtype else p.to(e.dtype) for e, p in pairs]
+    torch._foreach_lerp_(targets, sources, 1.0 - decay)
     ema_buffers = dict(ema.named_buffers())
     for name, buf in model.named_buffers():
         ema_buffers[name].copy_(buf)
