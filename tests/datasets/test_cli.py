@@ -150,3 +150,15 @@ def test_bad_phyworld_file_and_preview_arguments(tmp_path, capsys, stored_collis
     code, _, err = run(capsys, "preview", stored_collision, "--out", tmp_path / "a.avi")
     assert_one_line_error(code, err, ".gif")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pw.hdf5"]
+
+
+def test_preview_mp4_pads_odd_sizes_instead_of_cropping(tmp_path, capsys):
+    import imageio.v3 as iio
+
+    out = tmp_path / "odd.h5"
+    assert run(capsys, "generate", "uniform_motion", "--split", "eval", "--out", out, "--resolution", "17",
+               "--limit", "2", "--quiet")[0] == 0  # fmt: skip
+    assert run(capsys, "preview", out, "--index", "0", "--out", tmp_path / "odd.mp4")[0] == 0
+    movie = iio.imread(tmp_path / "odd.mp4", plugin="pyav")  # (T, H, W, 3)
+    assert movie.shape[1:3] == (18, 18)  # 17 px of video + one white row and column for H.264
+    assert movie[:, 17, :, :].min() > 200  # the padding is white, the video's last row is kept above it

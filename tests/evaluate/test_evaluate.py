@@ -46,6 +46,10 @@ def test_csv_and_summary_agree(uniform64, tmp_path):
         n, mean, lo, hi = mean_ci(g["value"].to_numpy())
         assert (n, s.n_videos) == (s.n, len(g))
         np.testing.assert_allclose([s.mean, s.ci95_lo, s.ci95_hi], [mean, lo, hi], rtol=1e-8, equal_nan=True)
+        finite = g["value"].to_numpy()[np.isfinite(g["value"].to_numpy())]
+        np.testing.assert_allclose(s.median, np.median(finite) if finite.size else np.nan, equal_nan=True)
+        floors = g["floor"].to_numpy()[np.isfinite(g["floor"].to_numpy())]
+        np.testing.assert_allclose(s.floor_median, np.median(floors) if floors.size else np.nan, equal_nan=True)
     assert "velocity_error (world/s)" in res.summary_md.read_text()
 
 

@@ -79,6 +79,7 @@ def fake_results(spec: RunSpec, id_err: float = 0.02, ood_err: float = 0.4) -> p
             "model": spec.model, "data_size": spec.data_size, "split": split, "level": level,
             "metric": "velocity_error", "value": v, "ci_low": v * 0.9, "ci_high": v * 1.1, "n": 50,
             "floor": 0.01, "floor_ci_low": 0.009, "floor_ci_high": 0.011, "parse_fail_rate": 0.0,
+            "median": v * (0.5 if split == "ood" else 1.0), "floor_median": 0.01,
         })  # fmt: skip
     return pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
 

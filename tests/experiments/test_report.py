@@ -92,6 +92,19 @@ def test_headline_table_ratios():
     row = table.iloc[0]
     assert row["ID / floor"] == "4.0×"  # 0.04 / 0.01
     assert row["OOD / ID"] == "15.0×"  # (0.4 * 0.75 * 2) / 0.04
+    assert row["OOD / ID (medians)"] == "7.5×"  # the fake OOD medians are half the means
+
+
+def test_report_reads_results_without_the_median_columns(tmp_path):
+    """results.csv files written before the medians existed still make a report (medians shown as '–')."""
+    run, _ = make_run_dir(tmp_path)
+    res = pd.read_csv(run / "results.csv").drop(columns=["median", "floor_median"])
+    res.to_csv(run / "results.csv", index=False)
+    files = build_report([run], tmp_path / "report")
+    md = files.markdown.read_text()
+    assert "OOD / ID (medians)" in md
+    row = headline_table(pd.read_csv(run / "results.csv").assign(median=float("nan"))).iloc[0]
+    assert row["OOD / ID (medians)"] == "–"
 
 
 def test_gif_tracks_are_drawn_where_the_ball_is(tmp_path):

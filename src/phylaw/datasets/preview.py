@@ -133,7 +133,9 @@ def preview(
         else:
             from phylaw.datasets.phyworld import encode_mp4
 
-            data = encode_mp4(movie[:, : movie.shape[1] // 2 * 2, : movie.shape[2] // 2 * 2], fps=fps)
+            # H.264 needs even sizes: pad odd ones with one white row/column (nothing of the video is cut)
+            pad = ((0, 0), (0, movie.shape[1] % 2), (0, movie.shape[2] % 2), (0, 0))
+            data = encode_mp4(np.pad(movie, pad, constant_values=255), fps=fps)
     tmp = partial_path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp.write_bytes(data)

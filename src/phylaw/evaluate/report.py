@@ -18,7 +18,7 @@ PARTIAL = ".partial"
 POOLED = "pooled"  # summary level of a whole split (all its levels together)
 SUMMARY_COLUMNS = [
     "split", "level", "metric", "unit", "higher_is_better", "n_videos", "n", "n_nan", "mean", "ci95_lo", "ci95_hi",
-    "floor_n", "floor_mean", "floor_ci95_lo", "floor_ci95_hi", "n_failed_videos",
+    "floor_n", "floor_mean", "floor_ci95_lo", "floor_ci95_hi", "n_failed_videos", "median", "floor_median",
 ]  # fmt: skip
 
 
@@ -47,7 +47,16 @@ def _group_row(split: str, level: str, metric: str, g: pd.DataFrame) -> dict:
         "mean": mean, "ci95_lo": lo, "ci95_hi": hi,
         "floor_n": fn, "floor_mean": fmean, "floor_ci95_lo": flo, "floor_ci95_hi": fhi,
         "n_failed_videos": int((g["status"] != "ok").sum()),
+        "median": _median(g["value"].to_numpy()), "floor_median": _median(g["floor"].to_numpy()),
     }  # fmt: skip
+
+
+def _median(values: np.ndarray) -> float:
+    """Median of the finite values (NaN when there are none): robust to the few videos whose object vanishes
+    and whose parsed track jumps, which can dominate a mean."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    return float(np.median(v)) if v.size else float("nan")
 
 
 def level_order(levels: list[str]) -> list[str]:

@@ -44,7 +44,11 @@ RESULT_COLUMNS = (
     "floor_ci_low",
     "floor_ci_high",
     "parse_fail_rate",
+    "median",
+    "floor_median",
 )
+# columns added after the first results were written: a results.csv without them reads as NaN
+OPTIONAL_RESULT_COLUMNS = ("median", "floor_median")
 CELL_RESULTS = "cell_results.csv"
 
 

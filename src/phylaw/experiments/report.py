@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from phylaw.errors import PhylawError
-from phylaw.experiments.experiment import RESULT_COLUMNS
+from phylaw.experiments.experiment import OPTIONAL_RESULT_COLUMNS, RESULT_COLUMNS
 from phylaw.experiments.plots import scaling_plot, training_curves
 from phylaw.experiments.published import published_for
 from phylaw.experiments.spec import size_label
@@ -71,9 +71,12 @@ def load_runs(run_dirs: Sequence[Path]) -> RunData:
                 f"{d} is not a phylaw run directory (no results.csv); run `phylaw demo` or `phylaw reproduce` first"
             )
         df = pd.read_csv(path)
-        missing = set(RESULT_COLUMNS) - set(df.columns)
+        missing = set(RESULT_COLUMNS) - set(df.columns) - set(OPTIONAL_RESULT_COLUMNS)
         if missing:
             raise PhylawError(f"{path} lacks columns {sorted(missing)}")
+        for col in OPTIONAL_RESULT_COLUMNS:
+            if col not in df.columns:
+                df[col] = float("nan")
         results.append(df)
         if (d / "status.csv").is_file():
             status.append(pd.read_csv(d / "status.csv"))

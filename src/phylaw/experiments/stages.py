@@ -411,6 +411,8 @@ def tidy_results(summary: pd.DataFrame, spec: RunSpec) -> pd.DataFrame:
                     "ci_low": r.ci95_lo, "ci_high": r.ci95_hi, "n": r.n, "floor": r.floor_mean,
                     "floor_ci_low": r.floor_ci95_lo, "floor_ci_high": r.floor_ci95_hi,
                     "parse_fail_rate": float(f["mean"].iloc[-1]) if len(f) else float("nan"),
+                    # older evaluator summaries have no medians
+                    "median": getattr(r, "median", float("nan")), "floor_median": getattr(r, "floor_median", float("nan")),
                 }
             )  # fmt: skip
     return pd.DataFrame(rows, columns=list(RESULT_COLUMNS))

@@ -48,6 +48,10 @@ def headline_table(
         rid, rood = by.get("id"), by.get("ood")
         row["ID / floor"] = _ratio(rid.value, rid.floor) if rid else "–"
         row["OOD / ID"] = _ratio(rood.value, rid.value) if (rid and rood) else "–"
+        # medians: a few videos whose object vanishes can dominate the mean (docs/experiments.md)
+        row["OOD / ID (medians)"] = (
+            _ratio(getattr(rood, "median", float("nan")), getattr(rid, "median", float("nan"))) if (rid and rood) else "–"
+        )
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -74,6 +78,7 @@ def level_table(results: pd.DataFrame, metric: str = HEADLINE_METRIC) -> pd.Data
                 "level": r.level,
                 "n": int(r.n) if not _isnan(r.n) else "–",
                 "error [95% CI]": fmt_ci(r.value, r.ci_low, r.ci_high),
+                "median": _fmt(getattr(r, "median", float("nan"))),
                 "GT floor": _fmt(r.floor),
                 "parse failures": "–" if _isnan(r.parse_fail_rate) else f"{100 * r.parse_fail_rate:.1f}%",
             }
