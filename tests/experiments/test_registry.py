@@ -91,3 +91,25 @@ def test_unknown_names_give_one_line_errors():
     with pytest.raises(PhylawError, match="unknown scale 'huge'"):
         get_plan("fig3", "huge")
     assert "fig3" in EXPERIMENTS
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("scenario", ["uniform_motion", "collision", "parabola"])
+def test_small_scale_cells_run_end_to_end_when_shrunk(tmp_path, scenario):
+    """The `small` grid's real data (stored 30K, procedural 300K at 64²), pixel-space autoencoder and stages, with
+    the model, steps and evaluation set shrunk to CPU size: every stage runs for both data sizes (~1 min each)."""
+    from phylaw.experiments.experiment import ExperimentPlan, run_experiment
+    from phylaw.experiments.stages import LaunchOptions, default_pipeline
+
+    cells = []
+    for spec in get_plan("fig3", "small").cells:
+        if spec.model == "DiT-S" and spec.scenario == scenario:
+            train = dataclasses.replace(spec.train, model="DiT-micro", steps=3, batch_size=4, warmup=1)
+            evald = dataclasses.replace(spec.eval_data, per_split=(("id", 3), ("ood", 3)))
+            cells.append(dataclasses.replace(spec, train=train, eval_data=evald, sample_steps=2, sample_batch_size=4))
+    assert {c.data_size for c in cells} == {30_000, 300_000}
+    plan = ExperimentPlan("fig3", "small", tuple(cells), "the small grid, shrunk")
+    outcome = run_experiment(plan, tmp_path / "out", default_pipeline(LaunchOptions()), progress=False,
+                             options={"launch": LaunchOptions()})  # fmt: skip
+    assert not outcome.failed
+    assert (tmp_path / "out" / "results.csv").is_file()
