@@ -105,6 +105,7 @@ def test_resume_is_exact(micro_cfg, tmp_path):
     train_dit(micro_cfg, part, progress=False)
     assert _losses(part) == _losses(full)
     _assert_same_state(load_checkpoint(part), load_checkpoint(full))
+    assert ckpt_path(part, 6).read_bytes() == ckpt_path(full, 6).read_bytes()  # same bytes, not just values
     before = ckpt_path(part, 6).stat().st_mtime_ns
     train_dit(micro_cfg, part, progress=False)  # finished run: nothing to do
     assert ckpt_path(part, 6).stat().st_mtime_ns == before

@@ -11,7 +11,7 @@ from phylaw.cli.main import main
 from phylaw.config import apply_overrides, load_config
 from phylaw.errors import PhylawError
 from phylaw.models.autoencoder import load_video_vae
-from phylaw.train.checkpoint import checkpoint_steps
+from phylaw.train.checkpoint import checkpoint_steps, ckpt_path
 from phylaw.train.logger import read_metrics
 from phylaw.train.trainer import train_dit
 from phylaw.train.vae_trainer import train_vae, vae_report
@@ -61,6 +61,7 @@ def test_vae_resume_is_exact(vae_cfg, vae_run, tmp_path):
     a, b = load_video_vae(part), load_video_vae(vae_run)
     for name, tensor in a.state_dict().items():
         assert torch.equal(tensor, b.state_dict()[name]), name
+    assert ckpt_path(part, 12).read_bytes() == ckpt_path(vae_run, 12).read_bytes()
 
 
 def test_dit_on_vae_latents_uses_a_keyed_cache(vae_run, tiny_data, tmp_path):

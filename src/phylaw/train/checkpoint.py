@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -45,13 +46,29 @@ def latest_step(run_dir: Path) -> int | None:
     return steps[-1] if steps else None
 
 
+def canonical(obj: Any) -> Any:
+    """The same nested state with fresh dicts, lists and tuples and interned strings, so its pickle depends on the
+    values alone: pickle writes a container or string seen before as a back-reference, and which objects a
+    state shares depends on its history (a resumed optimizer holds loaded copies where an uninterrupted one
+    holds the originals). With this, a resumed run's checkpoint has the same bytes as an uninterrupted one's."""
+    if isinstance(obj, dict):
+        return {canonical(k): canonical(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [canonical(v) for v in obj]
+    if isinstance(obj, tuple):
+        return tuple(canonical(v) for v in obj)
+    if type(obj) is str:
+        return sys.intern(obj)
+    return obj
+
+
 def save_checkpoint(
     run_dir: Path, step: int, state: dict[str, Any], meta: dict[str, Any], keep_last: int
 ) -> Path:
     """Write checkpoint + meta atomically, then delete all but the newest ``keep_last`` checkpoints."""
     path = ckpt_path(run_dir, step)
     tmp = path.with_name(path.name + ".partial")
-    torch.save(state, tmp)
+    torch.save(canonical(state), tmp)
     tmp.replace(path)
     write_text_atomic(
         meta_path(run_dir, step), json.dumps({"step": step, **meta}, indent=2, sort_keys=True) + "\n"
