@@ -207,3 +207,35 @@ def test_sigterm_checkpoints_the_current_step_and_resumes_exactly(micro_cfg, tmp
     train_dit(micro_cfg, run, progress=False)
     assert _losses(run) == _losses(full)
     _assert_same_state(load_checkpoint(run), load_checkpoint(full))
+
+
+def test_deterministic_cuda_mode_restricts_attention_and_names_the_switch():
+    """runtime.deterministic on CUDA: torch's strict deterministic mode (not warn-only, which keeps the attention
+    backward non-deterministic), attention through flash or math only; an op without a deterministic kernel
+    becomes one line naming runtime.deterministic=false. Checked on the flags (no GPU needed), then restored."""
+    from phylaw.train import distributed
+
+    before = (torch.are_deterministic_algorithms_enabled(), torch.backends.cuda.cudnn_sdp_enabled(),
+              torch.backends.cuda.mem_efficient_sdp_enabled(), torch.backends.cudnn.benchmark)  # fmt: skip
+    try:
+        distributed.use_deterministic_kernels(torch.device("cpu"))
+        assert not torch.are_deterministic_algorithms_enabled()  # CPU: nothing to change
+        distributed.use_deterministic_kernels(torch.device("cuda"), deterministic=False)
+        assert not torch.are_deterministic_algorithms_enabled()
+        distributed.use_deterministic_kernels(torch.device("cuda"))
+        assert torch.are_deterministic_algorithms_enabled()
+        assert not torch.is_deterministic_algorithms_warn_only_enabled()
+        assert not torch.backends.cuda.cudnn_sdp_enabled()
+        assert not torch.backends.cuda.mem_efficient_sdp_enabled()
+        assert torch.backends.cuda.flash_sdp_enabled()
+        assert torch.backends.cuda.math_sdp_enabled()
+    finally:
+        torch.use_deterministic_algorithms(before[0])
+        torch.backends.cuda.enable_cudnn_sdp(before[1])
+        torch.backends.cuda.enable_mem_efficient_sdp(before[2])
+        torch.backends.cudnn.benchmark = before[3]
+    hint = r"^scatter_add_cuda_kernel does not have .*runtime\.deterministic=false"
+    with pytest.raises(PhylawError, match=hint), distributed.deterministic_errors_as_phylaw():
+        raise RuntimeError("scatter_add_cuda_kernel does not have a deterministic implementation, but you set...")
+    with pytest.raises(RuntimeError, match="other"), distributed.deterministic_errors_as_phylaw():
+        raise RuntimeError("other")

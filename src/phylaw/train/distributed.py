@@ -49,16 +49,39 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
         raise PhylawError(f"runtime.device={name!r} is not a torch device (auto, cpu, cuda, cuda:N, ...)") from None
 
 
+NONDETERMINISTIC_HINT = "does not have a deterministic implementation"
+
+
 def use_deterministic_kernels(dev: torch.device, deterministic: bool = True) -> None:
     """On CUDA, ask for deterministic kernels (same config and seed, same bytes): cuBLAS with a fixed workspace,
-    no cuDNN autotuning, and the deterministic variants of kernels that otherwise accumulate with atomics (e.g.
-    the attention backward); an op without one warns instead of failing. CPU kernels are deterministic already.
-    ``deterministic=False`` (``runtime.deterministic=false``) leaves torch's faster defaults."""
+    no cuDNN autotuning, ``torch.use_deterministic_algorithms(True)``, and attention through the flash kernel
+    (whose backward then runs its deterministic variant) or the math path only. Not ``warn_only``: with it,
+    torch only warns and keeps the flash and cuDNN attention backwards non-deterministic (seen on an H200:
+    "cuDNN Attention defaults to a non-deterministic algorithm"). An op with no deterministic kernel then
+    raises; the trainers turn that into a one-line error that names ``runtime.deterministic=false``. CPU
+    kernels are deterministic already. ``deterministic=False`` leaves torch's faster defaults."""
     if dev.type != "cuda" or not deterministic:
         return
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.use_deterministic_algorithms(True)
     torch.backends.cudnn.benchmark = False
+    torch.backends.cuda.enable_cudnn_sdp(False)  # no deterministic backward
+    torch.backends.cuda.enable_mem_efficient_sdp(False)
+
+
+@contextlib.contextmanager
+def deterministic_errors_as_phylaw() -> Iterator[None]:
+    """Turn torch's "... does not have a deterministic implementation" RuntimeError into a one-line PhylawError."""
+    try:
+        yield
+    except RuntimeError as exc:
+        if NONDETERMINISTIC_HINT not in str(exc):
+            raise
+        first = str(exc).splitlines()[0]
+        raise PhylawError(
+            f"{first} (runtime.deterministic=true asks for deterministic CUDA kernels; "
+            "set runtime.deterministic=false to run with torch's non-deterministic ones)"
+        ) from None
 
 
 LAUNCHER_GONE = threading.Event()

@@ -153,7 +153,7 @@ def sample_dataset(
     """
     info = distributed.init(device)
     try:
-        with distributed.cpu_threads(threads):
+        with distributed.cpu_threads(threads), distributed.deterministic_errors_as_phylaw():
             return _sample(
                 Path(run_dir), data, Path(out), info, steps, seed, limit, indices, batch_size, progress
             )

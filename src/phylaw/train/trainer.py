@@ -77,7 +77,7 @@ def train_dit(
     """
     info = distributed.init(cfg.runtime.device, cfg.runtime.deterministic)
     try:
-        with distributed.cpu_threads(cfg.runtime.threads):
+        with distributed.cpu_threads(cfg.runtime.threads), distributed.deterministic_errors_as_phylaw():
             return _train(cfg, Path(out_dir), info, resume=resume, progress=progress, stop_after=stop_after)
     finally:
         distributed.teardown()

@@ -35,7 +35,12 @@ from phylaw.models.vae import VAEConfig, VideoVAE
 from phylaw.seeding import child_rng, derive_seed
 from phylaw.train.checkpoint import latest_step, load_checkpoint, save_checkpoint, write_text_atomic
 from phylaw.train.data import LatentSource, flip_flags, step_indices
-from phylaw.train.distributed import cpu_threads, resolve_device, use_deterministic_kernels
+from phylaw.train.distributed import (
+    cpu_threads,
+    deterministic_errors_as_phylaw,
+    resolve_device,
+    use_deterministic_kernels,
+)
 from phylaw.train.logger import MetricsLogger
 from phylaw.train.lr import get_lr
 from phylaw.train.sampling import FORMAT, FORMAT_VERSION
@@ -75,7 +80,7 @@ def train_vae(
 
     ``stop_after`` ends the call after that step with a checkpoint and no ``vae.pt`` (a simulated kill).
     """
-    with cpu_threads(cfg.runtime.threads):
+    with cpu_threads(cfg.runtime.threads), deterministic_errors_as_phylaw():
         return _train_vae(cfg, Path(out_dir), resume, progress, stop_after)
 
 
