@@ -145,6 +145,7 @@ def test_demo_with_two_training_processes_interrupts_and_resumes(tmp_path):
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     assert "Traceback" not in err
+    assert err.count("interrupted: run the same command again") == 1  # the demo's line; ranks stay quiet
     (status,) = out.glob("cells/*/status.json")
     assert json.loads(status.read_text())["state"] == "interrupted"
     assert list(out.glob("cells/*/train/meta_*.json"))  # both ranks agreed on a checkpoint

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 import typer
@@ -36,6 +37,13 @@ def _register() -> None:
 INTERRUPTED = "interrupted: run the same command again to resume (train, train-vae: with --resume)"
 
 
+def _say_interrupted() -> None:
+    """One "interrupted" line per job: not from training ranks that phylaw started itself (their launcher says
+    it), and under a plain torchrun only from rank 0."""
+    if "PHYLAW_LAUNCHER_PID" not in os.environ and os.environ.get("RANK", "0") == "0":
+        typer.echo(INTERRUPTED, err=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console entry point: turns PhylawError (and a few common file errors) into one line and exit 2."""
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -47,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         typer.echo(f"error: {exc}", err=True)
         return 2
     except KeyboardInterrupt:
-        typer.echo(INTERRUPTED, err=True)
+        _say_interrupted()
         return 130
     except (
         FileNotFoundError,
@@ -80,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(exit_code)
     if isinstance(rv, int) and not isinstance(rv, bool) and rv != 0:  # commands themselves return None
         if rv == 130:
-            typer.echo(INTERRUPTED, err=True)
+            _say_interrupted()
         return rv
     return 0
 
