@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import av
 import h5py
@@ -28,6 +30,8 @@ from phylaw.datasets.store import DatasetConfig, DatasetWriter, RowBlock, compre
 from phylaw.errors import PhylawError
 from phylaw.sim.kinematics import BLUE, GRAVITY, PARAM_NAMES, RED, elastic_velocities, fully_in_view
 from phylaw.sim.trajectory import FRAME_DT, SHAPE_DISC, Trajectories
+
+log = logging.getLogger(__name__)
 
 GROUPS = ("position_streams", "init_streams", "video_streams")
 CHUNK = 1000
@@ -121,6 +125,11 @@ def _export_chunk(job: _ExportChunk) -> tuple[np.ndarray, np.ndarray, list[bytes
 
 
 def export_phyworld(path: str | Path, out: str | Path, *, workers: int = 1, progress: bool = True) -> Path:
+    """Write a phylaw dataset in the released layout, one chunk of ``CHUNK`` videos per group member.
+
+    Resumable: chunks are written into ``OUT.partial``, each one's ``phylaw_labels`` group last, so an
+    interrupted export keeps its finished chunks and the same command continues from there. A partial file
+    made from another input, or one that no longer opens, is started over."""
     out = Path(out)
     ds = open_dataset(path)
     ds.close()
@@ -129,38 +138,63 @@ def export_phyworld(path: str | Path, out: str | Path, *, workers: int = 1, prog
     order = tuple(_param_order(ds.param_names, ds.scenario))
     if ds.resolution % 2:
         raise PhylawError(f"H.264 needs an even resolution; {path} has {ds.resolution}")
-    jobs = [
-        _ExportChunk(tuple(str(p) for p in ds.paths), a, min(len(ds), a + CHUNK), order)
-        for a in range(0, len(ds), CHUNK)
-    ]
+    attrs = {
+        "phylaw_scenario": ds.scenario, "phylaw_time_offset": ds.config.time_offset,
+        "phylaw_pixel_convention": ds.config.pixel_convention,
+        "phylaw_config_json": json.dumps(ds.config.to_dict(), sort_keys=True),
+        "phylaw_export_source": json.dumps({"fingerprint": ds.fingerprint, "rows": len(ds), "chunk": CHUNK}),
+    }  # fmt: skip
     tmp = partial_path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        with (
-            h5py.File(tmp, "w") as f,
-            tqdm(total=len(ds), unit="video", desc="export", disable=not progress) as bar,
-        ):
-            f.attrs.update(
-                {"phylaw_scenario": ds.scenario, "phylaw_time_offset": ds.config.time_offset,
-                 "phylaw_pixel_convention": ds.config.pixel_convention,
-                 "phylaw_config_json": json.dumps(ds.config.to_dict(), sort_keys=True)}
-            )  # fmt: skip
-            groups = {g: f.create_group(g) for g in (*GROUPS, "phylaw_labels")}
-            results = ordered_map(_export_chunk, jobs, resolve_workers(workers))
-            for c, (pos, init, mp4s, lab) in enumerate(results):
-                name = f"{c:05d}"
-                groups["position_streams"][name] = pos
-                groups["init_streams"][name] = init
-                videos = groups["video_streams"].create_dataset(name, (len(mp4s),), h5py.vlen_dtype(np.uint8))
-                for i, data in enumerate(mp4s):
-                    videos[i] = np.frombuffer(data, dtype=np.uint8)
-                g = groups["phylaw_labels"].create_group(name)
-                g["split"], g["level"], g["index"] = lab.split.astype("S"), lab.level.astype("S"), lab.index
-                bar.update(len(mp4s))
-        tmp.replace(out)
-    finally:
-        tmp.unlink(missing_ok=True)
+    done = _finished_export_chunks(tmp, attrs)
+    jobs = [
+        _ExportChunk(tuple(str(p) for p in ds.paths), a, min(len(ds), a + CHUNK), order)
+        for c, a in enumerate(range(0, len(ds), CHUNK))
+        if f"{c:05d}" not in done
+    ]
+    with (
+        h5py.File(tmp, "a" if done else "w") as f,
+        tqdm(total=len(ds), initial=len(ds) - sum(j.b - j.a for j in jobs), unit="video", desc="export",
+             disable=not progress) as bar,
+    ):  # fmt: skip
+        f.attrs.update(attrs)
+        groups = {g: f.require_group(g) for g in (*GROUPS, "phylaw_labels")}
+        for job, (pos, init, mp4s, lab) in zip(jobs, ordered_map(_export_chunk, jobs, resolve_workers(workers)), strict=True):
+            name = f"{job.a // CHUNK:05d}"
+            groups["position_streams"][name] = pos
+            groups["init_streams"][name] = init
+            videos = groups["video_streams"].create_dataset(name, (len(mp4s),), h5py.vlen_dtype(np.uint8))
+            for i, data in enumerate(mp4s):
+                videos[i] = np.frombuffer(data, dtype=np.uint8)
+            g = groups["phylaw_labels"].create_group(name)  # last: marks the chunk finished
+            g["split"], g["level"], g["index"] = lab.split.astype("S"), lab.level.astype("S"), lab.index
+            f.flush()
+            bar.update(len(mp4s))
+    tmp.replace(out)
     return out
+
+
+def _finished_export_chunks(tmp: Path, attrs: dict[str, Any]) -> set[str]:
+    """Chunk names an interrupted export of the same input finished in ``tmp``; removes what it left half
+    written. An unreadable partial file, or one from another input, is deleted (the export starts over)."""
+    if not tmp.is_file():
+        return set()
+    try:
+        with h5py.File(tmp, "a") as f:
+            if f.attrs.get("phylaw_export_source") != attrs["phylaw_export_source"]:
+                raise OSError("another input")
+            done = set(f["phylaw_labels"]) if "phylaw_labels" in f else set()
+            for group in GROUPS:
+                for name in list(f[group]) if group in f else []:
+                    if name not in done:
+                        del f[group][name]
+    except OSError as exc:
+        log.info("starting %s over (%s)", tmp.name, str(exc).splitlines()[0] if str(exc) else "unreadable")
+        tmp.unlink()
+        return set()
+    if done:
+        log.info("resuming %s: %d chunk(s) already written", tmp.name, len(done))
+    return done
 
 
 def _param_order(names: tuple[str, ...], scenario: str) -> list[int]:
