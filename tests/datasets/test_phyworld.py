@@ -177,6 +177,18 @@ def _assert_same_h5(a_path, b_path) -> None:
                     np.testing.assert_array_equal(x, y)
 
 
+def _interrupted_at_second(fn, calls: list, key):
+    """``fn`` that records ``key(job)`` of every call and raises KeyboardInterrupt (a Ctrl-C) on the second."""
+
+    def wrapped(job):
+        calls.append(key(job))
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return fn(job)
+
+    return wrapped
+
+
 def test_interrupted_export_and_import_resume(tmp_path, monkeypatch):
     """convert keeps an interrupted run's finished chunks in OUT.partial and the same command finishes from
     there, with the same contents as an uninterrupted run (export: phylaw -> phyworld; import: the reverse)."""
@@ -188,14 +200,7 @@ def test_interrupted_export_and_import_resume(tmp_path, monkeypatch):
     monkeypatch.setattr(phyworld, "CHUNK", 3)  # 7 videos -> chunks of 3, 3, 1
     full = convert(src, "phyworld", tmp_path / "full.hdf5", progress=False)
     real, calls = phyworld._export_chunk, []
-
-    def stop_at_second(job):
-        calls.append(job.a)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return real(job)
-
-    monkeypatch.setattr(phyworld, "_export_chunk", stop_at_second)
+    monkeypatch.setattr(phyworld, "_export_chunk", _interrupted_at_second(real, calls, lambda job: job.a))
     out = tmp_path / "pw.hdf5"
     with pytest.raises(KeyboardInterrupt):
         convert(src, "phyworld", out, progress=False)
@@ -214,15 +219,8 @@ def test_interrupted_export_and_import_resume(tmp_path, monkeypatch):
 
     released = released_style_file(tmp_path / "collision_eval.hdf5")
     whole = open_dataset(convert(released, "phylaw", tmp_path / "whole.h5", progress=False))
-    real_import, seen = phyworld._import_chunk, []
-
-    def stop_import(job):
-        seen.append(job.name)
-        if len(seen) == 2:
-            raise KeyboardInterrupt
-        return real_import(job)
-
-    monkeypatch.setattr(phyworld, "_import_chunk", stop_import)
+    seen: list[str] = []
+    monkeypatch.setattr(phyworld, "_import_chunk", _interrupted_at_second(phyworld._import_chunk, seen, lambda j: j.name))
     with pytest.raises(KeyboardInterrupt):
         convert(released, "phylaw", tmp_path / "imp.h5", progress=False)
     assert not (tmp_path / "imp.h5").exists()
