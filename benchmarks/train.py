@@ -248,6 +248,7 @@ def main() -> None:
         "--peak-tflops", type=float, default=0.0, help="device peak (dense) TFLOP/s: adds an MFU column"
     )
     parser.add_argument("--compile", action="store_true", help="also time torch.compile(phylaw model)")
+    parser.add_argument("--batch", type=int, default=0, help="batch size for every case (0: each case's own)")
     parser.add_argument(
         "--amdahl", action="store_true", help="CPU: profile the GEMM share of each step and print the bound"
     )
@@ -263,7 +264,8 @@ def main() -> None:
     header += f"{'smp/s':>7} {'tok/s':>8} {'GFLOP/s':>8} {'speedup':>7} {'median smp/s':>12}"
     print(header)
     for name in args.cases.split(","):
-        for row in run_case(name, *CASES[name], args):
+        preset, input_size, batch = CASES[name]
+        for row in run_case(name, preset, input_size, args.batch or batch, args):
             if "analytic_gflop" in row:
                 print(f"{name:8} analytic 6N·tok + 12L·tok²·d = {row['analytic_gflop']:.3f} GFLOP/sample")
                 continue
