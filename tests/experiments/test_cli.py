@@ -209,11 +209,13 @@ def test_demo_presets_and_unknown_preset(tmp_path, capsys):
     assert PRESETS == {"demo": DEMO, "smoke": SMOKE, "gpu128": GPU128}
     assert (GPU128.resolution, GPU128.vae_steps, GPU128.micro_batch_size) == (128, 800, 16)
     assert (GPU128.name, GPU128.steps) == (DEMO.name, DEMO.steps)  # only the pixels and the VAE budget differ
+    import torch
+
     from phylaw.cli.experiments import _preset_hint
 
     _preset_hint("gpu128")
     hint = capsys.readouterr().out
-    assert ("sized for one GPU" in hint) == (not __import__("torch").cuda.is_available())
+    assert ("sized for one GPU" in hint) == (not torch.cuda.is_available())
     assert main(["demo", "--out", str(tmp_path / "d"), "--preset", "gpu256"]) == 2
     assert "unknown demo preset 'gpu256'" in capsys.readouterr().err
     assert not (tmp_path / "d").exists()
