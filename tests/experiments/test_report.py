@@ -151,3 +151,24 @@ def test_report_renders_in_headless_chromium(tmp_path):
         pixels = np.asarray(im.convert("RGB"))
     assert pixels.shape[0] >= 1000
     assert (pixels < 250).any(axis=-1).mean() > 0.02  # the page is not blank
+
+
+def test_report_plots_per_video_errors_when_cells_have_them(tmp_path):
+    run, plan = make_run_dir(tmp_path)
+    cell = run / "cells" / plan.cells[0].run_id / "eval"
+    cell.mkdir(parents=True)
+    rng = np.random.Generator(np.random.PCG64(0))
+    rows = [{"split": split, "level": level, "metric": metric, "included": True, "value": v, "floor": 0.05,
+             "index": i, "status": "ok"}
+            for i, (split, level, scale) in enumerate([("id", "id", 0.1)] * 20 + [("ood", "v_ood", 1.0)] * 20)
+            for metric, v in (("velocity_error", scale * rng.lognormal()), ("mean_velocity_error", 0.01))]  # fmt: skip
+    pd.DataFrame(rows).to_csv(cell / "metrics.csv", index=False)
+    (run / "cells" / plan.cells[1].run_id / "eval").mkdir(parents=True)
+    (run / "cells" / plan.cells[1].run_id / "eval" / "metrics.csv").write_text("something,else\n1,2\n")  # other layout: skipped
+    files = build_report([run], tmp_path / "report")
+    assert {p.name for p in files.pngs} == {"scaling.png", "training_curves.png", "error_distribution.png"}
+    with Image.open(tmp_path / "report" / "error_distribution.png") as im:
+        assert im.size[0] > 300
+    page = files.html.read_text()
+    assert "Per-video errors" in page
+    assert page.count("data:image/png;base64,") == 3

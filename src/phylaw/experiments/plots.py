@@ -120,3 +120,38 @@ def training_curves(curves: dict[str, pd.DataFrame], path: Path) -> Path:
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=7)
     return _save(fig, path)
+
+
+def error_distribution(videos: dict[str, pd.DataFrame], path: Path, *, max_cells: int = 12) -> Path:
+    """Per-video velocity error as empirical CDFs, one panel per cell: ID, OOD (all levels) and the ID
+    ground-truth floor, log x. Shows what a mean hides: a few videos with a vanished object can carry an OOD
+    mean far above the typical OOD video (the median is where a curve crosses 0.5)."""
+    names = sorted(videos)[:max_cells]
+    ncols = min(3, len(names))
+    nrows = -(-len(names) // ncols)
+    fig, axes = _figure(nrows, ncols, (4.2 * ncols, 3.0 * nrows))
+    for ax, name in zip(axes.flat, names, strict=False):
+        df = videos[name]
+        curves = [
+            (df.loc[df["split"] == "id", "value"], "ID", "tab:blue", "-"),
+            (df.loc[df["split"] == "ood", "value"], "OOD", "tab:red", "-"),
+            (df.loc[df["split"] == "id", "floor"], "GT floor (ID)", "0.45", "--"),
+        ]
+        for values, label, color, style in curves:
+            v = np.sort(values.to_numpy(float))
+            v = v[np.isfinite(v) & (v > 0)]
+            if v.size:
+                ax.step(v, np.arange(1, v.size + 1) / v.size, where="post", color=color, ls=style,
+                        label=f"{label} (median {np.median(v):.3g})")  # fmt: skip
+        ax.axhline(0.5, color="0.8", lw=0.8, zorder=0)
+        ax.set_xscale("log")
+        ax.set_ylim(0, 1.02)
+        ax.set_title(name if len(name) <= 40 else name[:37] + "...", fontsize=8)
+        ax.set_xlabel("velocity error per video")
+        ax.set_ylabel("fraction of videos")
+        ax.grid(True, which="both", alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7, loc="lower right")
+    for ax in list(axes.flat)[len(names):]:
+        ax.set_visible(False)
+    return _save(fig, path)

@@ -11,17 +11,17 @@ import html
 import logging
 import shutil
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from phylaw.errors import PhylawError
 from phylaw.experiments.experiment import OPTIONAL_RESULT_COLUMNS, RESULT_COLUMNS
-from phylaw.experiments.plots import scaling_plot, training_curves
+from phylaw.experiments.plots import error_distribution, scaling_plot, training_curves
 from phylaw.experiments.published import published_for
 from phylaw.experiments.spec import size_label
-from phylaw.experiments.tables import headline_table, html_table, level_table, markdown_table
+from phylaw.experiments.tables import HEADLINE_METRIC, headline_table, html_table, level_table, markdown_table
 
 log = logging.getLogger(__name__)
 
@@ -59,11 +59,12 @@ class RunData:
     curves: dict[str, pd.DataFrame]
     gifs: tuple[tuple[str, Path], ...]  # (caption, path)
     experiments: tuple[str, ...]
+    videos: dict[str, pd.DataFrame] = field(default_factory=dict)  # cell -> per-video velocity errors
 
 
 def load_runs(run_dirs: Sequence[Path]) -> RunData:
     """Read every run directory's CSVs (and find its training curves and GIFs)."""
-    results, status, curves, gifs, names = [], [], {}, [], []
+    results, status, curves, gifs, names, videos = [], [], {}, [], [], {}
     for d in map(Path, run_dirs):
         path = d / "results.csv"
         if not path.is_file():
@@ -86,10 +87,26 @@ def load_runs(run_dirs: Sequence[Path]) -> RunData:
             if tm.is_file():
                 curves[cell.name] = pd.read_csv(tm)
             gifs += [(f"{cell.name}: {g.stem}", g) for g in sorted((cell / "gallery").glob("*.gif"))]
+            per_video = _per_video_errors(cell / "eval" / "metrics.csv")
+            if per_video is not None:
+                videos[cell.name] = per_video
     res = pd.concat(results, ignore_index=True) if results else pd.DataFrame(columns=list(RESULT_COLUMNS))
     res = res.drop_duplicates(subset=["run_id", "split", "level", "metric"], keep="last")
     st = pd.concat(status, ignore_index=True) if status else pd.DataFrame()
-    return RunData(res, st, curves, tuple(gifs), tuple(dict.fromkeys(names)))
+    return RunData(res, st, curves, tuple(gifs), tuple(dict.fromkeys(names)), videos)
+
+
+def _per_video_errors(path: Path) -> pd.DataFrame | None:
+    """The evaluator's per-video velocity errors of one cell (split, level, value, floor), if it has them."""
+    if not path.is_file():
+        return None
+    cols = ["split", "level", "metric", "included", "value", "floor"]
+    try:
+        df = pd.read_csv(path, usecols=cols, dtype={"split": str, "level": str})
+    except ValueError:  # another layout: no per-video plot for this cell
+        return None
+    df = df[(df["metric"] == HEADLINE_METRIC) & df["included"].astype(bool)]
+    return df[["split", "level", "value", "floor"]].reset_index(drop=True) if len(df) else None
 
 
 def _b64(path: Path, mime: str) -> str:
@@ -106,9 +123,12 @@ def build_report(
     out = Path(out)
     (out / "media").mkdir(parents=True, exist_ok=True)
     experiment = data.results["experiment"].iloc[0] if len(data.results) else "fig3"
-    pngs = [scaling_plot(data.results, out / "scaling.png", experiment=str(experiment))]
+    figs = {"scaling": scaling_plot(data.results, out / "scaling.png", experiment=str(experiment))}
     if data.curves:
-        pngs.append(training_curves(data.curves, out / "training_curves.png"))
+        figs["training_curves"] = training_curves(data.curves, out / "training_curves.png")
+    if data.videos:
+        figs["error_distribution"] = error_distribution(data.videos, out / "error_distribution.png")
+    pngs = list(figs.values())
     gifs = _copy_gifs(data.gifs, out / "media", max_gifs)
     head = headline_table(data.results)
     levels = level_table(data.results)
@@ -119,7 +139,7 @@ def build_report(
     }
     pub = _published_table(published_for(str(experiment)))
     md = _markdown(title, data, head, levels, pub, pngs, gifs, extra)
-    page = _html(title, data, head, levels, pub, pngs, gifs, extra)
+    page = _html(title, data, head, levels, pub, figs, gifs, extra)
     md_path, html_path = out / "report.md", out / "report.html"
     for path, text in ((md_path, md), (html_path, page)):
         tmp = path.with_name(path.name + ".partial")
@@ -187,7 +207,7 @@ def _markdown(title, data: RunData, head, levels, pub, pngs, gifs, extra) -> str
     return "\n".join(lines)
 
 
-def _html(title, data: RunData, head, levels, pub, pngs, gifs, extra) -> str:
+def _html(title, data: RunData, head, levels, pub, figs: dict[str, Path], gifs, extra) -> str:
     e = html.escape
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
@@ -201,17 +221,28 @@ def _html(title, data: RunData, head, levels, pub, pngs, gifs, extra) -> str:
         "<h2 id='scaling'>Error vs training data (Fig. 3 style)</h2>",
         "<p class='note'>Solid: ours (95 % CI). Hollow diamonds: values stated in the paper's text; dotted: the "
         "paper's GT floor at 128 px. The paper's other Fig. 3 points exist only as a plot and are not shown.</p>",
-        f"<img class='plot' alt='scaling plot' src='{_b64(pngs[0], 'image/png')}'>",
+        f"<img class='plot' alt='scaling plot' src='{_b64(figs['scaling'], 'image/png')}'>",
         *(f"<h2>{e(EXTRA_METRICS[m])}</h2>" + html_table(t) for m, t in extra.items()),
         "<h2 id='levels'>Per split and level</h2>",
         html_table(levels),
+        *(
+            [
+                "<h2 id='videos'>Per-video errors</h2>",
+                "<p class='note'>Empirical CDF of the velocity error of each evaluated video (log x). A curve "
+                "crosses 0.5 at its median; a long right tail is a few videos, often ones whose object "
+                "vanished, that can carry a mean.</p>",
+                f"<img class='plot' alt='per-video errors' src='{_b64(figs['error_distribution'], 'image/png')}'>",
+            ]
+            if "error_distribution" in figs
+            else []
+        ),
         "<h2 id='published'>Published values (paper text)</h2>",
         html_table(pub[["scenario", "split", "model", "data_size", "value", "source"]]) if len(pub) else "",
     ]
-    if len(pngs) > 1:
+    if "training_curves" in figs:
         parts += [
             "<h2 id='training'>Training curves</h2>",
-            f"<img class='plot' alt='training curves' src='{_b64(pngs[1], 'image/png')}'>",
+            f"<img class='plot' alt='training curves' src='{_b64(figs['training_curves'], 'image/png')}'>",
         ]
     if gifs:
         parts += [
