@@ -73,6 +73,7 @@ def test_import_released_style_eval_file(tmp_path):
     src = released_style_file(tmp_path / "collision_eval.hdf5")
     ds = open_dataset(convert(src, "phylaw", tmp_path / "imp.h5", procedural=True, progress=False))
     assert (len(ds), ds.scenario, ds.config.source) == (5, "collision", "phyworld")
+    assert ds.resolution == 16  # read from the first video, not assumed (the released data is 256²)
     assert ds.config.time_offset == pytest.approx(0.01)
     assert ds.config.pixel_convention == "linspace"
     assert not ds.frames_stored

@@ -294,10 +294,11 @@ def import_phyworld(
         if n == 0:
             raise PhylawError(f"{path}: phyworld file holds no videos")
         t = f["position_streams"][names[0]].shape[1]
-        res = (
-            decode_mp4(f["video_streams"][names[0]][0]).shape[1]
-            if not procedural
-            else origin.get("resolution", 256)
+        # the frame size: phylaw's own attribute when the file came from phylaw, else the first video's (one
+        # decode, also for a procedural import, which decodes nothing else); a file with states only: the
+        # released data's 256²
+        res = origin.get("resolution") or (
+            decode_mp4(f["video_streams"][names[0]][0]).shape[1] if "video_streams" in f else 256
         )
         config = DatasetConfig(
             scenario=scenario, split=origin.get("split", "eval" if is_eval else "train"),
