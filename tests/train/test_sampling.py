@@ -111,3 +111,24 @@ def test_sampling_refuses_another_scenario(trained_run, tmp_path):
     with pytest.raises(PhylawError, match=r"trained on uniform_motion videos but .* holds parabola videos"):
         sample_dataset(trained_run, other, tmp_path / "x.h5", steps=1, progress=False)
     assert not list(tmp_path.glob("x.h5*"))
+
+
+def test_scenario_check_survives_a_deleted_training_dataset(micro_cfg, tiny_data, tmp_path):
+    """The run records its scenario in the checkpoint meta, so the check works after the training file is gone."""
+    import shutil
+
+    from phylaw.config import apply_overrides
+
+    data = tmp_path / "train.h5"
+    shutil.copyfile(tiny_data, data)
+    run = train_dit(apply_overrides(micro_cfg, [f"data.train={data}", "schedule.steps=2"]), tmp_path / "run",
+                    progress=False)  # fmt: skip
+    data.unlink()
+    other = make_dataset(tmp_path / "other.h5", n=2)
+    with h5py.File(other, "r+") as f:
+        config = json.loads(f.attrs["config_json"])
+        config["scenario"] = "parabola"
+        f.attrs["config_json"] = json.dumps(config)
+        f.attrs["scenario"] = "parabola"
+    with pytest.raises(PhylawError, match=r"trained on uniform_motion videos"):
+        sample_dataset(run, other, tmp_path / "x.h5", steps=1, progress=False)

@@ -29,7 +29,7 @@ from phylaw.models.autoencoder import Autoencoder, frames_to_tensor, tensor_to_f
 from phylaw.models.dit import DiTConfig, VideoDiT
 from phylaw.seeding import derive_seed
 from phylaw.train import distributed
-from phylaw.train.checkpoint import ckpt_path, latest_step, load_checkpoint
+from phylaw.train.checkpoint import ckpt_path, latest_step, load_checkpoint, read_meta
 from phylaw.train.setup import check_model_shape, cond_latent_frames, make_autoencoder, model_config
 
 log = logging.getLogger(__name__)
@@ -125,8 +125,15 @@ def _generate(
     return videos
 
 
-def _training_scenario(cfg) -> str | None:
-    """Scenario of the run's training dataset, or None when that file is no longer readable."""
+def _training_scenario(cfg, run: Path, step: int) -> str | None:
+    """Scenario the run was trained on: recorded in the checkpoint's meta file (runs since 2026-11-26), else read
+    from the training dataset; None when neither is there."""
+    try:
+        recorded = read_meta(run, step).get("scenario")
+    except (OSError, ValueError):
+        recorded = None
+    if recorded:
+        return str(recorded)
     try:
         return open_dataset(cfg.data.train).scenario
     except (PhylawError, OSError):
@@ -174,7 +181,7 @@ def _sample(run, data, out, info, steps, seed, limit, indices, batch_size, progr
         raise PhylawError(
             f"dataset {data} has {ds.data.n_frames} frames per video; the model needs {cfg.data.n_frames}"
         )
-    trained_on = _training_scenario(cfg)
+    trained_on = _training_scenario(cfg, run, step)
     if trained_on is not None and trained_on != ds.data.scenario:
         raise PhylawError(
             f"the model in {run} was trained on {trained_on} videos but {data} holds {ds.data.scenario} videos"

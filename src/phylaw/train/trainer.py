@@ -294,6 +294,7 @@ def _save(run_dir, step, cfg, dit_cfg, data, model, ema, opt, loss) -> None:
         "dit_config": dit_cfg.to_dict(),
         "dataset": cfg.data.train,
         "dataset_fingerprint": data.data.fingerprint,
+        "scenario": data.data.scenario,  # lets `sample` check the scenario after the dataset is gone
         "n_videos": len(data),
         "phylaw_version": __version__,
     }
