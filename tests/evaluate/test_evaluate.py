@@ -53,7 +53,7 @@ def test_csv_and_summary_agree(uniform64, tmp_path):
     assert "velocity_error (world/s)" in res.summary_md.read_text()
 
 
-def _write_videos(folder, ds, indices, fn=None, ext=".npy", name="{i}"):
+def _write_videos(folder, ds, indices, fn=None, ext=".npy", name="{i}", gif_ms=None):
     folder.mkdir(parents=True, exist_ok=True)
     import imageio.v3 as iio
 
@@ -65,6 +65,8 @@ def _write_videos(folder, ds, indices, fn=None, ext=".npy", name="{i}"):
             np.save(path, frames)
         elif ext == ".mp4":
             iio.imwrite(path, frames, plugin="pyav", codec="libx264", fps=10)
+        elif gif_ms:  # GIF with a frame duration: merged frames can be restored
+            iio.imwrite(path, frames, loop=0, duration=gif_ms)
         else:
             iio.imwrite(path, frames, loop=0)
 
@@ -94,7 +96,8 @@ def test_folder_of_doctored_videos(uniform64, tmp_path):
 def test_formats_layouts_and_short_videos(uniform64, tmp_path):
     ds = open_dataset(uniform64)
     v = tmp_path / "v"
-    _write_videos(v, ds, [0, 1], ext=".gif")
+    _write_videos(v, ds, [0], ext=".gif")  # no frame durations
+    _write_videos(v, ds, [1], ext=".gif", gif_ms=100)
     _write_videos(v, ds, [2], fn=lambda f: f[:20], name="{i:05d}")  # shorter than the ground truth
     np.savez(v / "sample_3.npz", frames=ds.frames(3))
     # released 3-panel layout: [GT | recon | generated], {meta:05d}-{local:05d}.mp4 -> meta*1000 + local
@@ -108,8 +111,12 @@ def test_formats_layouts_and_short_videos(uniform64, tmp_path):
     assert vel.loc[3, "n_frames_scored"] == 32
     import imageio.v3 as iio
 
-    for i in (0, 1):  # GIF writers merge identical consecutive frames: the decoded length is what is scored
-        assert vel.loc[i, "n_frames_scored"] == len(iio.imread(v / f"{i}.gif", index=None))
+    # GIF writers merge identical consecutive frames (here: after the ball has left the view), summing their
+    # durations; with durations the reader restores them, without any the decoded length is what is scored
+    assert len(iio.imread(v / "1.gif", index=None)) < 32
+    assert vel.loc[1, "n_frames_scored"] == 32
+    assert vel.loc[1, "value"] == vel.loc[1, "floor"]  # restored frame for frame: scores exactly the floor
+    assert vel.loc[0, "n_frames_scored"] == len(iio.imread(v / "0.gif", index=None))
     for i in (2, 3):  # lossless copies of the GT score exactly the floor
         assert vel.loc[i, "value"] == vel.loc[i, "floor"]
     assert vel.loc[4, "resolution"] == 64

@@ -90,15 +90,33 @@ def read_video_file(path: Path) -> np.ndarray:
         elif ext == ".mp4":
             arr = _decode_av(path)
         else:
-            import imageio.v3 as iio
-
-            arr = iio.imread(path, index=None)
+            arr = _read_gif(path)
     except PhylawError:
         raise
     except Exception as exc:  # decoders raise many types; report one line and continue with the next video
         first = (str(exc).splitlines() or [type(exc).__name__])[0]
         raise PhylawError(f"{path.name}: unreadable video ({type(exc).__name__}: {first})") from None
     return _as_frames(arr, path.name)
+
+
+def _read_gif(path: Path) -> np.ndarray:
+    """(T, H, W, 3) frames of a GIF, with merged frames restored. GIF writers (Pillow among them) merge identical
+    consecutive frames into one with the summed duration; when every frame lasts a whole multiple of the
+    shortest one, each is repeated that many times, which gives back the video at its frame rate."""
+    from PIL import Image, ImageSequence
+
+    with Image.open(path) as im:
+        frames, durations = [], []
+        for frame in ImageSequence.Iterator(im):
+            frames.append(np.asarray(frame.convert("RGB")))
+            durations.append(float(frame.info.get("duration") or 0))
+    d = np.asarray(durations)
+    if len(frames) > 1 and d.min() > 0:
+        ratio = d / d.min()
+        repeats = np.rint(ratio).astype(int)
+        if np.allclose(ratio, repeats, atol=0.05):
+            return np.repeat(np.stack(frames), repeats, axis=0)
+    return np.stack(frames)
 
 
 class FolderSource:
