@@ -219,3 +219,11 @@ def test_demo_presets_and_unknown_preset(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path / "d"), "--preset", "gpu256"]) == 2
     assert "unknown demo preset 'gpu256'" in capsys.readouterr().err
     assert not (tmp_path / "d").exists()
+
+
+def test_demo_deterministic_switch_reaches_the_training_config():
+    import dataclasses
+
+    assert ("runtime.deterministic", False) in train_spec(dataclasses.replace(DEMO, deterministic=False)).extra
+    assert not any(k == "runtime.deterministic" for k, _ in train_spec(DEMO).extra)  # default: cell ids unchanged
+    assert demo_config(DEMO, ["deterministic=False"]).deterministic is False

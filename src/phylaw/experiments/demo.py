@@ -55,6 +55,7 @@ class DemoConfig:
     warmup: int = 50
     ema_decay: float = 0.995
     cpu_bf16: str = "auto"  # DiT training on CPU in bf16 autocast: off | on | auto (where the CPU has native bf16)
+    deterministic: bool = True  # CUDA: deterministic kernels (runtime.deterministic); False: torch's faster defaults
     timesteps: str = "uniform"  # diffusion-step distribution in training: uniform | logit_normal
     logit_mean: float = 0.0
     logit_std: float = 1.0
@@ -139,6 +140,8 @@ def train_spec(cfg: DemoConfig) -> TrainSpec:
         extra += (("runtime.threads", 1),)
     if use_cpu_bf16(cfg):
         extra += (("runtime.precision", "bf16"),)
+    if not cfg.deterministic:
+        extra += (("runtime.deterministic", False),)
     if cfg.timesteps != "uniform":
         extra += (
             ("diffusion.timesteps", cfg.timesteps), ("diffusion.logit_mean", cfg.logit_mean),

@@ -57,7 +57,7 @@ def _tiny_base():
         model="DiT-tiny", autoencoder="vae", vae_factor=8, vae_base_channels=16, vae_steps=400, vae_batch_size=4,
         vae_lr=1e-3, space_to_depth=8, patch=2, temporal_patch=2, steps=1200, batch_size=16, micro_batch_size=0,
         train_procs=1, lr=1e-3, warmup=50,
-        ema_decay=0.995, cpu_bf16="off", timesteps="uniform", flip=False, sample_steps=10, sample_batch_size=50,
+        ema_decay=0.995, cpu_bf16="off", deterministic=True, timesteps="uniform", flip=False, sample_steps=10, sample_batch_size=50,
         eval_per_split=(("id", 60), ("ood", 60)), gallery_per_split=3, seed=0,
     )  # fmt: skip
 

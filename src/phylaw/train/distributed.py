@@ -81,7 +81,8 @@ def deterministic_errors_as_phylaw() -> Iterator[None]:
         first = str(exc).splitlines()[0]
         raise PhylawError(
             f"{first} (runtime.deterministic=true asks for deterministic CUDA kernels; "
-            "set runtime.deterministic=false to run with torch's non-deterministic ones)"
+            "set runtime.deterministic=false, or for the demo --set deterministic=False, to run with torch's "
+            "non-deterministic ones)"
         ) from None
 
 
