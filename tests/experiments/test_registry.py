@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -113,3 +114,26 @@ def test_small_scale_cells_run_end_to_end_when_shrunk(tmp_path, scenario):
                              options={"launch": LaunchOptions()})  # fmt: skip
     assert not outcome.failed
     assert (tmp_path / "out" / "results.csv").is_file()
+
+
+def test_training_overrides_reach_every_cell_and_change_ids(capsys):
+    from phylaw.cli.main import main
+    from phylaw.experiments.registry import with_train_overrides
+    from phylaw.experiments.stages import train_config
+
+    plan = get_plan("fig3", "paper")
+    assert with_train_overrides(plan, []) is plan
+    fast = with_train_overrides(plan, ["runtime.deterministic=false", "runtime.sample_batch_size=32"])
+    assert len(fast.cells) == len(plan.cells)
+    assert not {c.run_id for c in fast.cells} & {c.run_id for c in plan.cells}  # another config, other cells
+    cfg = train_config(fast.cells[5], Path("x.h5"))
+    assert (cfg.runtime.deterministic, cfg.runtime.sample_batch_size) == (False, 32)
+    with pytest.raises(PhylawError, match=r"unknown config key 'runtime\.nope'"):
+        with_train_overrides(plan, ["runtime.nope=1"])
+    with pytest.raises(PhylawError, match="bad training override"):
+        with_train_overrides(plan, ["runtime.deterministic"])
+    assert main(["reproduce", "fig3", "--scale", "tiny", "--out", "/tmp/none", "--list-cells",
+                 "--set", "runtime.deterministic=false"]) == 0  # fmt: skip
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 12
+    assert all("--set runtime.deterministic=false --cell " in line for line in lines)

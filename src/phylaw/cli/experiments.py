@@ -61,17 +61,21 @@ def reproduce(
     rdzv_endpoint: str = typer.Option(
         "", "--rdzv-endpoint", help="host:port of node 0 (multi-node torchrun)"
     ),
+    overrides: list[str] = typer.Option(
+        [], "--set", help="training-config override for every cell, e.g. --set runtime.deterministic=false (new cell ids)"
+    ),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="show progress bars"),
 ) -> None:
     """Run (or resume) every cell of a paper experiment at a scale, then write results.csv and summary.md."""
     from phylaw.experiments.experiment import run_experiment
-    from phylaw.experiments.registry import get_plan
+    from phylaw.experiments.registry import get_plan, with_train_overrides
     from phylaw.experiments.stages import LaunchOptions, default_pipeline
 
-    plan = get_plan(experiment, scale)
+    plan = with_train_overrides(get_plan(experiment, scale), overrides)
     if list_cells:
         for spec in plan.cells:
-            typer.echo(f"phylaw reproduce {experiment} --scale {scale} --out {out} --cell {spec.run_id}")
+            sets = "".join(f" --set {o}" for o in overrides)
+            typer.echo(f"phylaw reproduce {experiment} --scale {scale} --out {out}{sets} --cell {spec.run_id}")
         return
     launch = LaunchOptions(nproc_per_node, nnodes, node_rank, rdzv_endpoint)
     if node_rank > 0:

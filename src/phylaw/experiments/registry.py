@@ -140,3 +140,36 @@ def get_plan(name: str, scale: str) -> ExperimentPlan:
     if scale not in SCALES:
         raise PhylawError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}")
     return EXPERIMENTS[name](scale)
+
+
+def with_train_overrides(plan: ExperimentPlan, overrides: list[str]) -> ExperimentPlan:
+    """``plan`` with training-config overrides (``["runtime.deterministic=false"]``) added to every cell.
+
+    They become part of each cell's spec, so the cells get new ids (a different configuration is a different
+    cell). Keys and types are checked against the first cell's configuration before anything runs."""
+    import ast
+
+    if not overrides:
+        return plan
+    extra: list[tuple[str, object]] = []
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise PhylawError(f"bad training override {item!r}; use KEY=VALUE, e.g. runtime.deterministic=false")
+        text = text.strip()
+        lowered = {"true": True, "false": False}.get(text.lower())
+        try:
+            value = lowered if lowered is not None else ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            value = text
+        extra.append((key.strip(), value))
+    cells = tuple(
+        dataclasses.replace(c, train=dataclasses.replace(c.train, extra=(*c.train.extra, *extra))) for c in plan.cells
+    )
+    if cells:
+        from pathlib import Path
+
+        from phylaw.experiments.stages import train_config
+
+        train_config(cells[0], Path("unused.h5"))  # one-line PhylawError for an unknown key or a wrong type
+    return dataclasses.replace(plan, cells=cells)
