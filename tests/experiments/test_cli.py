@@ -227,3 +227,16 @@ def test_demo_deterministic_switch_reaches_the_training_config():
     assert ("runtime.deterministic", False) in train_spec(dataclasses.replace(DEMO, deterministic=False)).extra
     assert not any(k == "runtime.deterministic" for k, _ in train_spec(DEMO).extra)  # default: cell ids unchanged
     assert demo_config(DEMO, ["deterministic=False"]).deterministic is False
+
+
+def test_a_demo_dir_from_before_a_new_setting_is_still_this_demo():
+    import dataclasses
+
+    from phylaw.experiments.demo import config_json, same_demo_config
+
+    saved = json.loads(json.dumps(config_json(DEMO)))
+    assert same_demo_config(saved, DEMO)
+    older = {k: v for k, v in saved.items() if k != "deterministic"}  # written before the setting existed
+    assert same_demo_config(older, DEMO)
+    assert not same_demo_config(older, dataclasses.replace(DEMO, deterministic=False))
+    assert not same_demo_config({**saved, "steps": 1}, DEMO)

@@ -212,6 +212,16 @@ def config_json(cfg: DemoConfig) -> dict[str, Any]:
     return {**dataclasses.asdict(cfg), "train_size": cfg.train_size}
 
 
+def same_demo_config(saved: dict[str, Any], cfg: DemoConfig) -> bool:
+    """Whether a saved ``demo_config.json`` describes ``cfg``. A setting added to phylaw after that demo ran
+    (absent from the file) counts as equal when ``cfg`` keeps its default, so updating phylaw does not orphan a
+    finished or interrupted demo directory."""
+    new = json.loads(json.dumps(config_json(cfg)))
+    defaults = json.loads(json.dumps(config_json(DemoConfig())))
+    filled = {**{k: v for k, v in new.items() if k not in saved and v == defaults.get(k)}, **saved}
+    return filled == new
+
+
 def run_demo(out: Path, cfg: DemoConfig = DEMO, *, progress: bool = True, pipeline=None) -> RunOutcome:
     """Run the demo into ``out`` (resumable) and build its report in ``out/report``."""
     from phylaw.experiments.report import build_report
@@ -219,12 +229,10 @@ def run_demo(out: Path, cfg: DemoConfig = DEMO, *, progress: bool = True, pipeli
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     saved = out / "demo_config.json"
-    if saved.exists():
-        old = json.loads(saved.read_text())
-        if old != json.loads(json.dumps(config_json(cfg))):
-            raise PhylawError(
-                f"{out} holds a demo with another configuration ({saved}); choose another --out"
-            )
+    if saved.exists() and not same_demo_config(json.loads(saved.read_text()), cfg):
+        raise PhylawError(
+            f"{out} holds a demo with another configuration ({saved}); choose another --out"
+        )
     write_json_atomic(saved, config_json(cfg))
     from phylaw.experiments.stages import LaunchOptions, default_pipeline
 
