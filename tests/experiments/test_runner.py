@@ -93,3 +93,19 @@ def test_out_dir_of_another_experiment_is_refused(tmp_path, plan, recorder):
     run_experiment(plan, tmp_path, recorder.pipeline(), progress=False)
     with pytest.raises(PhylawError, match="choose another --out"):
         run_experiment(get_plan("fig3", "tiny"), tmp_path, recorder.pipeline(), progress=False)
+
+
+def test_gather_reads_cell_results_written_before_the_median_columns(tmp_path):
+    """A cell collected by an older phylaw (no median columns) still gathers, with NaN medians."""
+    from tests.experiments.conftest import fake_results, make_plan
+
+    from phylaw.experiments.experiment import CELL_RESULTS, gather_results
+
+    plan = make_plan()
+    cell = tmp_path / "cells" / plan.cells[0].run_id
+    cell.mkdir(parents=True)
+    fake_results(plan.cells[0]).drop(columns=["median", "floor_median"]).to_csv(cell / CELL_RESULTS, index=False)
+    res = gather_results(plan, tmp_path)
+    assert len(res) == 5
+    assert res["median"].isna().all()
+    assert res["value"].notna().all()

@@ -127,7 +127,8 @@ def gather_results(plan: ExperimentPlan, out: Path) -> pd.DataFrame:
             frames.append(pd.read_csv(path))
     if not frames:
         return pd.DataFrame(columns=list(RESULT_COLUMNS))
-    return pd.concat(frames, ignore_index=True)[list(RESULT_COLUMNS)]
+    # cells collected before the optional columns existed get them as NaN
+    return pd.concat(frames, ignore_index=True).reindex(columns=list(RESULT_COLUMNS))
 
 
 def status_table(plan: ExperimentPlan, out: Path) -> pd.DataFrame:
