@@ -110,18 +110,17 @@ def die_with_launcher() -> None:
         LAUNCHER_GONE.set()
 
 
-def init(device: str = "auto", deterministic: bool = True) -> DistInfo:
+def init(device: str = "auto") -> DistInfo:
     """Join the process group when launched by torchrun (``WORLD_SIZE`` > 1), else a single process.
 
-    Backend: NCCL on CUDA, gloo on CPU. Called inside the entry points, never at import. On CUDA,
-    ``deterministic`` selects deterministic kernels (:func:`use_deterministic_kernels`).
+    Backend: NCCL on CUDA, gloo on CPU. Called inside the entry points, never at import; each entry point then
+    calls :func:`use_deterministic_kernels` with its run's ``runtime.deterministic``.
     """
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     dev = resolve_device(device, local_rank)
     die_with_launcher()
-    use_deterministic_kernels(dev, deterministic)
     if world > 1 and not dist.is_initialized():
         if dev.type == "cuda":
             torch.cuda.set_device(dev)

@@ -174,6 +174,7 @@ def _sample(run, data, out, info, steps, seed, limit, indices, batch_size, progr
     if steps is not None and steps < 1:
         raise PhylawError(f"sampling steps must be in [1, 1000], got {steps}")
     cfg, ae, model, step = load_run(run, info.device)
+    distributed.use_deterministic_kernels(info.device, cfg.runtime.deterministic)  # as the run was trained
     steps = cfg.runtime.sample_steps if steps is None else steps
     batch_size = cfg.runtime.sample_batch_size if batch_size is None else batch_size
     ds = VideoDataset(data, resolution=cfg.data.resolution)

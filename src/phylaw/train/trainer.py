@@ -75,7 +75,8 @@ def train_dit(
     directory that already holds checkpoints. ``stop_after`` ends this call after that optimizer step (with a
     checkpoint), as if the job had been killed there: used to test exact resumption.
     """
-    info = distributed.init(cfg.runtime.device, cfg.runtime.deterministic)
+    info = distributed.init(cfg.runtime.device)
+    distributed.use_deterministic_kernels(info.device, cfg.runtime.deterministic)
     try:
         with distributed.cpu_threads(cfg.runtime.threads), distributed.deterministic_errors_as_phylaw():
             return _train(cfg, Path(out_dir), info, resume=resume, progress=progress, stop_after=stop_after)
