@@ -101,13 +101,18 @@ def test_bad_sampling_input(trained_run, tiny_data, tmp_path):
     assert not list(tmp_path.glob("x.h5*"))
 
 
-def test_sampling_refuses_another_scenario(trained_run, tmp_path):
-    other = make_dataset(tmp_path / "other.h5", n=2)
-    with h5py.File(other, "r+") as f:  # same geometry, but labelled as parabola videos
+def _label_as_parabola(path) -> None:
+    """Relabel a uniform-motion dataset file as parabola videos (same geometry, another scenario)."""
+    with h5py.File(path, "r+") as f:
         config = json.loads(f.attrs["config_json"])
         config["scenario"] = "parabola"
         f.attrs["config_json"] = json.dumps(config)
         f.attrs["scenario"] = "parabola"
+
+
+def test_sampling_refuses_another_scenario(trained_run, tmp_path):
+    other = make_dataset(tmp_path / "other.h5", n=2)
+    _label_as_parabola(other)
     with pytest.raises(PhylawError, match=r"trained on uniform_motion videos but .* holds parabola videos"):
         sample_dataset(trained_run, other, tmp_path / "x.h5", steps=1, progress=False)
     assert not list(tmp_path.glob("x.h5*"))
@@ -125,10 +130,6 @@ def test_scenario_check_survives_a_deleted_training_dataset(micro_cfg, tiny_data
                     progress=False)  # fmt: skip
     data.unlink()
     other = make_dataset(tmp_path / "other.h5", n=2)
-    with h5py.File(other, "r+") as f:
-        config = json.loads(f.attrs["config_json"])
-        config["scenario"] = "parabola"
-        f.attrs["config_json"] = json.dumps(config)
-        f.attrs["scenario"] = "parabola"
+    _label_as_parabola(other)
     with pytest.raises(PhylawError, match=r"trained on uniform_motion videos"):
         sample_dataset(run, other, tmp_path / "x.h5", steps=1, progress=False)

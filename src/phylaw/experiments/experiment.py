@@ -127,8 +127,13 @@ def gather_results(plan: ExperimentPlan, out: Path) -> pd.DataFrame:
             frames.append(pd.read_csv(path))
     if not frames:
         return pd.DataFrame(columns=list(RESULT_COLUMNS))
-    # cells collected before the optional columns existed get them as NaN
-    return pd.concat(frames, ignore_index=True).reindex(columns=list(RESULT_COLUMNS))
+    return with_result_columns(pd.concat(frames, ignore_index=True))
+
+
+def with_result_columns(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with exactly RESULT_COLUMNS, in order: results written before an optional column existed get it
+    as NaN."""
+    return df.reindex(columns=list(RESULT_COLUMNS))
 
 
 def status_table(plan: ExperimentPlan, out: Path) -> pd.DataFrame:

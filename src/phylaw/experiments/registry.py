@@ -147,7 +147,7 @@ def with_train_overrides(plan: ExperimentPlan, overrides: list[str]) -> Experime
 
     They become part of each cell's spec, so the cells get new ids (a different configuration is a different
     cell). Keys and types are checked against the first cell's configuration before anything runs."""
-    import ast
+    from phylaw.config import parse_value
 
     if not overrides:
         return plan
@@ -156,13 +156,7 @@ def with_train_overrides(plan: ExperimentPlan, overrides: list[str]) -> Experime
         key, sep, text = item.partition("=")
         if not sep or not key.strip():
             raise PhylawError(f"bad training override {item!r}; use KEY=VALUE, e.g. runtime.deterministic=false")
-        text = text.strip()
-        lowered = {"true": True, "false": False}.get(text.lower())
-        try:
-            value = lowered if lowered is not None else ast.literal_eval(text)
-        except (ValueError, SyntaxError):
-            value = text
-        extra.append((key.strip(), value))
+        extra.append((key.strip(), parse_value(text.strip())))  # parsed as `phylaw train --set` parses it
     cells = tuple(
         dataclasses.replace(c, train=dataclasses.replace(c.train, extra=(*c.train.extra, *extra))) for c in plan.cells
     )

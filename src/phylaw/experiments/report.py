@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from phylaw.errors import PhylawError
-from phylaw.experiments.experiment import OPTIONAL_RESULT_COLUMNS, RESULT_COLUMNS
+from phylaw.experiments.experiment import OPTIONAL_RESULT_COLUMNS, RESULT_COLUMNS, with_result_columns
 from phylaw.experiments.plots import error_distribution, scaling_plot, training_curves
 from phylaw.experiments.published import published_for
 from phylaw.experiments.spec import size_label
@@ -75,10 +75,7 @@ def load_runs(run_dirs: Sequence[Path]) -> RunData:
         missing = set(RESULT_COLUMNS) - set(df.columns) - set(OPTIONAL_RESULT_COLUMNS)
         if missing:
             raise PhylawError(f"{path} lacks columns {sorted(missing)}")
-        for col in OPTIONAL_RESULT_COLUMNS:
-            if col not in df.columns:
-                df[col] = float("nan")
-        results.append(df)
+        results.append(with_result_columns(df))
         if (d / "status.csv").is_file():
             status.append(pd.read_csv(d / "status.csv"))
         names += sorted({f"{e}/{s}" for e, s in zip(df["experiment"], df["scale"], strict=True)})

@@ -20,9 +20,8 @@ def update_ema(ema: nn.Module, model: nn.Module, decay: float) -> None:
     """ema <- decay * ema + (1 - decay) * model (buffers copied). One ``_foreach_lerp_`` over all parameters:
     a few fused launches on a GPU instead of one per tensor (the same arithmetic as ``lerp_`` per tensor)."""
     ema_params = dict(ema.named_parameters())
-    pairs = [(ema_params[name], param.detach()) for name, param in model.named_parameters()]
-    targets = [e for e, _ in pairs]
-    sources = [p if p.dtype == e.dtype else p.to(e.dtype) for e, p in pairs]
+    targets = [ema_params[name] for name, _ in model.named_parameters()]
+    sources = [p.detach().to(e.dtype) for e, p in zip(targets, model.parameters(), strict=True)]  # no copy if same dtype
     torch._foreach_lerp_(targets, sources, 1.0 - decay)
     ema_buffers = dict(ema.named_buffers())
     for name, buf in model.named_buffers():
