@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from phylaw.datasets import convert, generate, open_dataset
-from phylaw.datasets.phyworld import classify, decode_mp4, encode_mp4
+from phylaw.datasets.phyworld import classify
 from phylaw.errors import PhylawError
+from phylaw.io import decode_mp4, encode_mp4
 from phylaw.sim.kinematics import elastic_velocities
 
 

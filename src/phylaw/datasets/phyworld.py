@@ -12,14 +12,12 @@ record that in ``time_offset`` and ``pixel_convention``.
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import av
 import h5py
 import numpy as np
 from tqdm.auto import tqdm
@@ -28,6 +26,7 @@ from phylaw.datasets.build import ordered_map, resolve_workers
 from phylaw.datasets.reader import DatasetLabels, _open_h5, open_dataset
 from phylaw.datasets.store import DatasetConfig, DatasetWriter, RowBlock, compress_video, partial_path
 from phylaw.errors import PhylawError
+from phylaw.io import decode_mp4, encode_mp4
 from phylaw.sim.kinematics import BLUE, GRAVITY, PARAM_NAMES, RED, elastic_velocities, fully_in_view
 from phylaw.sim.trajectory import FRAME_DT, SHAPE_DISC, Trajectories
 
@@ -35,46 +34,7 @@ log = logging.getLogger(__name__)
 
 GROUPS = ("position_streams", "init_streams", "video_streams")
 CHUNK = 1000
-MP4_FPS = 10  # one frame per 0.1 s of simulated time (the fps only matters for playback)
 RELEASED_TIME_OFFSET = 0.01  # frame 0 is recorded after the first 0.01 s Box2D step
-
-
-def encode_mp4(frames: np.ndarray, fps: int = MP4_FPS) -> bytes:
-    """(T, H, W, 3) uint8 → H.264 MP4 bytes (PyAV/libx264, yuv420p, like the official generator). Lossy.
-
-    PyAV directly rather than imageio's pyav plugin: the plugin runs ``gc.collect()`` twice per file, which
-    costs ~0.2 s per video in a process holding torch.
-    """
-    frames = np.ascontiguousarray(frames, dtype=np.uint8)
-    _, h, w, _ = frames.shape
-    if h % 2 or w % 2:
-        raise PhylawError(f"H.264 needs even frame sizes, got {w}x{h}")
-    buf = io.BytesIO()
-    with av.open(buf, mode="w", format="mp4") as container:
-        stream = container.add_stream("libx264", rate=fps, options={"threads": "1"})
-        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
-        stream.codec_context.thread_count = (
-            1  # one core per worker; bytes deterministic at 128², 256² (not tiny sizes)
-        )
-        for k, img in enumerate(frames):
-            frame = av.VideoFrame.from_ndarray(img, format="rgb24")
-            frame.pts = k
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
-    return buf.getvalue()
-
-
-def decode_mp4(data: bytes | np.ndarray) -> np.ndarray:
-    """MP4 bytes (or a uint8 array of them) → (T, H, W, 3) uint8."""
-    raw = data if isinstance(data, bytes) else np.asarray(data, dtype=np.uint8).tobytes()
-    try:
-        with av.open(io.BytesIO(raw), mode="r") as container:
-            frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
-    except (av.error.FFmpegError, ValueError) as exc:
-        raise PhylawError(f"cannot decode an MP4 video stream: {exc}") from None
-    if not frames:
-        raise PhylawError("an MP4 video stream holds no frames")
-    return np.stack(frames)  # (T, H, W, 3)
 
 
 def convert(

@@ -131,7 +131,7 @@ def preview(
                 "<bytes>", movie, extension=".gif", plugin="pillow", duration=1000 / fps, loop=0
             )
         else:
-            from phylaw.datasets.phyworld import encode_mp4
+            from phylaw.io import encode_mp4
 
             # H.264 needs even sizes: pad odd ones with one white row/column (nothing of the video is cut)
             pad = ((0, 0), (0, movie.shape[1] % 2), (0, movie.shape[2] % 2), (0, 0))

@@ -21,6 +21,7 @@ import h5py
 import numpy as np
 
 from phylaw.errors import PhylawError
+from phylaw.io import decode_mp4
 
 VIDEO_EXTENSIONS = (".mp4", ".gif", ".npy", ".npz")
 LAYOUTS = ("auto", "single", "panels3")
@@ -60,20 +61,6 @@ def _panel(frames: np.ndarray, panels: int, name: str) -> np.ndarray:
     return np.ascontiguousarray(frames[:, :, width - width // panels :])
 
 
-def _decode_av(path: Path) -> np.ndarray:
-    """All frames of a video container as uint8 RGB (T, H, W, 3), decoded with PyAV.
-
-    (PyAV directly: imageio's pyav plugin runs gc.collect() on every close, ~0.2 s per file.)
-    """
-    import av
-
-    with av.open(str(path)) as container:
-        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]  # (H, W, 3) each
-    if not frames:
-        raise PhylawError(f"{path.name}: empty video (no frames)")
-    return np.stack(frames)
-
-
 def read_video_file(path: Path) -> np.ndarray:
     """Decode one video file to uint8 (T, H, W, 3) (PhylawError if it cannot be read)."""
     ext = path.suffix.lower()
@@ -88,7 +75,7 @@ def read_video_file(path: Path) -> np.ndarray:
                     raise PhylawError(f"{path.name}: .npz holds {keys}; expected one array or 'frames'")
                 arr = z[key]
         elif ext == ".mp4":
-            arr = _decode_av(path)
+            arr = decode_mp4(path, path.name)
         else:
             arr = _read_gif(path)
     except PhylawError:
