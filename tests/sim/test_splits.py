@@ -168,3 +168,69 @@ def test_grid_split_custom_values():
     cfg = ood.config()
     assert cfg["n_videos"] == 2
     assert cfg["parts"][0]["values"]["v1"] == [5.0, 6.0]
+
+
+# the linspace training grids experiments use (SPEC I.1 ID ranges): experiments/registry.py TINY_GRIDS
+# (10/20 r x 50/100 v; collision 3/4 r x 7/8/11 v), the demo (16 r x 64 v) and its smoke preset (4 r x 8 v)
+LINSPACE_COUNTS = {"r": (3, 4, 10, 16, 20), "v": (7, 8, 11, 50, 64, 100)}  # smoke's 4 r x 8 v included
+
+
+def _linspace_grids(scenario: str) -> list[tuple[np.ndarray, ...]]:
+    """Every product of the LINSPACE_COUNTS axes over the paper ID ranges, per parameter of ``scenario``."""
+    rset = get_ranges("paper", scenario)
+    names = get_split(scenario, "eval").param_names
+    axes = [
+        [np.linspace(*(rset.r_id if n.startswith("r") else rset.v_id), m) for m in LINSPACE_COUNTS[n[0]]]
+        for n in names
+    ]
+    # a point is on some product of these axes iff each coordinate is on some axis: one union per parameter
+    return [tuple(np.concatenate(a) for a in axes)]
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+@pytest.mark.parametrize("ranges", RANGE_SETS)
+@pytest.mark.parametrize("val_name", ["val", "val-small"])
+def test_val_points_are_never_eval_or_training_points(scenario, ranges, val_name):
+    val = get_split(scenario, val_name, ranges)
+    p = val.params()
+    assert len(np.unique(p, axis=0)) == len(val)
+    others = [
+        part.values for name in ("eval", "eval-small") for part in get_split(scenario, name, ranges).parts
+    ]
+    others += [
+        part.values for r in RANGE_SETS for t in TRAIN_SPLITS for part in get_split(scenario, t, r).parts
+    ]
+    others += _linspace_grids(scenario)
+    for values in others:
+        assert not _on_grid(p, values).any()
+        assert not _on_grid(p, values, tol=1e-6).any()
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+@pytest.mark.parametrize("ranges", RANGE_SETS)
+def test_val_has_the_levels_and_sizes_of_eval(scenario, ranges):
+    for val_name, eval_name in (("val", "eval"), ("val-small", "eval-small")):
+        val, ev = get_split(scenario, val_name, ranges), get_split(scenario, eval_name, ranges)
+        assert [(p.split, p.level, p.shape) for p in val.parts] == [
+            (p.split, p.level, p.shape) for p in ev.parts
+        ]
+        lab = val.labels()
+        p = val.params()
+        rset = get_ranges(ranges, scenario)
+        for part in val.parts:  # ID coordinates inside the ID range, OOD ones inside a band of their level
+            rows = p[lab.level == part.level]
+            for j, name in enumerate(val.param_names):
+                lo, hi = rset.r_id if name.startswith("r") else rset.v_id
+                inside = (rows[:, j] > lo) & (rows[:, j] < hi)
+                ev_part = next(q for q in ev.parts if q.level == part.level)
+                ev_inside = (ev_part.values[j] >= lo) & (ev_part.values[j] <= hi)
+                assert inside.all() if ev_inside.all() else not inside.any(), (part.level, name)
+                if not ev_inside.all():  # OOD dimension: both bands, inside the bands
+                    low, high = rset.r_ood if name.startswith("r") else rset.v_ood
+                    assert (rows[:, j] < lo).any()
+                    assert (rows[:, j] > hi).any()
+                    in_low = (rows[:, j] > low[0]) & (rows[:, j] < low[1])
+                    assert (in_low | ((rows[:, j] > high[0]) & (rows[:, j] < high[1]))).all()
+        b_val, b_ev = val.generate(0, 4, seed=0), ev.generate(0, 4, seed=0)
+        assert not np.array_equal(val.uniforms(0, 4, 0), ev.uniforms(0, 4, 0))  # own placement stream
+        assert b_val.trajectories.position.shape == b_ev.trajectories.position.shape

@@ -57,6 +57,17 @@ def id_midpoints(lo: float, hi: float, n: int) -> np.ndarray:
     return lo + (hi - lo) * (np.arange(n, dtype=np.float64) + 0.5) / n
 
 
+# validation split (``val``): every value sits at fraction (k + VAL_OFFSET) / n of its interval, never at the
+# evaluation midpoints (k + 1/2) / n or the OOD band grids; the golden-ratio offset keeps those fractions away
+# from every linspace grid j / (m - 1) in use (tests/sim/test_splits.py checks every vector against them)
+VAL_OFFSET = (5**0.5 - 1) / 2
+
+
+def val_fractions(n: int) -> np.ndarray:
+    """n fractions (k + VAL_OFFSET) / n of an interval, all strictly inside (0, 1)."""
+    return (np.arange(n, dtype=np.float64) + VAL_OFFSET) / n
+
+
 def band_values(band: Band, n: int) -> np.ndarray:
     """n values spread over one OOD band (lo excluded when the band is open at lo)."""
     lo, hi, lo_open = band
@@ -167,4 +178,21 @@ def eval_values(rng_set: Ranges, spec: dict[str, tuple[str, int]]) -> dict[str, 
             out[name] = id_midpoints(*(rng_set.r_id if is_r else rng_set.v_id), n)
         else:
             out[name] = ood_values(rng_set.r_ood if is_r else rng_set.v_ood, n)
+    return out
+
+
+def val_values(rng_set: Ranges, spec: dict[str, tuple[str, int]]) -> dict[str, np.ndarray]:
+    """Per-parameter value lists of one validation level: the same counts and bands as ``eval_values``,
+    at fractions ``val_fractions`` of the ID interval or of each OOD band (n // 2 low, the rest high)."""
+    out = {}
+    for name, (kind, n) in spec.items():
+        is_r = name.startswith("r")
+        if kind == "id":
+            lo, hi = rng_set.r_id if is_r else rng_set.v_id
+            out[name] = lo + (hi - lo) * val_fractions(n)
+        else:
+            low, high = rng_set.r_ood if is_r else rng_set.v_ood
+            out[name] = np.concatenate(
+                [b[0] + (b[1] - b[0]) * val_fractions(m) for b, m in ((low, n // 2), (high, n - n // 2))]
+            )
     return out

@@ -233,11 +233,11 @@ def _train(name: str) -> Callable[[str, str, int], SplitDef]:
     return build
 
 
-def _eval(name: str, small: bool) -> Callable[[str, str, int], SplitDef]:
+def _eval(name: str, small: bool, values=rg.eval_values) -> Callable[[str, str, int], SplitDef]:
     def build(scenario: str, ranges: str, n_frames: int) -> SplitDef:
         rset = rg.get_ranges(ranges, scenario)
         parts = [
-            ("id" if level == "id" else "ood", level, rg.eval_values(rset, spec))
+            ("id" if level == "id" else "ood", level, values(rset, spec))
             for level, spec in rg.eval_levels(scenario, small).items()
         ]
         return _make(scenario, name, ranges, parts, n_frames)
@@ -253,7 +253,13 @@ SPLITS: dict[str, Callable[[str, str, int], SplitDef]] = {
     "eval": _eval("eval", small=False),
     "train-3k": _train("train-3k"),  # demo size
     "eval-small": _eval("eval-small", small=True),  # demo size, every level present
+    # tuning: the levels and sizes of eval / eval-small at other values (disjoint from eval and every
+    # training grid); reported numbers come from eval
+    "val": _eval("val", small=False, values=rg.val_values),
+    "val-small": _eval("val-small", small=True, values=rg.val_values),
 }
+EVAL_SPLITS: tuple[str, ...] = ("eval", "eval-small")
+VAL_SPLITS: tuple[str, ...] = ("val", "val-small")
 PAPER_SPLITS: tuple[str, ...] = ("train-30k", "train-300k", "train-3m", "eval")
 TRAIN_SPLITS: tuple[str, ...] = ("train-3k", "train-30k", "train-300k", "train-3m")
 
