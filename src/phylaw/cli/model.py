@@ -85,6 +85,9 @@ def sample_cmd(
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda"),
     threads: int = typer.Option(0, "--threads", help="torch CPU threads (0 = torch default)"),
     quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
+    condition: str | None = typer.Option(
+        None, "--condition", help="reimpose | free: x_t at the condition frames (default: docs/training.md)"
+    ),
 ) -> None:
     """Generate videos for dataset rows (resumable; spread over ranks under torchrun)."""
     from phylaw.train import sample_dataset
@@ -95,6 +98,7 @@ def sample_cmd(
     path = sample_dataset(
         checkpoint, data, out, steps=steps, seed=seed, limit=limit, indices=_parse_indices(indices),
         batch_size=batch_size, device=device, threads=threads, progress=not quiet,
+        **({} if condition is None else {"condition": condition}),
     )  # fmt: skip
     _echo_rank0(f"wrote {path}")
 

@@ -17,9 +17,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import h5py
 import numpy as np
 
+from phylaw.datasets.samples import open_samples
 from phylaw.errors import PhylawError
 from phylaw.io import decode_mp4
 
@@ -144,42 +144,18 @@ class SampleFileSource:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        try:
-            with h5py.File(path, "r") as f:
-                if f.attrs.get("format") != "phylaw-samples":
-                    raise PhylawError(f"{path}: not a phylaw sample file (format {f.attrs.get('format')!r})")
-                if int(f.attrs.get("format_version", -1)) != 1:
-                    raise PhylawError(f"{path}: unsupported sample format_version {f.attrs.get('format_version')}")
-                for name in ("index", "frames", "done"):
-                    if name not in f:
-                        raise PhylawError(f"{path}: sample file has no /{name}")
-                index, done = f["index"][:], f["done"][:].astype(bool)
-                if not (len(index) == len(done) == f["frames"].shape[0]):
-                    raise PhylawError(
-                        f"{path}: /index ({len(index)}), /done ({len(done)}) and /frames ({f['frames'].shape[0]}) "
-                        "row counts differ"
-                    )
-                self.attrs = {k: (v.item() if hasattr(v, "item") else v) for k, v in f.attrs.items()}
-        except OSError as exc:
-            raise PhylawError(f"{path}: not a readable HDF5 file: {(str(exc).splitlines() or [''])[0]}") from None
-        self.complete = bool(self.attrs.get("complete", False))
-        self.n_rows = len(index)
+        self.samples = open_samples(path)  # checks the format (datasets/samples.py)
+        self.attrs = self.samples.attrs
+        self.complete = self.samples.complete
+        self.n_rows = self.samples.n_rows
+        index, done = self.samples.index, self.samples.done
         self.refs = [VideoRef(int(index[r]), f"{path.name}[{r}]", str(r)) for r in np.flatnonzero(done)]
-        self._file: h5py.File | None = None
 
     def read(self, ref: VideoRef) -> np.ndarray:
-        if self._file is None:
-            self._file = h5py.File(self.path, "r")
-        try:
-            arr = self._file["frames"][int(ref.key)]
-        except (OSError, KeyError) as exc:
-            raise PhylawError(f"{ref.name}: unreadable row ({(str(exc).splitlines() or [''])[0]})") from None
-        return _as_frames(arr, ref.name)
+        return _as_frames(self.samples.frames(int(ref.key)), ref.name)
 
     def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        self.samples.close()
 
     def describe(self) -> dict:
         return {"kind": self.kind, "path": str(self.path), "rows": [[r.key, r.index] for r in self.refs]}

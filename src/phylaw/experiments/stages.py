@@ -1,7 +1,7 @@
 """The real stages of a cell, calling the other phylaw stages' library functions.
 
 data     ``phylaw.datasets.generate`` (a named split, or a custom ``phylaw.sim.grid_split`` grid)
-train    ``phylaw.train.train_dit`` in-process, or ``torchrun ... -m phylaw.cli.main train`` (LaunchOptions)
+train    ``phylaw.train.train_dit`` in-process, or several ranks (``phylaw.train.launch``)
 sample   ``phylaw.train.sample_dataset`` on the chosen evaluation rows
 evaluate ``phylaw.evaluate.evaluate`` (per-video CSV, summary with ground-truth floor, plots)
 gallery  side-by-side GIFs with parsed trajectories (``experiments.gallery``)
@@ -15,11 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
-import subprocess
-import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,29 +24,17 @@ import pandas as pd
 
 from phylaw.errors import PhylawError
 from phylaw.experiments.experiment import CELL_RESULTS, RESULT_COLUMNS
-from phylaw.experiments.runner import CellContext, DataContext, Pipeline, Stage, write_json_atomic
+from phylaw.experiments.runner import CellContext, DataContext, Pipeline, Stage
 from phylaw.experiments.spec import DataSpec, RunSpec
 from phylaw.experiments.tables import POOLED
+from phylaw.io import write_csv, write_json, write_text
 from phylaw.seeding import child_rng
+from phylaw.train.launch import LaunchOptions, launch_training, local_cpu_ranks
 
 log = logging.getLogger(__name__)
 
 DATA_FILE = "data.h5"
 SAMPLES_FILE = "samples.h5"
-
-
-@dataclass(frozen=True)
-class LaunchOptions:
-    """How training is launched: in-process (1 x 1) or under torchrun (several processes / nodes)."""
-
-    nproc_per_node: int = 1
-    nnodes: int = 1
-    node_rank: int = 0
-    rdzv_endpoint: str = ""
-
-    @property
-    def torchrun(self) -> bool:
-        return self.nproc_per_node > 1 or self.nnodes > 1
 
 
 # ----------------------------------------------------------------------------------------------- data
@@ -97,50 +81,65 @@ def eval_indices(
 
 
 # ----------------------------------------------------------------------------------------------- train
-def train_config(spec: RunSpec, data_path: Path):
-    """The resolved ``phylaw.config.TrainConfig`` of a cell."""
-    from phylaw.config import load_config
-
+def cell_overrides(spec: RunSpec, data_path: Path) -> tuple[tuple[str, Any], ...]:
+    """The cell's training settings as typed overrides of its ``phylaw.config`` preset."""
     t = spec.train
-    sets = [
-        f"data.train={str(data_path)!r}",
-        f"data.resolution={spec.train_data.resolution}",
-        f"data.n_frames={spec.train_data.n_frames}",
-        f"data.hflip={t.flip}",
-        f"model.preset={t.model!r}",
-        f"optim.lr={t.lr}",
-        f"optim.batch_size={t.batch_size}",
-        f"schedule.steps={t.steps}",
-        f"schedule.warmup_steps={t.warmup}",
-        f"runtime.seed={t.seed}",
-        f"runtime.sample_steps={spec.sample_steps}",
-        f"runtime.sample_batch_size={spec.sample_batch_size}",
-        "logging.tensorboard=False",
+    items: list[tuple[str, Any]] = [
+        ("data.train", str(data_path)),
+        ("data.resolution", spec.train_data.resolution),
+        ("data.n_frames", spec.train_data.n_frames),
+        ("data.hflip", t.flip),
+        ("model.preset", t.model),
+        ("optim.lr", t.lr),
+        ("optim.batch_size", t.batch_size),
+        ("schedule.steps", t.steps),
+        ("schedule.warmup_steps", t.warmup),
+        ("runtime.seed", t.seed),
+        ("runtime.sample_steps", spec.sample_steps),
+        ("runtime.sample_batch_size", spec.sample_batch_size),
+        ("logging.tensorboard", False),
     ]
     if t.autoencoder == "identity":
-        sets += ["autoencoder.kind='identity'", f"autoencoder.space_to_depth={t.space_to_depth}"]
+        items += [("autoencoder.kind", "identity"), ("autoencoder.space_to_depth", t.space_to_depth)]
     elif t.autoencoder == "vae":
-        sets += ["autoencoder.kind='vae'", f"autoencoder.spatial_factor={t.vae_factor}",
-                 f"autoencoder.base_channels={t.vae_base_channels}"]  # fmt: skip
+        items += [("autoencoder.kind", "vae"), ("autoencoder.spatial_factor", t.vae_factor),
+                  ("autoencoder.base_channels", t.vae_base_channels)]  # fmt: skip
     else:
-        sets += ["autoencoder.kind='diffusers'", f"autoencoder.path={t.autoencoder!r}"]
-    sets += [f"model.patch_size={t.patch}"] if t.patch is not None else []
-    sets += [f"model.patch_t={t.temporal_patch}"] if t.temporal_patch is not None else []
-    sets += [f"ema.decay={t.ema_decay}"] if t.ema_decay is not None else []
-    sets += [f"{k}={v!r}" for k, v in t.extra]
-    return load_config(t.preset, sets)
+        items += [("autoencoder.kind", "diffusers"), ("autoencoder.path", t.autoencoder)]
+    items += [("model.patch_size", t.patch)] if t.patch is not None else []
+    items += [("model.patch_t", t.temporal_patch)] if t.temporal_patch is not None else []
+    items += [("ema.decay", t.ema_decay)] if t.ema_decay is not None else []
+    return (*items, *t.overrides)
+
+
+def train_config(spec: RunSpec, data_path: Path, runtime: tuple[tuple[str, Any], ...] = ()):
+    """The resolved ``phylaw.config.TrainConfig`` of a cell, with this machine's ``runtime`` settings applied
+    (one-line PhylawError for an unknown key or a wrong type)."""
+    from phylaw.config import load_config
+
+    return load_config(spec.train.preset, [*cell_overrides(spec, data_path), *runtime])
+
+
+def check_cell(spec: RunSpec) -> None:
+    """Resolve the cell's training config before anything runs (its override keys and types)."""
+    train_config(spec, Path(DATA_FILE))
+
+
+def _launch(ctx: CellContext) -> LaunchOptions:
+    return ctx.options.get("launch") or LaunchOptions()
 
 
 def train(ctx: CellContext) -> dict[str, Any]:
     from phylaw.config import to_dict
 
-    cfg = train_config(ctx.spec, ctx.train_data_dir / DATA_FILE)
+    launch = _launch(ctx)
+    cfg = train_config(ctx.spec, ctx.train_data_dir / DATA_FILE, launch.runtime)
+    write_runtime(ctx, launch)
     if ctx.spec.train.autoencoder == "vae":
         cfg = _on_vae(cfg, _train_vae(ctx, cfg))
     run_dir = ctx.path("train")
-    launch: LaunchOptions = ctx.options.get("launch") or LaunchOptions()
     if launch.torchrun:
-        if _local_cpu_ranks(launch):
+        if local_cpu_ranks(launch):
             # one thread per rank (the demo's setting): encode the latent cache here first, on every core,
             # instead of on rank 0's one thread (the ranks find it, content-addressed)
             from phylaw.train import encode_latents
@@ -154,21 +153,37 @@ def train(ctx: CellContext) -> dict[str, Any]:
     return {"run_dir": str(run_dir)}
 
 
+def write_runtime(ctx: CellContext, launch: LaunchOptions) -> Path:
+    """``cells/<id>/runtime.json``: how this machine trained the cell (ranks, device, runtime overrides); not
+    part of the cell's identity."""
+    import torch
+
+    device = f"cuda ({torch.cuda.get_device_name()})" if torch.cuda.is_available() else "cpu"
+    return write_json(ctx.path("runtime.json"), {
+        "nproc_per_node": launch.nproc_per_node, "nnodes": launch.nnodes, "device": device,
+        "overrides": {k: v for k, v in launch.runtime},
+    })  # fmt: skip
+
+
 def _on_vae(cfg, vae_run: Path):
     """``cfg`` training on the VideoVAE in ``vae_run``, whose directory also holds the latent cache of the
     training set (shared by every cell, and every node of a multi-node job, that trains on those latents)."""
     from phylaw.config import apply_overrides
 
-    return apply_overrides(cfg, [f"autoencoder.path={str(vae_run)!r}", f"data.cache_dir={str(vae_run)!r}"])
+    return apply_overrides(cfg, [("autoencoder.path", str(vae_run)), ("data.cache_dir", str(vae_run))])
+
+
+def vae_key(spec: RunSpec) -> list[Any]:
+    """The VAE settings that name a VAE directory (with the training data's id)."""
+    t = spec.train
+    return [t.vae_factor, t.vae_base_channels, t.vae_steps, t.vae_batch_size, t.vae_lr, t.seed]
 
 
 def vae_dir(ctx: CellContext) -> Path:
     """``OUT/vae/<train data id>-<hash of the VAE settings>``: one VAE per training set and VAE setting."""
     from phylaw.experiments.spec import _content_hash
 
-    t = ctx.spec.train
-    key = (t.vae_factor, t.vae_base_channels, t.vae_steps, t.vae_batch_size, t.vae_lr, t.seed)
-    return ctx.cell_dir.parent.parent / "vae" / f"{ctx.spec.train_data.data_id}-{_content_hash(list(key))}"
+    return ctx.cell_dir.parent.parent / "vae" / f"{ctx.spec.train_data.data_id}-{_content_hash(vae_key(ctx.spec))}"
 
 
 def _train_vae(ctx: CellContext, cfg) -> Path:
@@ -181,137 +196,18 @@ def _train_vae(ctx: CellContext, cfg) -> Path:
     run = vae_dir(ctx)
     if not (run / "vae.pt").is_file():
         # runtime.threads=0: the VAE trains in one process on every core, whatever the DiT's ranks use
-        sets = [f"optim.batch_size={t.vae_batch_size}", f"schedule.steps={t.vae_steps}", f"optim.lr={t.vae_lr}",
-                f"schedule.warmup_steps={min(100, t.vae_steps // 10)}", "optim.weight_decay=0.0",
-                "data.cache_latents=False", "autoencoder.path=''", "runtime.threads=0"]  # fmt: skip
+        sets = [("optim.batch_size", t.vae_batch_size), ("schedule.steps", t.vae_steps), ("optim.lr", t.vae_lr),
+                ("schedule.warmup_steps", min(100, t.vae_steps // 10)), ("optim.weight_decay", 0.0),
+                ("data.cache_latents", False), ("autoencoder.path", ""), ("runtime.threads", 0)]  # fmt: skip
         train_vae(apply_overrides(cfg, sets), run, resume=True, progress=ctx.progress)
     return run
-
-
-def _local_cpu_ranks(launch: LaunchOptions) -> bool:
-    """Whether the ranks of a distributed cell are started directly on this machine (one node, no CUDA: the
-    demo's CPU ranks) rather than through torchrun."""
-    import torch
-
-    return launch.torchrun and launch.nnodes == 1 and not torch.cuda.is_available()
-
-
-def _train_args(config_path: Path, run_dir: Path, quiet: bool) -> list[str]:
-    """What each rank runs after ``python``: ``-m phylaw.cli.main train ...`` on the cell's config."""
-    return ["-m", "phylaw.cli.main", "train", "--config", str(config_path), "--out", str(run_dir), "--resume",
-            *(["--quiet"] if quiet else [])]  # fmt: skip
-
-
-def torchrun_command(launch: LaunchOptions, config_path: Path, run_dir: Path, quiet: bool = True) -> list[str]:
-    """The torchrun command line that trains one cell (the same on every node but --node-rank)."""
-    cmd = [sys.executable, "-m", "torch.distributed.run", f"--nnodes={launch.nnodes}",
-           f"--nproc-per-node={launch.nproc_per_node}"]  # fmt: skip
-    if launch.nnodes > 1:
-        if not launch.rdzv_endpoint:
-            raise PhylawError("multi-node training needs --rdzv-endpoint HOST:PORT (node 0's address)")
-        cmd += [
-            f"--node-rank={launch.node_rank}",
-            "--rdzv-backend=c10d",
-            f"--rdzv-endpoint={launch.rdzv_endpoint}",
-        ]
-    else:
-        cmd += ["--standalone"]
-    return [*cmd, *_train_args(config_path, run_dir, quiet)]
 
 
 def _torchrun_train(ctx: CellContext, cfg_dict: dict[str, Any], launch: LaunchOptions, quiet: bool = True) -> None:
     import yaml
 
-    config_path = ctx.path("train_config.yaml")
-    tmp = config_path.with_name(config_path.name + ".partial")
-    tmp.write_text(yaml.safe_dump(cfg_dict, sort_keys=True))
-    tmp.replace(config_path)
-    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "8")}
-    if _local_cpu_ranks(launch):
-        # start the ranks directly (env:// rendezvous on a free local port), so an interrupt reaches them
-        # without torchrun's agent printing tracebacks
-        train_cmd = [sys.executable, *_train_args(config_path, ctx.path("train"), quiet)]
-        procs = _start_local_ranks(train_cmd, launch.nproc_per_node, env)
-    else:
-        cmd = torchrun_command(launch, config_path, ctx.path("train"), quiet=quiet)
-        log.info("launching: %s", " ".join(cmd))
-        procs = [subprocess.Popen(cmd, env=env, start_new_session=True)]
-    codes = _wait_interruptible(procs)
-    if any(codes):
-        raise PhylawError(f"distributed training exited with status {max(codes, key=abs)}")
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _start_local_ranks(cmd: list[str], n: int, env: dict[str, str]) -> list[subprocess.Popen]:
-    """``n`` processes of ``cmd`` on this machine with the environment torchrun would give them."""
-    log.info("launching %d local ranks: %s", n, " ".join(cmd))
-    port = str(_free_port())
-    common = {**env, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": port, "WORLD_SIZE": str(n), "LOCAL_WORLD_SIZE": str(n)}
-    # each rank asks the kernel for a SIGHUP when this process dies, even by SIGKILL (distributed.die_with_launcher)
-    common["PHYLAW_LAUNCHER_PID"] = str(os.getpid())
-    return [
-        subprocess.Popen(cmd, env={**common, "RANK": str(r), "LOCAL_RANK": str(r)}, start_new_session=True)
-        for r in range(n)
-    ]
-
-
-def _wait_interruptible(procs: list[subprocess.Popen], grace_s: float = 300.0) -> list[int]:
-    """Wait for the training processes (their exit codes). A rank that fails makes the others stop (SIGTERM).
-
-    The processes run in their own session, so a Ctrl-C at the terminal reaches only this process; it (or a
-    SIGTERM) is passed on as exactly one SIGTERM (a second would stop a rank at once: the trainer's
-    preemption path finishes the step and writes a checkpoint first), waited for, and raised as
-    KeyboardInterrupt, so the runner marks the cell interrupted and the next run resumes. No rank is left
-    running on its own."""
-    import signal
-    import threading
-    import time
-
-    stop: list[int] = []
-    failed = False
-    main = threading.current_thread() is threading.main_thread()
-
-    def signal_all(signum: int) -> None:
-        for p in procs:
-            if p.poll() is None:
-                p.send_signal(signum)
-
-    def on_term(signum, frame):  # noqa: ARG001
-        stop.append(signum)
-        signal_all(signal.SIGTERM)
-
-    old = signal.signal(signal.SIGTERM, on_term) if main else None
-    try:
-        try:
-            while any(p.poll() is None for p in procs):
-                if not failed and any(p.poll() not in (None, 0) for p in procs):
-                    failed = True  # the others would wait for it forever: stop them, once
-                    signal_all(signal.SIGTERM)
-                time.sleep(0.2)
-        except KeyboardInterrupt:
-            stop.append(signal.SIGINT)
-            signal_all(signal.SIGTERM)
-            deadline = time.monotonic() + grace_s
-            while any(p.poll() is None for p in procs) and time.monotonic() < deadline:
-                time.sleep(0.2)
-            for p in procs:
-                if p.poll() is None:
-                    p.kill()
-                    p.wait()
-            raise
-    finally:
-        if main:
-            signal.signal(signal.SIGTERM, old)
-    if stop:
-        raise KeyboardInterrupt
-    return [int(p.returncode) for p in procs]
+    config_path = write_text(ctx.path("train_config.yaml"), yaml.safe_dump(cfg_dict, sort_keys=True))
+    launch_training(config_path, ctx.path("train"), launch, quiet=quiet)
 
 
 def train_on_worker_node(out: Path, spec: RunSpec, launch: LaunchOptions) -> None:
@@ -326,7 +222,7 @@ def train_on_worker_node(out: Path, spec: RunSpec, launch: LaunchOptions) -> Non
                       options={"launch": launch})  # fmt: skip
     from phylaw.config import to_dict
 
-    cfg = train_config(spec, ctx.train_data_dir / DATA_FILE)
+    cfg = train_config(spec, ctx.train_data_dir / DATA_FILE, launch.runtime)
     if spec.train.autoencoder == "vae":
         cfg = _on_vae(cfg, vae_dir(ctx))
     _torchrun_train(ctx, to_dict(cfg), launch)
@@ -342,7 +238,7 @@ def sample(ctx: CellContext) -> dict[str, Any]:
         labels = ds.labels
         index = eval_indices(np.asarray(labels.split), np.asarray(labels.level), ctx.spec.eval_data.per_split,
                              ctx.spec.seed)  # fmt: skip
-    write_json_atomic(ctx.path("eval_indices.json"), index.tolist())
+    write_json(ctx.path("eval_indices.json"), index.tolist())
     path = sample_dataset(
         ctx.path("train"), data, ctx.path(SAMPLES_FILE), steps=ctx.spec.sample_steps, seed=ctx.spec.seed,
         indices=index, batch_size=ctx.spec.sample_batch_size, progress=ctx.progress,
@@ -361,23 +257,22 @@ def evaluate(ctx: CellContext) -> dict[str, Any]:
 
 def gallery(ctx: CellContext) -> dict[str, Any]:
     """A few ID and OOD examples as GIFs (ground truth | generated) with parsed tracks drawn over them."""
-    import h5py
-
     from phylaw.datasets import open_dataset
+    from phylaw.datasets.samples import open_samples
     from phylaw.evaluate import parse
     from phylaw.experiments.gallery import pick_examples, side_by_side_frames, write_gif
 
     per_split = int(ctx.options.get("gallery_per_split", 3))
     out_dir = ctx.path("gallery")
-    with h5py.File(ctx.path(SAMPLES_FILE), "r") as f, open_dataset(ctx.eval_data_dir / DATA_FILE) as ds:
-        index = f["index"][:]
+    with open_samples(ctx.path(SAMPLES_FILE)) as f, open_dataset(ctx.eval_data_dir / DATA_FILE) as ds:
+        index = f.index
         labels = ds.labels
         splits, levels = np.asarray(labels.split)[index], np.asarray(labels.level)[index]
         rows = pick_examples(levels, splits, per_split, child_rng(ctx.spec.seed, "gallery"))
         written = []
         for row in rows:
             i = int(index[row])
-            gen = f["frames"][row]  # (T, H, W, 3)
+            gen = f.frames(row)  # (T, H, W, 3)
             gt = ds.frames(i, resolution=gen.shape[1])[: len(gen)]  # (T, H, W, 3)
             truth = ds.trajectories(np.array([i])).position[0, : len(gen)]  # (T, K, 2)
             p_gt, p_gen = parse(gt).center[0], parse(gen).center[0]  # (T, K, 2)
@@ -421,9 +316,7 @@ def tidy_results(summary: pd.DataFrame, spec: RunSpec) -> pd.DataFrame:
 def collect(ctx: CellContext) -> dict[str, Any]:
     summary = pd.read_csv(ctx.path("eval", "summary.csv"), dtype={"split": str, "level": str})
     tidy = tidy_results(summary, ctx.spec)
-    tmp = ctx.path(CELL_RESULTS + ".partial")
-    tidy.to_csv(tmp, index=False, float_format="%.10g")
-    tmp.replace(ctx.path(CELL_RESULTS))
+    write_csv(ctx.path(CELL_RESULTS), tidy)
     metrics = ctx.path("train", "metrics.csv")
     if metrics.is_file():
         shutil.copyfile(metrics, ctx.path("train_metrics.csv"))
@@ -435,7 +328,7 @@ def default_pipeline(launch: LaunchOptions | None = None) -> Pipeline:
     del launch  # carried in options; kept in the signature so the CLI states what it launches
     cell = (Stage("train", train), Stage("sample", sample), Stage("evaluate", evaluate),
             Stage("gallery", gallery), Stage("collect", collect))  # fmt: skip
-    return Pipeline(Stage("data", build_data), cell)
+    return Pipeline(Stage("data", build_data), cell, check=check_cell)
 
 
 def describe(spec: RunSpec) -> str:

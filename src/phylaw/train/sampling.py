@@ -14,7 +14,6 @@ import json
 import logging
 from pathlib import Path
 
-import h5py
 import numpy as np
 import torch
 from tqdm.auto import tqdm
@@ -22,8 +21,9 @@ from tqdm.auto import tqdm
 from phylaw import __version__
 from phylaw.config import config_from_dict, to_json
 from phylaw.datasets import open_dataset
+from phylaw.datasets.samples import FORMAT, FORMAT_VERSION, SampleWriter, finish, is_finished, part_path
 from phylaw.datasets.torch_dataset import VideoDataset
-from phylaw.diffusion import make_condition, make_train_scheduler, sample
+from phylaw.diffusion import CONDITIONING, DEFAULT_CONDITION, make_condition, make_train_scheduler, sample
 from phylaw.errors import PhylawError
 from phylaw.models.autoencoder import Autoencoder, frames_to_tensor, tensor_to_frames
 from phylaw.models.dit import DiTConfig, VideoDiT
@@ -33,7 +33,6 @@ from phylaw.train.checkpoint import ckpt_path, latest_step, load_checkpoint, rea
 from phylaw.train.setup import check_model_shape, cond_latent_frames, make_autoencoder, model_config
 
 log = logging.getLogger(__name__)
-FORMAT, FORMAT_VERSION = "phylaw-samples", 1
 
 
 def load_run(run_dir: str | Path, device: torch.device, step: int | None = None):  # -> (cfg, ae, model, step)
@@ -58,7 +57,9 @@ def load_run(run_dir: str | Path, device: torch.device, step: int | None = None)
     return cfg, ae, model.to(device).eval().requires_grad_(False), step
 
 
-def _attrs(run: Path, cfg, step: int, data: VideoDataset, dataset: str, steps: int, seed: int) -> dict:
+def _attrs(
+    run: Path, cfg, step: int, data: VideoDataset, dataset: str, steps: int, seed: int, condition: str
+) -> dict:
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -72,40 +73,21 @@ def _attrs(run: Path, cfg, step: int, data: VideoDataset, dataset: str, steps: i
         "checkpoint": str(ckpt_path(run, step)),
         "steps": steps,
         "seed": seed,
+        "condition": condition,
         "config_json": to_json(cfg),
     }
 
 
-_KEYS = ("dataset_fingerprint", "checkpoint", "steps", "seed", "n_frames", "resolution", "cond_frames")
-
-
-def _open_part(path: Path, attrs: dict, index: np.ndarray, t: int, res: int) -> h5py.File:
-    """Open (resume) or create a sample file for rows ``index``; a mismatching existing file is refused."""
-    if path.exists():
-        f = h5py.File(path, "r+")
-        same = all(str(f.attrs.get(k)) == str(attrs[k]) for k in _KEYS) and np.array_equal(
-            f["index"][:], index
-        )
-        if not same:
-            f.close()
-            raise PhylawError(
-                f"{path} was started with other settings (checkpoint/steps/seed/indices); delete it"
-            )
-        return f
-    f = h5py.File(path, "w")
-    f.attrs.update({**attrs, "complete": False})
-    f.create_dataset("index", data=index.astype(np.int64))
-    n = len(index)  # a rank may get no rows (fewer videos than ranks): no chunks then
-    f.create_dataset(
-        "frames", (n, t, res, res, 3), "uint8", chunks=(1, t, res, res, 3) if n else None, compression="gzip"
-    )
-    f.create_dataset("done", data=np.zeros(len(index), dtype=bool))
-    return f
-
-
 @torch.no_grad()
 def _generate(
-    model, ae: Autoencoder, frames: torch.Tensor, idx: np.ndarray, c_lat: int, steps: int, seed: int
+    model,
+    ae: Autoencoder,
+    frames: torch.Tensor,
+    idx: np.ndarray,
+    c_lat: int,
+    steps: int,
+    seed: int,
+    condition: str = DEFAULT_CONDITION,
 ):
     """uint8 (B,T,H,W,3) condition videos -> generated uint8 videos, noise seeded per dataset index."""
     device = next(model.parameters()).device
@@ -119,7 +101,16 @@ def _generate(
             for i in idx
         ]
     )  # (B, C, T, H, W)
-    z = sample(model, make_train_scheduler(), cond, mask, steps=steps, generator=None, noise=noise)
+    z = sample(
+        model,
+        make_train_scheduler(),
+        cond,
+        mask,
+        steps=steps,
+        generator=None,
+        noise=noise,
+        condition=condition,
+    )
     videos = tensor_to_frames(ae.decode(z))  # (B, T, H, W, 3)
     videos[:, : c_lat * ae.temporal_factor] = frames[:, : c_lat * ae.temporal_factor].numpy()
     return videos
@@ -153,22 +144,36 @@ def sample_dataset(
     device: str = "auto",
     threads: int = 0,
     progress: bool = True,
+    condition: str = DEFAULT_CONDITION,
 ) -> Path:
     """Generate videos for dataset rows (``indices`` or the first ``limit``) into sample file ``out``.
 
     ``steps`` / ``batch_size`` default to the run's ``runtime.sample_steps`` / ``runtime.sample_batch_size``.
+    ``condition``: how the sampler treats the conditioning positions (diffusion.sample; recorded in the file).
     """
+    if condition not in CONDITIONING:
+        raise PhylawError(f"unknown --condition {condition!r}; choose {' or '.join(CONDITIONING)}")
     info = distributed.init(device)
     try:
         with distributed.cpu_threads(threads), distributed.deterministic_errors_as_phylaw():
             return _sample(
-                Path(run_dir), data, Path(out), info, steps, seed, limit, indices, batch_size, progress
+                Path(run_dir),
+                data,
+                Path(out),
+                info,
+                steps,
+                seed,
+                limit,
+                indices,
+                batch_size,
+                progress,
+                condition,
             )
     finally:
         distributed.teardown()
 
 
-def _sample(run, data, out, info, steps, seed, limit, indices, batch_size, progress) -> Path:
+def _sample(run, data, out, info, steps, seed, limit, indices, batch_size, progress, condition) -> Path:
     if batch_size is not None and batch_size < 1:
         raise PhylawError(f"--batch-size must be >= 1, got {batch_size}")
     if steps is not None and steps < 1:
@@ -195,26 +200,16 @@ def _sample(run, data, out, info, steps, seed, limit, indices, batch_size, progr
     if index.size == 0:
         raise PhylawError("nothing to sample (empty index selection)")
     ds = VideoDataset(ds.data, resolution=cfg.data.resolution, indices=index, n_frames=cfg.data.n_frames)
-    attrs = _attrs(run, cfg, step, ds, str(data), steps, seed)
+    attrs = _attrs(run, cfg, step, ds, str(data), steps, seed, condition)
     t, res = cfg.data.n_frames, cfg.data.resolution
-    if out.exists():
-        with h5py.File(out, "r") as f:
-            if all(str(f.attrs.get(k)) == str(attrs[k]) for k in _KEYS) and np.array_equal(
-                f["index"][:], index
-            ):
-                return out
-        raise PhylawError(f"{out} exists and was made with other settings; choose another --out or delete it")
+    if is_finished(out, attrs, index):
+        return out
     out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(out.name + ".partial")
     rows = np.arange(info.rank, len(index), info.world_size)
-    part_path = (
-        partial
-        if not info.distributed
-        else out.with_name(f"{out.name}.rank{info.rank}-of-{info.world_size}.partial")
-    )
+    part = part_path(out, info.rank, info.world_size)
     c_lat = cond_latent_frames(cfg, ae)
-    with _open_part(part_path, attrs, index[rows], t, res) as f:
-        todo = np.flatnonzero(~f["done"][:])
+    with SampleWriter(part, attrs, index[rows], t, res) as writer:
+        todo = writer.todo()
         bar = tqdm(
             total=len(rows),
             initial=len(rows) - len(todo),
@@ -225,39 +220,12 @@ def _sample(run, data, out, info, steps, seed, limit, indices, batch_size, progr
         for start in range(0, len(todo), batch_size):
             local = todo[start : start + batch_size]
             frames = torch.stack([ds[int(rows[j])][0] for j in local])  # (B, T, H, W, 3)
-            videos = _generate(model, ae, frames, index[rows[local]], c_lat, steps, seed)
-            for j, video in zip(local.tolist(), videos, strict=True):
-                f["frames"][j] = video
-            done = f["done"][:]
-            done[local] = True
-            f["done"][:] = done
-            f.flush()
+            videos = _generate(model, ae, frames, index[rows[local]], c_lat, steps, seed, condition)
+            writer.write(local, videos)
             bar.update(len(local))
         bar.close()
     distributed.barrier(info)
     if info.is_main:
-        if info.distributed:
-            _merge_parts(out, partial, attrs, index, info.world_size, t, res)
-        with h5py.File(partial, "r+") as f:
-            f.attrs["complete"] = True
-        partial.replace(out)
+        finish(out, attrs, index, info.world_size, t, res)
     distributed.barrier(info)
     return out
-
-
-def _merge_parts(
-    out: Path, partial: Path, attrs: dict, index: np.ndarray, world: int, t: int, res: int
-) -> None:
-    """Rank 0: gather the per-rank part files into ``OUT.partial`` (row order = ``index``), then delete them."""
-    with _open_part(partial, attrs, index, t, res) as f:
-        for r in range(world):
-            part = out.with_name(f"{out.name}.rank{r}-of-{world}.partial")
-            with h5py.File(part, "r") as p:
-                rows = np.arange(r, len(index), world)
-                for k, row in enumerate(rows.tolist()):
-                    f["frames"][row] = p["frames"][k]
-                done = f["done"][:]
-                done[rows] = p["done"][:]
-                f["done"][:] = done
-    for r in range(world):
-        out.with_name(f"{out.name}.rank{r}-of-{world}.partial").unlink()
