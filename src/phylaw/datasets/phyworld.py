@@ -27,7 +27,9 @@ from phylaw.datasets.reader import DatasetLabels, _open_h5, open_dataset
 from phylaw.datasets.store import DatasetConfig, DatasetWriter, RowBlock, compress_video, partial_path
 from phylaw.errors import PhylawError
 from phylaw.io import decode_mp4, encode_mp4
-from phylaw.sim.kinematics import BLUE, GRAVITY, PARAM_NAMES, RED, elastic_velocities, fully_in_view
+from phylaw.render.palette import BLUE, RED
+from phylaw.sim.kinematics import GRAVITY, elastic_velocities, fully_in_view
+from phylaw.sim.registry import PARAM_NAMES, get_scenario
 from phylaw.sim.trajectory import FRAME_DT, SHAPE_DISC, Trajectories
 
 log = logging.getLogger(__name__)
@@ -119,7 +121,9 @@ def export_phyworld(path: str | Path, out: str | Path, *, workers: int = 1, prog
     ):  # fmt: skip
         f.attrs.update(attrs)
         groups = {g: f.require_group(g) for g in (*GROUPS, "phylaw_labels")}
-        for job, (pos, init, mp4s, lab) in zip(jobs, ordered_map(_export_chunk, jobs, resolve_workers(workers)), strict=True):
+        for job, (pos, init, mp4s, lab) in zip(
+            jobs, ordered_map(_export_chunk, jobs, resolve_workers(workers)), strict=True
+        ):
             name = f"{job.a // CHUNK:05d}"
             groups["position_streams"][name] = pos
             groups["init_streams"][name] = init
@@ -340,13 +344,13 @@ def classify(scenario: str, params: np.ndarray, ranges: str = "phyworld") -> tup
     from phylaw.sim.ranges import get_ranges
 
     rs = get_ranges(ranges, scenario)
-    names = PARAM_NAMES[scenario]
+    schema = get_scenario(scenario).params
+    names = tuple(p.name for p in schema)
     tol = 1e-9
     ood = np.stack(
         [
-            (params[:, j] < (rs.r_id if n.startswith("r") else rs.v_id)[0] - tol)
-            | (params[:, j] > (rs.r_id if n.startswith("r") else rs.v_id)[1] + tol)
-            for j, n in enumerate(names)
+            (params[:, j] < rs.id_range(p.kind)[0] - tol) | (params[:, j] > rs.id_range(p.kind)[1] + tol)
+            for j, p in enumerate(schema)
         ],
         axis=1,
     )  # (n, P) bool

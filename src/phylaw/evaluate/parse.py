@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 
 from phylaw.errors import PhylawError
 from phylaw.evaluate import _moments as mom
+from phylaw.render.palette import COLOR_NAMES, PARSE_RULES
 from phylaw.sim.trajectory import SHAPE_DISC, SHAPE_RING, SHAPE_SQUARE, WORLD_SIZE
 
 SHAPE_UNKNOWN = -1
@@ -88,12 +89,7 @@ class Palette:
 
 
 # SPEC I.4 / D.1: R > 127, G < 127, B < 127 is red; R < 127, G < 127, B > 127 is blue
-DEFAULT_PALETTE = Palette(
-    (
-        ColorRule("red", 1, (128, 0, 0), (255, 126, 126)),
-        ColorRule("blue", 2, (0, 0, 128), (126, 126, 255)),
-    )
-)
+DEFAULT_PALETTE = Palette(tuple(ColorRule(n, COLOR_NAMES[n], lo, hi) for n, (lo, hi) in PARSE_RULES.items()))
 
 
 @dataclass(frozen=True)

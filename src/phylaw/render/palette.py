@@ -1,4 +1,8 @@
-"""The fixed colour table: palette id <-> RGB <-> name. Id 0 is the white background."""
+"""The one palette: colour ids, names, RGB, and the parser's default colour rules. Id 0 is the white background.
+
+Every module that names a colour takes it from here: the simulators (``RED``, ``BLUE``), the renderer
+(``rgb_table``) and the parser (``PARSE_RULES``, turned into ``evaluate.parse.DEFAULT_PALETTE``).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,8 @@ import numpy as np
 from phylaw.errors import PhylawError
 
 BACKGROUND = 0
+RED = 1  # ball 1 / the moving object
+BLUE = 2  # ball 2
 COLORS: dict[int, tuple[int, int, int]] = {
     0: (255, 255, 255),  # white background
     1: (255, 0, 0),  # red: ball 1 / the moving object
@@ -26,6 +32,14 @@ COLOR_NAMES: dict[str, int] = {
     "gray": 5,
     "black": 6,
     "magenta": 7,
+}
+
+
+# the parser's default colour classes (SPEC I.4 / D.1): name -> inclusive per-channel (lo, hi) RGB range;
+# red is R > 127, G < 127, B < 127 and blue is R < 127, G < 127, B > 127. The id of each is COLOR_NAMES[name].
+PARSE_RULES: dict[str, tuple[tuple[int, int, int], tuple[int, int, int]]] = {
+    "red": ((128, 0, 0), (255, 126, 126)),
+    "blue": ((0, 0, 128), (126, 126, 255)),
 }
 
 

@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
-from phylaw.sim.kinematics import PARAM_NAMES, SCENARIOS, simulate, simulate_uniforms
 from phylaw.sim.ranges import RANGE_SETS, get_ranges
+from phylaw.sim.registry import (
+    PARAM_NAMES,
+    Param,
+    Scenario,
+    get_scenario,
+    simulate,
+    simulate_uniforms,
+)
+from phylaw.sim.registry import SCENARIO_NAMES as SCENARIOS
 from phylaw.sim.splits import (
     PAPER_SPLITS,
     SPLITS,
@@ -26,9 +34,12 @@ __all__ = [
     "TRAIN_SPLITS",
     "Batch",
     "Labels",
+    "Param",
+    "Scenario",
     "SplitDef",
     "Trajectories",
     "get_ranges",
+    "get_scenario",
     "get_split",
     "grid_split",
     "list_splits",

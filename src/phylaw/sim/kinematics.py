@@ -11,54 +11,14 @@ from __future__ import annotations
 import numpy as np
 
 from phylaw.errors import PhylawError
+from phylaw.render.palette import BLUE, RED
 from phylaw.sim.trajectory import FRAME_DT, SHAPE_DISC, WORLD_SIZE, Trajectories
-
-SCENARIOS: tuple[str, ...] = ("uniform_motion", "collision", "parabola")
-PARAM_NAMES: dict[str, tuple[str, ...]] = {
-    "uniform_motion": ("r", "v"),
-    "collision": ("r1", "r2", "v1", "v2"),
-    "parabola": ("r", "v"),
-}
-N_UNIFORMS: dict[str, int] = {"uniform_motion": 3, "collision": 3, "parabola": 3}
 
 GRAVITY = 2.5  # world units / s^2, pointing down (parabola)
 MIN_VIEW_FRAMES = 24  # uniform / parabola: the ball stays in view for ~24 frames (B.1)
 EDGE_MARGIN = 0.5  # 0.05 * world size: vertical margin of the placement rules
 MIN_PRE_FRAMES = 8  # collision: frames before contact (B.2)
 MIN_POST_FRAMES = 8  # collision: frames from contact on (B.2)
-RED, BLUE = 1, 2  # palette ids (render.palette)
-
-
-def check_scenario(scenario: str) -> str:
-    if scenario not in SCENARIOS:
-        raise PhylawError(f"unknown scenario {scenario!r}; choose one of {', '.join(SCENARIOS)}")
-    return scenario
-
-
-def validate_params(scenario: str, params: np.ndarray) -> np.ndarray:
-    """Return params as (n, P) float64, or raise PhylawError naming the first bad row."""
-    names = PARAM_NAMES[check_scenario(scenario)]
-    p = np.asarray(params, dtype=np.float64)
-    if p.ndim != 2 or p.shape[1] != len(names):
-        raise PhylawError(f"{scenario} params must have shape (n, {len(names)}) for {names}, got {p.shape}")
-    radii = p[:, [i for i, n in enumerate(names) if n.startswith("r")]]
-    speeds = p[:, [i for i, n in enumerate(names) if n.startswith("v")]]
-    checks = [
-        (~np.isfinite(p).all(axis=1), "is not finite"),
-        ((radii <= 0).any(axis=1), "has a radius <= 0"),
-        ((speeds < 0).any(axis=1), "has a negative speed (speeds are magnitudes; direction is fixed)"),
-        (
-            radii.max(axis=1) > WORLD_SIZE / 2 - EDGE_MARGIN,
-            "has a radius too big for the 10x10 world (> 4.5)",
-        ),
-        (radii.sum(axis=1) > WORLD_SIZE / 2, "has radii too big for two balls side by side (sum > 5)"),
-    ]
-    for bad, what in checks:
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            row = dict(zip(names, p[i].tolist(), strict=True))
-            raise PhylawError(f"{scenario} parameter row {i} {row} {what}")
-    return p
 
 
 def frame_times(n_frames: int) -> np.ndarray:
@@ -233,26 +193,22 @@ def collision(params: np.ndarray, u: np.ndarray, n_frames: int = 32) -> Trajecto
     )
 
 
-_SIMULATORS = {"uniform_motion": uniform_motion, "collision": collision, "parabola": parabola}
+# names that live in sim.registry now (the scenario table and the operations over it), importable from here
+# as before; resolved on first use because the registry itself imports this module's simulators
+_FROM_REGISTRY = {
+    "SCENARIOS": "SCENARIO_NAMES",
+    "PARAM_NAMES": "PARAM_NAMES",
+    "N_UNIFORMS": "N_UNIFORMS",
+    "check_scenario": "check_scenario",
+    "validate_params": "validate_params",
+    "simulate": "simulate",
+    "simulate_uniforms": "simulate_uniforms",
+}
 
 
-def simulate_uniforms(scenario: str, params: np.ndarray, u: np.ndarray, n_frames: int = 32) -> Trajectories:
-    """Trajectories from params (n, P) and pre-drawn uniforms u (n, N_UNIFORMS[scenario])."""
-    p = validate_params(scenario, params)
-    u = np.asarray(u, dtype=np.float64)
-    if u.shape != (p.shape[0], N_UNIFORMS[scenario]):
-        raise PhylawError(
-            f"{scenario} needs uniforms of shape {(p.shape[0], N_UNIFORMS[scenario])}, got {u.shape}"
-        )
-    return _SIMULATORS[scenario](p, u, n_frames)
+def __getattr__(name: str):
+    if name in _FROM_REGISTRY:
+        from phylaw.sim import registry
 
-
-def simulate(scenario: str, params: np.ndarray, rng: np.random.Generator, n_frames: int = 32) -> Trajectories:
-    """Place the objects with draws from ``rng`` and compute closed-form trajectories for a batch.
-
-    params: (n, P) float64 in the order of PARAM_NAMES[scenario]. Draws exactly n * N_UNIFORMS[scenario]
-    uniforms from rng (row-major), so the result for row i depends only on params[i] and its own draws.
-    """
-    p = validate_params(scenario, params)
-    u = rng.random((p.shape[0], N_UNIFORMS[scenario]))  # (n, U)
-    return _SIMULATORS[scenario](p, u, n_frames)
+        return getattr(registry, _FROM_REGISTRY[name])
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -12,7 +12,7 @@ import numpy as np
 
 from phylaw.errors import PhylawError
 from phylaw.seeding import child_rng
-from phylaw.sim.kinematics import check_scenario
+from phylaw.sim.registry import check_scenario, get_scenario
 
 RANGE_SETS: tuple[str, ...] = ("paper", "phyworld")
 
@@ -28,6 +28,20 @@ class Ranges:
     v_id: tuple[float, float]
     r_ood: tuple[Band, Band]
     v_ood: tuple[Band, Band]
+
+    def id_range(self, kind: str) -> tuple[float, float]:
+        """The ID interval of a parameter kind ("radius" or "speed"; sim.registry.Param.kind)."""
+        return {"radius": self.r_id, "speed": self.v_id}[_known(kind)]
+
+    def ood_bands(self, kind: str) -> tuple[Band, Band]:
+        """The (low, high) OOD bands of a parameter kind."""
+        return {"radius": self.r_ood, "speed": self.v_ood}[_known(kind)]
+
+
+def _known(kind: str) -> str:
+    if kind not in ("radius", "speed"):
+        raise PhylawError(f"the kinematic ranges know radius and speed parameters, not {kind!r}")
+    return kind
 
 
 _V_ID = (1.0, 4.0)
@@ -109,9 +123,8 @@ def train_values(scenario: str, name: str, rng_set: Ranges) -> dict[str, np.ndar
         # the released parabola generator's quirk (F.2.4): sorted uniform-random values, not linspace
         r = np.sort(child_rng(42, "parabola", name, "r").uniform(*rng_set.r_id, n_r))
         v = np.sort(child_rng(42, "parabola", name, "v").uniform(*rng_set.v_id, n_v))
-    if scenario == "collision":
-        return {"r1": r, "r2": r, "v1": v, "v2": v}
-    return {"r": r, "v": v}
+    by_kind = {"radius": r, "speed": v}
+    return {p.name: by_kind[_known(p.kind)] for p in get_scenario(scenario).params}
 
 
 # Evaluation levels: level -> split label and per-parameter (kind, count); kind "id" = ID midpoints,
@@ -169,29 +182,31 @@ def eval_levels(scenario: str, small: bool) -> dict[str, dict[str, tuple[str, in
     return _SINGLE_EVAL_SMALL if small else _SINGLE_EVAL[scenario]
 
 
-def eval_values(rng_set: Ranges, spec: dict[str, tuple[str, int]]) -> dict[str, np.ndarray]:
+def eval_values(rng_set: Ranges, spec: dict[str, tuple[str, int]], scenario: str) -> dict[str, np.ndarray]:
     """Per-parameter value lists of one evaluation level."""
+    sc = get_scenario(scenario)
     out = {}
     for name, (kind, n) in spec.items():
-        is_r = name.startswith("r")
+        pkind = sc.kind_of(name)
         if kind == "id":
-            out[name] = id_midpoints(*(rng_set.r_id if is_r else rng_set.v_id), n)
+            out[name] = id_midpoints(*rng_set.id_range(pkind), n)
         else:
-            out[name] = ood_values(rng_set.r_ood if is_r else rng_set.v_ood, n)
+            out[name] = ood_values(rng_set.ood_bands(pkind), n)
     return out
 
 
-def val_values(rng_set: Ranges, spec: dict[str, tuple[str, int]]) -> dict[str, np.ndarray]:
+def val_values(rng_set: Ranges, spec: dict[str, tuple[str, int]], scenario: str) -> dict[str, np.ndarray]:
     """Per-parameter value lists of one validation level: the same counts and bands as ``eval_values``,
     at fractions ``val_fractions`` of the ID interval or of each OOD band (n // 2 low, the rest high)."""
+    sc = get_scenario(scenario)
     out = {}
     for name, (kind, n) in spec.items():
-        is_r = name.startswith("r")
+        pkind = sc.kind_of(name)
         if kind == "id":
-            lo, hi = rng_set.r_id if is_r else rng_set.v_id
+            lo, hi = rng_set.id_range(pkind)
             out[name] = lo + (hi - lo) * val_fractions(n)
         else:
-            low, high = rng_set.r_ood if is_r else rng_set.v_ood
+            low, high = rng_set.ood_bands(pkind)
             out[name] = np.concatenate(
                 [b[0] + (b[1] - b[0]) * val_fractions(m) for b, m in ((low, n // 2), (high, n - n // 2))]
             )

@@ -17,11 +17,11 @@ import numpy as np
 from phylaw.errors import PhylawError
 from phylaw.seeding import child_rng, derive_seed
 from phylaw.sim import ranges as rg
-from phylaw.sim.kinematics import (
+from phylaw.sim.kinematics import frame_times
+from phylaw.sim.registry import (
     N_UNIFORMS,
     PARAM_NAMES,
     check_scenario,
-    frame_times,
     simulate_uniforms,
     validate_params,
 )
@@ -237,7 +237,7 @@ def _eval(name: str, small: bool, values=rg.eval_values) -> Callable[[str, str, 
     def build(scenario: str, ranges: str, n_frames: int) -> SplitDef:
         rset = rg.get_ranges(ranges, scenario)
         parts = [
-            ("id" if level == "id" else "ood", level, values(rset, spec))
+            ("id" if level == "id" else "ood", level, values(rset, spec, scenario))
             for level, spec in rg.eval_levels(scenario, small).items()
         ]
         return _make(scenario, name, ranges, parts, n_frames)

@@ -1,0 +1,182 @@
+"""The scenario registry: each scenario's parameter schema, engine, objects, render kinds and simulator.
+
+A parameter's meaning comes from its ``Param`` entry (``kind``: what the value is; ``obj``: the object slot it
+belongs to); no code guesses it from the parameter's name. A new scenario is one ``Scenario`` entry here plus
+its simulator (closed forms live in ``sim.kinematics``; a rigid-body engine would live in its own module).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from phylaw.errors import PhylawError
+from phylaw.sim import kinematics as km
+from phylaw.sim.trajectory import WORLD_SIZE
+from phylaw.sim.trajectory import Trajectories as States
+
+PARAM_KINDS: tuple[str, ...] = ("radius", "speed")  # the kinds the kinematic ranges (sim.ranges) know
+
+
+@dataclass(frozen=True)
+class Param:
+    """One scenario parameter: ``kind`` is what the value is ("radius", "speed", ...), ``obj`` its object slot."""
+
+    name: str
+    unit: str
+    meaning: str
+    kind: str
+    obj: int
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A scenario: its parameters (one row of a split = one value per parameter, in this order), the engine
+    that simulates it, the number of object slots of its videos, the shape kinds its renderer draws, the number
+    of uniform placement draws per video, and its simulator ``simulate(params (n, P), u (n, U), n_frames)``.
+
+    ``has_contact_phase``: the scenario's videos are scored after their first contact event (collision); a
+    video of such a scenario without a contact has no post-contact frames.
+    """
+
+    name: str
+    params: tuple[Param, ...]
+    engine: str
+    n_objects: int
+    render_kinds: tuple[str, ...]
+    n_uniforms: int
+    simulate: Callable[[np.ndarray, np.ndarray, int], States]
+    has_contact_phase: bool = False
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.params)
+
+    def columns(self, kind: str) -> list[int]:
+        """Column indices of the parameters of one kind (in schema order)."""
+        return [i for i, p in enumerate(self.params) if p.kind == kind]
+
+    def kind_of(self, name: str) -> str:
+        """The kind of parameter ``name`` (PhylawError if the scenario has no such parameter)."""
+        for p in self.params:
+            if p.name == name:
+                return p.kind
+        raise PhylawError(f"{self.name} has no parameter {name!r}; its parameters are {self.param_names}")
+
+
+_LEN, _SPEED = "world units", "world units/s"
+
+SCENARIOS: dict[str, Scenario] = {
+    s.name: s
+    for s in (
+        Scenario(
+            "uniform_motion",
+            (
+                Param("r", _LEN, "radius of the red ball", "radius", 0),
+                Param("v", _SPEED, "speed of the red ball (moving +x)", "speed", 0),
+            ),
+            engine="closed_form",
+            n_objects=1,
+            render_kinds=("disc",),
+            n_uniforms=3,
+            simulate=km.uniform_motion,
+        ),
+        Scenario(
+            "collision",
+            (
+                Param("r1", _LEN, "radius of the red ball (left)", "radius", 0),
+                Param("r2", _LEN, "radius of the blue ball (right)", "radius", 1),
+                Param("v1", _SPEED, "speed of the red ball (moving +x)", "speed", 0),
+                Param("v2", _SPEED, "speed of the blue ball (moving -x, stored positive)", "speed", 1),
+            ),
+            engine="closed_form",
+            n_objects=2,
+            render_kinds=("disc",),
+            n_uniforms=3,
+            simulate=km.collision,
+            has_contact_phase=True,
+        ),
+        Scenario(
+            "parabola",
+            (
+                Param("r", _LEN, "radius of the red ball", "radius", 0),
+                Param("v", _SPEED, "horizontal launch speed of the red ball (+x)", "speed", 0),
+            ),
+            engine="closed_form",
+            n_objects=1,
+            render_kinds=("disc",),
+            n_uniforms=3,
+            simulate=km.parabola,
+        ),
+    )
+}
+
+
+def get_scenario(name: str) -> Scenario:
+    """The registered scenario ``name`` (one-line PhylawError naming the known ones otherwise)."""
+    if name not in SCENARIOS:
+        raise PhylawError(f"unknown scenario {name!r}; choose one of {', '.join(SCENARIOS)}")
+    return SCENARIOS[name]
+
+
+def check_scenario(scenario: str) -> str:
+    """``scenario`` if it is registered, else a one-line PhylawError."""
+    get_scenario(scenario)
+    return scenario
+
+
+def validate_params(scenario: str, params: np.ndarray) -> np.ndarray:
+    """Return params as (n, P) float64, or raise PhylawError naming the first bad row."""
+    sc = get_scenario(scenario)
+    names = sc.param_names
+    p = np.asarray(params, dtype=np.float64)
+    if p.ndim != 2 or p.shape[1] != len(names):
+        raise PhylawError(f"{scenario} params must have shape (n, {len(names)}) for {names}, got {p.shape}")
+    radii = p[:, sc.columns("radius")]
+    speeds = p[:, sc.columns("speed")]
+    checks = [
+        (~np.isfinite(p).all(axis=1), "is not finite"),
+        ((radii <= 0).any(axis=1), "has a radius <= 0"),
+        ((speeds < 0).any(axis=1), "has a negative speed (speeds are magnitudes; direction is fixed)"),
+        (
+            radii.max(axis=1, initial=0.0) > WORLD_SIZE / 2 - km.EDGE_MARGIN,
+            "has a radius too big for the 10x10 world (> 4.5)",
+        ),
+        (radii.sum(axis=1) > WORLD_SIZE / 2, "has radii too big for two balls side by side (sum > 5)"),
+    ]
+    for bad, what in checks:
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            row = dict(zip(names, p[i].tolist(), strict=True))
+            raise PhylawError(f"{scenario} parameter row {i} {row} {what}")
+    return p
+
+
+def simulate_uniforms(scenario: str, params: np.ndarray, u: np.ndarray, n_frames: int = 32) -> States:
+    """States from params (n, P) and pre-drawn uniforms u (n, n_uniforms of the scenario)."""
+    sc = get_scenario(scenario)
+    p = validate_params(scenario, params)
+    u = np.asarray(u, dtype=np.float64)
+    if u.shape != (p.shape[0], sc.n_uniforms):
+        raise PhylawError(f"{scenario} needs uniforms of shape {(p.shape[0], sc.n_uniforms)}, got {u.shape}")
+    return sc.simulate(p, u, n_frames)
+
+
+def simulate(scenario: str, params: np.ndarray, rng: np.random.Generator, n_frames: int = 32) -> States:
+    """Place the objects with draws from ``rng`` and simulate a batch.
+
+    params: (n, P) float64 in the order of the scenario's parameters. Draws exactly n * n_uniforms uniforms
+    from rng (row-major), so the result for row i depends only on params[i] and its own draws.
+    """
+    sc = get_scenario(scenario)
+    p = validate_params(scenario, params)
+    u = rng.random((p.shape[0], sc.n_uniforms))  # (n, U)
+    return sc.simulate(p, u, n_frames)
+
+
+# derived views kept for callers written before the registry
+SCENARIO_NAMES: tuple[str, ...] = tuple(SCENARIOS)
+PARAM_NAMES: dict[str, tuple[str, ...]] = {n: s.param_names for n, s in SCENARIOS.items()}
+N_UNIFORMS: dict[str, int] = {n: s.n_uniforms for n, s in SCENARIOS.items()}
