@@ -24,7 +24,9 @@ def datasets(tmp_path_factory) -> dict:
         key = (scenario, resolution, limit)
         if key not in cache:
             path = root / f"{scenario}_{resolution}_{limit}.h5"
-            cache[key] = generate(scenario, "eval-small", path, resolution=resolution, limit=limit, progress=False)
+            cache[key] = generate(
+                scenario, "eval-small", path, resolution=resolution, limit=limit, progress=False
+            )
         return cache[key]
 
     return get

@@ -49,7 +49,9 @@ def test_csv_and_summary_agree(uniform64, tmp_path):
         finite = g["value"].to_numpy()[np.isfinite(g["value"].to_numpy())]
         np.testing.assert_allclose(s.median, np.median(finite) if finite.size else np.nan, equal_nan=True)
         floors = g["floor"].to_numpy()[np.isfinite(g["floor"].to_numpy())]
-        np.testing.assert_allclose(s.floor_median, np.median(floors) if floors.size else np.nan, equal_nan=True)
+        np.testing.assert_allclose(
+            s.floor_median, np.median(floors) if floors.size else np.nan, equal_nan=True
+        )
     assert "velocity_error (world/s)" in res.summary_md.read_text()
 
 
@@ -81,7 +83,9 @@ def test_folder_of_doctored_videos(uniform64, tmp_path):
         return frames
 
     _write_videos(tmp_path / "v", ds, range(6), remove, name="vid_{i:05d}")
-    res = evaluate(uniform64, tmp_path / "v", tmp_path / "o", metrics=["parse_failure_rate", "velocity_error"])
+    res = evaluate(
+        uniform64, tmp_path / "v", tmp_path / "o", metrics=["parse_failure_rate", "velocity_error"]
+    )
     rows = pd.read_csv(res.metrics_csv)
     assert sorted(rows["index"].unique()) == list(range(6))
     fail = rows[rows.metric == "parse_failure_rate"].set_index("index")
@@ -101,7 +105,9 @@ def test_formats_layouts_and_short_videos(uniform64, tmp_path):
     _write_videos(v, ds, [2], fn=lambda f: f[:20], name="{i:05d}")  # shorter than the ground truth
     np.savez(v / "sample_3.npz", frames=ds.frames(3))
     # released 3-panel layout: [GT | recon | generated], {meta:05d}-{local:05d}.mp4 -> meta*1000 + local
-    _write_videos(v, ds, [4], fn=lambda f: np.concatenate([f, f, f], axis=2), ext=".mp4", name="00000-0000{i}")
+    _write_videos(
+        v, ds, [4], fn=lambda f: np.concatenate([f, f, f], axis=2), ext=".mp4", name="00000-0000{i}"
+    )
     res = evaluate(uniform64, v, tmp_path / "o", metrics=["velocity_error", "position_error"])
     rows = pd.read_csv(res.metrics_csv)
     assert sorted(rows["index"].unique()) == [0, 1, 2, 3, 4]
@@ -129,7 +135,9 @@ def test_other_resolution_gets_floor_at_that_resolution(uniform64, tmp_path):
     (tmp_path / "v").mkdir()
     for i in (0, 1):
         np.save(tmp_path / "v" / f"{i}.npy", ds.frames(i, resolution=32))
-    rows = pd.read_csv(evaluate(uniform64, tmp_path / "v", tmp_path / "o", metrics=["velocity_error"]).metrics_csv)
+    rows = pd.read_csv(
+        evaluate(uniform64, tmp_path / "v", tmp_path / "o", metrics=["velocity_error"]).metrics_csv
+    )
     assert (rows.resolution == 32).all()
     assert (rows.value == rows.floor).all()  # the floor is the GT rendered at 32², not at the dataset's 64²
 
@@ -209,7 +217,9 @@ def test_per_video_failure_rows(uniform64, tmp_path):
 def test_palette_that_finds_nothing(uniform64, tmp_path):
     ds = open_dataset(uniform64)
     _write_videos(tmp_path / "v", ds, [0, 1], fn=lambda f: np.full_like(f, 255))
-    with pytest.raises(PhylawError, match="found no object in any frame of 2 videos although it finds them in"):
+    with pytest.raises(
+        PhylawError, match="found no object in any frame of 2 videos although it finds them in"
+    ):
         evaluate(uniform64, tmp_path / "v", tmp_path / "o")
     assert not (tmp_path / "o" / "metrics.csv").exists()
     green = EvalOptions(palette=Palette.from_string("g1:1:0-126,128-255,0-126;g2:2:0-126,129-255,0-126"))
@@ -230,7 +240,9 @@ def test_crash_leaves_no_csv_and_resume(uniform64, tmp_path, monkeypatch):
 
     monkeypatch.setitem(reg.METRICS, "velocity_error", reg.Metric("velocity_error", "world/s", False, flaky))
     opt = EvalOptions(metrics=("velocity_error",), block=4, floor=False)
-    evaluate(uniform64, None, tmp_path / "o", options=EvalOptions(metrics=("position_error",)))  # an earlier run
+    evaluate(
+        uniform64, None, tmp_path / "o", options=EvalOptions(metrics=("position_error",))
+    )  # an earlier run
     assert (tmp_path / "o" / "metrics.csv").exists()
     with pytest.raises(RuntimeError, match="simulated"):
         evaluate(uniform64, None, tmp_path / "o", options=opt)
@@ -308,3 +320,55 @@ def test_floor_of_procedural_phyworld_import_uses_phylaw_pixel_centres(datasets,
     a = pd.read_csv(evaluate(src, None, tmp_path / "a", metrics=metrics).metrics_csv)
     b = pd.read_csv(evaluate(imported, None, tmp_path / "b", metrics=metrics).metrics_csv)
     np.testing.assert_array_equal(a["value"].to_numpy(), b["value"].to_numpy())  # same frames, same parse
+
+
+def _rows(values, floors, level="id", status=None):
+    n = len(values)
+    return pd.DataFrame({
+        "split": "id", "level": level, "metric": "velocity_error", "unit": "world/s", "higher_is_better": False,
+        "value": values, "floor": floors, "status": status or ["ok"] * n, "included": True,
+    })  # fmt: skip
+
+
+def test_summary_floor_over_the_videos_with_a_model_value():
+    """A video whose ball is never detected has no model value: the floor beside the mean must leave it out
+    too (it used to average every video), and n_videos, n, n_nan say how many were counted."""
+    from phylaw.evaluate.report import summarize
+
+    s = summarize(_rows([0.5, np.nan, 0.7, 0.9], [0.1, 0.2, 0.3, np.nan])).iloc[0]
+    # video 1: no model value; video 3: no floor -> both rows drop out, the pair (0, 2) is counted
+    assert (s.n_videos, s.n, s.n_nan, s.floor_n) == (4, 2, 2, 2)
+    np.testing.assert_allclose([s["mean"], s.floor_mean, s["median"], s.floor_median], [0.6, 0.2, 0.6, 0.2])
+    nofloor = summarize(_rows([0.5, 0.7], [np.nan, np.nan]), floor=False).iloc[0]
+    assert (nofloor.n, nofloor.floor_n) == (2, 0)
+    assert np.isnan(nofloor.floor_mean)
+
+
+def test_undetected_ball_end_to_end(uniform64, tmp_path):
+    """A generated video without the ball: velocity_error leaves it out of model and floor alike (floor_n == n),
+    velocity_error_capped counts it at the cap."""
+    ds = open_dataset(uniform64)
+    ids = [i for i in range(len(ds)) if ds.labels.split[i] == "id"][:4]
+    v = tmp_path / "v"
+    _write_videos(v, ds, ids[1:])
+    _write_videos(v, ds, ids[:1], fn=lambda f: np.full_like(f, 255))
+    res = evaluate(uniform64, v, tmp_path / "o", metrics=["velocity_error", "velocity_error_capped"])
+    s = res.summary[res.summary.split == "id"].set_index("metric")
+    assert (s.loc["velocity_error", "n"], s.loc["velocity_error", "floor_n"]) == (3, 3)
+    assert (s.loc["velocity_error_capped", "n"], s.loc["velocity_error_capped", "floor_n"]) == (4, 4)
+    rows = pd.read_csv(res.metrics_csv)
+    vel = rows[rows.metric == "velocity_error"].set_index("index")
+    np.testing.assert_allclose(s.loc["velocity_error", "floor_mean"], vel.loc[ids[1:], "floor"].mean())
+    cap = rows[rows.metric == "velocity_error_capped"].set_index("index")
+    assert cap.loc[ids[0], "value"] == 6.0
+    assert s.loc["velocity_error_capped", "mean"] > s.loc["velocity_error", "mean"]
+
+
+def test_mean_ci_is_the_student_t_95_interval():
+    """Hand-computed: x = 1..5, mean 3, s = √2.5, t_{0.975,4} = 2.776445 -> 3 ± 1.963243 (a 90 % interval,
+    t_{0.95,4} = 2.131847, would be 3 ± 1.507443)."""
+    n, mean, lo, hi = mean_ci(np.array([1.0, 2.0, 3.0, 4.0, 5.0, np.nan]))
+    assert n == 5
+    np.testing.assert_allclose([mean, lo, hi], [3.0, 3.0 - 1.963243, 3.0 + 1.963243], atol=2e-6)
+    assert mean_ci(np.array([2.0]))[1] == 2.0
+    assert np.isnan(mean_ci(np.array([2.0]))[2])

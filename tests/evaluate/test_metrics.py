@@ -73,7 +73,9 @@ def test_constant_offset_after_frame_c(uniform):
     for i in range(len(uniform)):
         want = 0.5 / 0.1 / _valid_intervals(uniform, i)
         np.testing.assert_allclose(v["velocity_error"][i], want, rtol=1e-9)
-        np.testing.assert_allclose(v["velocity_error_x"][i], 0.3 / 0.1 / _valid_intervals(uniform, i), rtol=1e-9)
+        np.testing.assert_allclose(
+            v["velocity_error_x"][i], 0.3 / 0.1 / _valid_intervals(uniform, i), rtol=1e-9
+        )
 
 
 def test_constant_velocity_offset_after_frame_c(uniform):
@@ -152,7 +154,9 @@ def test_collision_momentum_on_rendered_frames(collision):
         pos[i, :, 1, 0] += np.clip(t - collision.contact_frame[i], 0, None) * 0.1 * dv
     bad = _values(parse(render(replace(collision, position=pos), 128)), collision, ["momentum_error"])
     # mean of |noise + m2·dv| lies within m2·dv ± mean|noise| (the floor, up to the re-rendered noise)
-    assert (np.abs(bad["momentum_error"] - collision.radius[:, 1] ** 2 * dv) <= 2 * gt["momentum_error"] + 0.01).all()
+    assert (
+        np.abs(bad["momentum_error"] - collision.radius[:, 1] ** 2 * dv) <= 2 * gt["momentum_error"] + 0.01
+    ).all()
 
 
 def test_parabola_fitted_gravity(parabola):
@@ -205,3 +209,50 @@ def test_shape_and_colour_changes_are_measured(uniform):
     np.testing.assert_allclose(v["color_consistency"], 1 - after.sum() / seen.sum())
     np.testing.assert_allclose(v["parse_failure_rate"], after.sum() / seen.sum())  # the red ball is gone
     np.testing.assert_allclose(v["shape_consistency"], 1.0)
+
+
+def test_capped_velocity_error_counts_undetected_intervals_at_the_cap(uniform):
+    """velocity_error_capped: a valid interval with a parse failure in either frame scores VELOCITY_CAP; a video
+    whose ball is never detected scores exactly the cap (velocity_error: undefined)."""
+    from phylaw.evaluate.metrics import VELOCITY_CAP
+
+    assert VELOCITY_CAP == 6.0  # the top of the OOD speed band (docs/evaluation.md)
+    parsed = perfect_parse(uniform)
+    center, visible = parsed.center.copy(), parsed.visible.copy()
+    center[0, 8] = np.nan  # video 0: one frame lost -> the intervals 7→8 and 8→9 are not scored
+    visible[0, 8] = False
+    center[1] = np.nan  # video 1: never detected
+    visible[1] = False
+    v = _values(replace(parsed, center=center, visible=visible), uniform)
+    n0 = _valid_intervals(uniform, 0)
+    np.testing.assert_allclose(v["velocity_error_capped"][0], 2 * VELOCITY_CAP / n0, rtol=1e-12)
+    assert v["velocity_error"][0] == pytest.approx(0.0, abs=1e-9)  # the headline ignores the lost frame
+    assert np.isnan(v["velocity_error"][1])
+    assert v["velocity_error_capped"][1] == VELOCITY_CAP
+    np.testing.assert_allclose(v["velocity_error_capped"][2], 0.0, atol=1e-9)
+    # scored errors above the cap count as the cap: an undetected ball is never better than a detected one
+    pos = uniform.position.copy()
+    pos[:, 10:, 0] += 5.0  # one interval errs by 50 world/s
+    v = _values(perfect_parse(replace(uniform, position=pos)), uniform, ["velocity_error_capped"])
+    for i in range(len(uniform)):
+        np.testing.assert_allclose(v["velocity_error_capped"][i], VELOCITY_CAP / _valid_intervals(uniform, i))
+
+
+def test_collision_without_contact_has_no_post_contact_intervals(rng):
+    """v1 = v2 = 0: no contact. Post-contact metrics are undefined (NaN), pre-contact ones cover every generated
+    interval; a collision video with a contact keeps its post-contact score."""
+    truth = simulate("collision", np.array([[0.8, 1.2, 0.0, 0.0], [0.8, 1.2, 2.0, 1.5]]), rng)
+    assert truth.contact_frame[0] == -1
+    assert truth.contact_frame[1] > C
+    dv = 0.25
+    t = np.arange(truth.n_frames)
+    pos = truth.position.copy()
+    pos[0, :, 1, 0] += np.clip(t - C, 0, None) * 0.1 * dv  # ball 2 of video 0 drifts at dv from frame c on
+    v = _values(perfect_parse(replace(truth, position=pos)), truth)
+    for name in ("velocity_error", "velocity_error_x", "velocity_error_capped", "mean_velocity_error",
+                 "momentum_error", "kinetic_energy_error"):  # fmt: skip
+        assert np.isnan(v[name][0]), name
+        assert np.isfinite(v[name][1]), name
+    ok = (t[:-1] >= C)[:, None] & truth.in_view[0, :-1] & truth.in_view[0, 1:]  # every generated interval
+    np.testing.assert_allclose(v["velocity_error_pre"][0], dv * ok[:, 1].sum() / ok.sum(), rtol=1e-9)
+    np.testing.assert_allclose(v["position_error"][1], 0.0, atol=1e-9)

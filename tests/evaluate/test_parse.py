@@ -23,7 +23,11 @@ def _reference_stats(frames: np.ndarray, palette: Palette) -> np.ndarray:
             m = np.all((frame >= np.array(rule.lo)) & (frame <= np.array(rule.hi)), axis=-1)
             ii, jj = np.nonzero(m)
             out[f, k, :3] = [m.sum(), jj.sum(), ii.sum()]
-            out[f, k, 3:7] = [jj.min(), jj.max(), ii.min(), ii.max()] if len(ii) else [frame.shape[1], -1, frame.shape[0], -1]
+            out[f, k, 3:7] = (
+                [jj.min(), jj.max(), ii.min(), ii.max()]
+                if len(ii)
+                else [frame.shape[1], -1, frame.shape[0], -1]
+            )
             if len(ii):
                 ci, cj = (int(np.floor(c.mean() + 0.5)) for c in (ii, jj))
                 out[f, k, 7] = not m[ci, cj]

@@ -10,22 +10,34 @@ import typer
 def evaluate_cmd(
     data: str = typer.Option(..., "--data", help="dataset file, directory or glob (ground truth)"),
     videos: Path | None = typer.Option(
-        None, "--videos", help="phylaw sample file or folder of videos named by index; omit to score the dataset's frames (floor)"
+        None,
+        "--videos",
+        help="phylaw sample file or folder of videos named by index; omit to score the dataset's frames (floor)",
     ),
     out: Path = typer.Option(..., "--out", help="output directory (metrics.csv, summary.csv/.md, plots)"),
-    metrics: list[str] | None = typer.Option(None, "--metrics", help="metric names (repeat or comma-separate); default: all"),
-    limit: int | None = typer.Option(None, "--limit", help="score only the first N videos (by dataset index)"),
+    metrics: list[str] | None = typer.Option(
+        None, "--metrics", help="metric names (repeat or comma-separate); default: all"
+    ),
+    limit: int | None = typer.Option(
+        None, "--limit", help="score only the first N videos (by dataset index)"
+    ),
     cond_frames: int | None = typer.Option(
         None, "--cond-frames", help="conditioning frames c (default: the sample file's, else 3)"
     ),
     palette: str | None = typer.Option(
-        None, "--palette", help="colour rules joined by ';', each like red:1:128-255,0-126,0-126 "
-        "(name:palette-id:R,G,B ranges); default red and blue (SPEC I.4)"
+        None,
+        "--palette",
+        help="colour rules joined by ';', each like red:1:128-255,0-126,0-126 "
+        "(name:palette-id:R,G,B ranges); default red and blue (SPEC I.4)",
     ),
     layout: str = typer.Option("auto", "--layout", help="folder videos: auto | single | panels3"),
-    chunk: int = typer.Option(1000, "--chunk", help="phyworld {meta}-{local} names: index = meta*chunk + local"),
+    chunk: int = typer.Option(
+        1000, "--chunk", help="phyworld {meta}-{local} names: index = meta*chunk + local"
+    ),
     min_area: int = typer.Option(4, "--min-area", help="pixels; a smaller colour mask is a parse failure"),
-    released_filter: bool = typer.Option(False, "--released-radius-filter", help="drop small radii as the released code"),
+    released_filter: bool = typer.Option(
+        False, "--released-radius-filter", help="drop small radii as the released code"
+    ),
     largest_blob: bool = typer.Option(
         False, "--largest-blob", help="parse only each colour's largest connected component (stray blobs)"
     ),
@@ -48,7 +60,9 @@ def evaluate_cmd(
     )  # fmt: skip
     result = evaluate(data, videos, out, options=opt, progress=not quiet)
     typer.echo(result.summary_md.read_text())
-    typer.echo(f"wrote {result.metrics_csv}, {result.summary_csv}, {result.summary_md}, {len(result.plots)} plots")
+    typer.echo(
+        f"wrote {result.metrics_csv}, {result.summary_csv}, {result.summary_md}, {len(result.plots)} plots"
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -7,8 +7,9 @@ every frame a parse failure) and is counted, not averaged, by the aggregation.
 
 Velocities are finite differences over one frame gap, v_t = (x_{t+1} − x_t)/dt, for parsed and true positions
 alike, so a perfect parse scores exactly 0. An interval t → t+1 is *valid* when t >= c (generated frames), the
-true object is fully in view at t and t+1 and, in videos with a contact (collision), t >= contact_frame (post-
-collision). An interval is *scored* when it is valid and the object is detected in both frames.
+true object is fully in view at t and t+1 and, in a scenario with a contact phase (collision), t >=
+contact_frame (post-collision; a video without a contact has none). An interval is *scored* when it is valid
+and the object is detected in both frames.
 """
 
 from __future__ import annotations
@@ -20,6 +21,10 @@ import numpy as np
 from phylaw.errors import PhylawError
 from phylaw.evaluate.parse import SHAPE_UNKNOWN, ParsedStates
 from phylaw.sim.trajectory import Trajectories
+
+# world/s: what an undetected interval costs in velocity_error_capped. The fastest speed of the testbed's
+# evaluation sets (the top of the OOD speed band, sim.ranges._V_OOD) = the error of predicting a ball at rest.
+VELOCITY_CAP = 6.0
 
 
 @dataclass(frozen=True)
@@ -56,18 +61,40 @@ class MetricContext:
         return self.generated()[None, :, None] & self.in_view
 
     def interval_mask(self, phase: str = "post") -> np.ndarray:
-        """(n, T-1, K) valid velocity intervals; phase "post" (collision videos: t >= contact_frame) or "pre"
-        (t + 1 < contact_frame; intervals that straddle the contact belong to neither)."""
+        """(n, T-1, K) valid velocity intervals of a phase.
+
+        In a scenario with a contact phase (collision): "post" is t >= contact_frame and "pre" is
+        t + 1 < contact_frame (the interval that straddles the contact belongs to neither); a video without a
+        contact (contact_frame -1) has no post-contact interval and every interval is pre-contact. In other
+        scenarios every interval is "post" (the scored phase) and none is "pre".
+        """
         t = np.arange(self.n_frames - 1)[None, :]  # (1, T-1)
         cf = self.contact_frame[:, None]  # (n, 1)
-        has = cf >= 0
-        phase_ok = np.where(has, t >= cf, True) if phase == "post" else has & (t + 1 < cf)
+        if has_contact_phase(self.scenario):
+            has = cf >= 0
+            post = has & (t >= cf)
+            pre = ~has | (t + 1 < cf)
+        else:
+            post = np.ones((len(cf), t.shape[1]), dtype=bool)
+            pre = ~post
+        phase_ok = post if phase == "post" else pre
         both = self.in_view[:, :-1] & self.in_view[:, 1:]  # (n, T-1, K)
         return (t >= self.cond_frames)[..., None] & both & phase_ok[..., None]
 
     def velocities(self) -> tuple[np.ndarray, np.ndarray]:
         """Parsed and true finite-difference velocities, each (n, T-1, K, 2) (NaN where a parse failed)."""
         return np.diff(self.pos_hat, axis=1) / self.dt, np.diff(self.pos, axis=1) / self.dt
+
+
+def has_contact_phase(scenario: str) -> bool:
+    """Whether the scenario's videos split into pre- and post-contact phases (collision).
+
+    The scenario registry (``phylaw.sim.registry``) says so once it exists; until then: collision only."""
+    try:
+        from phylaw.sim.registry import get_scenario
+    except ImportError:
+        return scenario == "collision"
+    return bool(get_scenario(scenario).has_contact_phase)
 
 
 def build_context(parsed: ParsedStates, truth: Trajectories, cond_frames: int) -> MetricContext:
@@ -79,7 +106,9 @@ def build_context(parsed: ParsedStates, truth: Trajectories, cond_frames: int) -
     match = color[..., None] == ids[None, None, :]  # (n, K, P)
     if not match.any(axis=-1).all():
         missing = sorted(set(color[~match.any(axis=-1)].tolist()))
-        raise PhylawError(f"the palette ({', '.join(parsed.names)}) has no rule for object colour id(s) {missing}")
+        raise PhylawError(
+            f"the palette ({', '.join(parsed.names)}) has no rule for object colour id(s) {missing}"
+        )
     col = match.argmax(axis=-1)  # (n, K)
     take = col[:, None, :].repeat(t, axis=1)  # (n, T, K)
     pos_hat = np.take_along_axis(parsed.center[:, :t], take[..., None], axis=2)  # (n, T, K, 2)
@@ -120,6 +149,17 @@ def _velocity_error(ctx: MetricContext, phase: str, components: slice) -> np.nda
 def velocity_error(ctx: MetricContext) -> np.ndarray:
     """Mean over objects and valid intervals of |v̂_t − v_t| (2-D norm), post-collision only in collisions."""
     return _velocity_error(ctx, "post", slice(0, 2))
+
+
+def velocity_error_capped(ctx: MetricContext) -> np.ndarray:
+    """velocity_error with failures counted: every valid interval scores min(‖v̂_t − v_t‖, cap), and one whose
+    object is not detected in both frames scores the cap (VELOCITY_CAP world/s)."""
+    v_hat, v = ctx.velocities()
+    err = np.linalg.norm(
+        v_hat - v, axis=-1
+    )  # (n, T-1, K), NaN where a frame of the interval is a parse failure
+    err = np.where(np.isfinite(err), np.minimum(err, VELOCITY_CAP), VELOCITY_CAP)
+    return _masked_mean(err, ctx.interval_mask("post"), (1, 2))
 
 
 def velocity_error_x(ctx: MetricContext) -> np.ndarray:

@@ -41,7 +41,9 @@ class ColorRule:
     def __post_init__(self) -> None:
         for a, b in zip(self.lo, self.hi, strict=True):
             if not (0 <= a <= b <= 255):
-                raise PhylawError(f"colour rule {self.name!r}: bad channel range {a}-{b} (need 0 <= lo <= hi <= 255)")
+                raise PhylawError(
+                    f"colour rule {self.name!r}: bad channel range {a}-{b} (need 0 <= lo <= hi <= 255)"
+                )
         if min(self.hi) == 255:
             raise PhylawError(
                 f"colour rule {self.name!r} matches white (all channels may be 255): it would find the background"
@@ -80,7 +82,9 @@ class Palette:
         for k, rule in enumerate(self.rules):
             if rule.color_id == color_id:
                 return k
-        raise PhylawError(f"the palette ({', '.join(self.names)}) has no rule for object colour id {color_id}")
+        raise PhylawError(
+            f"the palette ({', '.join(self.names)}) has no rule for object colour id {color_id}"
+        )
 
     @staticmethod
     def from_string(text: str) -> Palette:
@@ -144,7 +148,9 @@ def _states_from_moments(stats: np.ndarray, min_area: int, height: int, width: i
         px, py, off = WORLD_SIZE / (width - 1), WORLD_SIZE / (height - 1), 0.0
     center = np.stack([(cj + off) * px, WORLD_SIZE - (ci + off) * py], axis=-1)  # (F, K, 2)
     radius = np.where(visible, np.sqrt(area / np.pi) * px, np.nan)
-    box = (stats[..., mom.J_MAX] - stats[..., mom.J_MIN] + 1) * (stats[..., mom.I_MAX] - stats[..., mom.I_MIN] + 1)
+    box = (stats[..., mom.J_MAX] - stats[..., mom.J_MIN] + 1) * (
+        stats[..., mom.I_MAX] - stats[..., mom.I_MIN] + 1
+    )
     fill = np.where(visible, area / np.maximum(box, 1), np.nan)
     shape = np.full(area.shape, SHAPE_UNKNOWN, dtype=np.int8)
     shape[visible] = SHAPE_DISC
@@ -195,7 +201,9 @@ def parse(
     ``largest_blob``: measure only the largest connected component of each colour (off: SPEC I.4's parser).
     """
     if convention not in PIXEL_CONVENTIONS:
-        raise PhylawError(f"unknown pixel convention {convention!r}; choose one of {', '.join(PIXEL_CONVENTIONS)}")
+        raise PhylawError(
+            f"unknown pixel convention {convention!r}; choose one of {', '.join(PIXEL_CONVENTIONS)}"
+        )
     frames = _as_batch(frames)
     n, t, height, width, _ = frames.shape
     lo = np.array([r.lo for r in palette.rules], dtype=np.int16)  # (K, 3)
@@ -208,7 +216,9 @@ def parse(
         stats[s : s + len(block)] = mom.frame_moments(block, lo, hi)  # (f, K, N_STATS)
     if largest_blob:
         stats = keep_largest_blob(flat, stats, lo, hi)
-    center, radius, area, visible, fill, shape = _states_from_moments(stats, min_area, height, width, convention)
+    center, radius, area, visible, fill, shape = _states_from_moments(
+        stats, min_area, height, width, convention
+    )
     k = len(palette.rules)
     return ParsedStates(
         names=palette.names,

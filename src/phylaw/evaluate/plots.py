@@ -13,13 +13,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from phylaw.evaluate.report import PARTIAL
+from phylaw.io import atomic_path
 
 
 def _save(fig, path: Path) -> Path:
-    tmp = path.with_name(path.stem + PARTIAL + path.suffix)
-    fig.savefig(tmp, dpi=120, bbox_inches="tight", metadata={"Software": None})
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight", metadata={"Software": None})
     return path
 
 
@@ -81,7 +80,9 @@ def plot_plane(rows: pd.DataFrame, metric: str, scenario: str, path: Path) -> Pa
     return _save(fig, path)
 
 
-def write_plots(rows: pd.DataFrame, summary: pd.DataFrame, out: Path, metric: str, scenario: str) -> tuple[Path, ...]:
+def write_plots(
+    rows: pd.DataFrame, summary: pd.DataFrame, out: Path, metric: str, scenario: str
+) -> tuple[Path, ...]:
     made = (
         plot_by_level(summary, metric, out / "error_by_level.png"),
         plot_plane(rows, metric, scenario, out / "error_plane.png"),

@@ -34,6 +34,7 @@ METRICS: dict[str, Metric] = {
     mt.name: mt
     for mt in (
         _metric("velocity_error", "world/s", False, m.velocity_error),
+        _metric("velocity_error_capped", "world/s", False, m.velocity_error_capped),
         _metric("velocity_error_x", "world/s", False, m.velocity_error_x),
         _metric("velocity_error_pre", "world/s", False, m.velocity_error_pre, ("collision",)),
         _metric("mean_velocity_error", "world/s", False, m.mean_velocity_error),
@@ -47,7 +48,9 @@ METRICS: dict[str, Metric] = {
         _metric("kinetic_energy_error", "world^4/s^2", False, m.kinetic_energy_error, ("collision",)),
         _metric("fitted_gravity", "world/s^2", None, m.fitted_gravity, ("parabola",)),
         _metric("gravity_error", "world/s^2", False, m.gravity_error, ("parabola",)),
-        _metric("constant_velocity_residual", "world", False, m.constant_velocity_residual, ("uniform_motion",)),
+        _metric(
+            "constant_velocity_residual", "world", False, m.constant_velocity_residual, ("uniform_motion",)
+        ),
     )
 }
 

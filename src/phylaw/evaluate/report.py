@@ -1,20 +1,19 @@
-"""Aggregation of the tidy per-video CSV into the summary table (CSV + Markdown), and file helpers.
+"""Aggregation of the tidy per-video CSV into the summary table (CSV + Markdown).
 
 Summary rows are grouped by split, level and metric over the included videos; every OOD split also gets a
 pooled row (level "pooled", the paper's single OOD number). The 95 % confidence interval is the Student-t interval of the mean,
 mean ± t_{0.975, n−1}·s/√n over the videos with a finite value (NaN: undefined, counted in ``n_nan``). The
 ground-truth floor (the same parser on ground-truth frames at the same resolution) is aggregated the same way
-and shown beside the model's number.
+and shown beside the model's number, over exactly the same videos: a video counts in a row when its model
+value and its floor are both defined (``n``; ``n_nan`` = ``n_videos`` − ``n`` are undefined), so
+``floor_n == n`` in every row.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
-PARTIAL = ".partial"
 POOLED = "pooled"  # summary level of a whole split (all its levels together)
 SUMMARY_COLUMNS = [
     "split", "level", "metric", "unit", "higher_is_better", "n_videos", "n", "n_nan", "mean", "ci95_lo", "ci95_hi",
@@ -38,16 +37,20 @@ def mean_ci(values: np.ndarray) -> tuple[int, float, float, float]:
     return n, mean, mean - half, mean + half
 
 
-def _group_row(split: str, level: str, metric: str, g: pd.DataFrame) -> dict:
-    n, mean, lo, hi = mean_ci(g["value"].to_numpy())
-    fn, fmean, flo, fhi = mean_ci(g["floor"].to_numpy())
+def _group_row(split: str, level: str, metric: str, g: pd.DataFrame, floor: bool) -> dict:
+    """One summary row. The videos counted (``n``) are those with a model value and, when a floor was
+    computed, a floor value: the floor is averaged over exactly the videos the model value is (floor_n == n)."""
+    value, fl = g["value"].to_numpy(np.float64), g["floor"].to_numpy(np.float64)
+    used = np.isfinite(value) & (np.isfinite(fl) if floor else True)
+    n, mean, lo, hi = mean_ci(value[used])
+    fn, fmean, flo, fhi = mean_ci(fl[used]) if floor else (0, *(float("nan"),) * 3)
     return {
         "split": split, "level": level, "metric": metric, "unit": g["unit"].iloc[0],
         "higher_is_better": g["higher_is_better"].iloc[0], "n_videos": len(g), "n": n, "n_nan": len(g) - n,
         "mean": mean, "ci95_lo": lo, "ci95_hi": hi,
         "floor_n": fn, "floor_mean": fmean, "floor_ci95_lo": flo, "floor_ci95_hi": fhi,
         "n_failed_videos": int((g["status"] != "ok").sum()),
-        "median": _median(g["value"].to_numpy()), "floor_median": _median(g["floor"].to_numpy()),
+        "median": _median(value[used]), "floor_median": _median(fl[used]) if floor else float("nan"),
     }  # fmt: skip
 
 
@@ -60,12 +63,14 @@ def _median(values: np.ndarray) -> float:
 
 
 def level_order(levels: list[str]) -> list[str]:
-    """"id" first, then the other levels in name order."""
+    """ "id" first, then the other levels in name order."""
     return [x for x in ("id",) if x in levels] + sorted(x for x in set(levels) if x != "id")
 
 
-def summarize(rows: pd.DataFrame) -> pd.DataFrame:
-    """Tidy per-video rows -> one summary row per (metric, split, level) (+ POOLED for OOD splits)."""
+def summarize(rows: pd.DataFrame, floor: bool = True) -> pd.DataFrame:
+    """Tidy per-video rows -> one summary row per (metric, split, level) (+ POOLED for OOD splits).
+
+    ``floor``: the rows hold a ground-truth floor (False: ``--no-floor``; floor columns are NaN, floor_n 0)."""
     used = rows[rows["included"]]
     splits = sorted(used["split"].unique(), key=lambda s: ({"id": 0, "ood": 1}.get(s, 2), s))
     out = []
@@ -74,9 +79,9 @@ def summarize(rows: pd.DataFrame) -> pd.DataFrame:
             g = used[(used["metric"] == metric) & (used["split"] == split)]
             levels = sorted(g["level"].unique())
             for level in level_order(levels):
-                out.append(_group_row(split, level, metric, g[g["level"] == level]))
+                out.append(_group_row(split, level, metric, g[g["level"] == level], floor))
             if len(levels) > 1 or (split == "ood" and len(g)):
-                out.append(_group_row(split, POOLED, metric, g))
+                out.append(_group_row(split, POOLED, metric, g, floor))
     return pd.DataFrame(out, columns=SUMMARY_COLUMNS)
 
 
@@ -96,19 +101,7 @@ def to_markdown(summary: pd.DataFrame, notes: list[str]) -> str:
         model = f"{_fmt(r.mean)} [{_fmt(r.ci95_lo)}, {_fmt(r.ci95_hi)}]"
         floor = f"{_fmt(r.floor_mean)} [{_fmt(r.floor_ci95_lo)}, {_fmt(r.floor_ci95_hi)}]"
         name = f"{r.metric} ({r.unit})"
-        lines.append(f"| {name} | {r.split} | {r.level} | {r.n}/{r.n_videos} | {model} | {floor} | {r.n_failed_videos} |")
+        lines.append(
+            f"| {name} | {r.split} | {r.level} | {r.n}/{r.n_videos} | {model} | {floor} | {r.n_failed_videos} |"
+        )
     return "\n".join(lines) + "\n"
-
-
-def write_atomic_text(path: Path, text: str) -> Path:
-    tmp = path.with_name(path.name + PARTIAL)
-    tmp.write_text(text)
-    tmp.replace(path)
-    return path
-
-
-def write_atomic_csv(path: Path, frame: pd.DataFrame) -> Path:
-    tmp = path.with_name(path.name + PARTIAL)
-    frame.to_csv(tmp, index=False, float_format="%.10g")
-    tmp.replace(path)
-    return path

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from phylaw.config import DataConfig
 from phylaw.errors import PhylawError
 from phylaw.evaluate import plots as plotting
 from phylaw.evaluate import report
@@ -26,9 +27,10 @@ from phylaw.evaluate.metrics import build_context
 from phylaw.evaluate.parse import DEFAULT_PALETTE, Palette, parse
 from phylaw.evaluate.registry import HEADLINE, Metric, select_metrics
 from phylaw.evaluate.sources import PHYWORLD_CHUNK, DatasetSource, VideoRef, check_refs, open_source
+from phylaw.io import write_csv, write_text
 
 log = logging.getLogger(__name__)
-DEFAULT_COND_FRAMES = 3  # kinematic scenes (SPEC I.2)
+DEFAULT_COND_FRAMES = DataConfig.cond_frames  # c of the kinematic scenes (SPEC I.2), one definition
 FINAL_FILES = ("metrics.csv", "summary.csv", "summary.md", "error_by_level.png", "error_plane.png")
 
 
@@ -42,7 +44,9 @@ class EvalOptions:
     chunk: int = PHYWORLD_CHUNK  # phyworld {meta}-{local} names: index = meta * chunk + local
     limit: int | None = None  # score only the first N videos (by dataset index)
     released_radius_filter: bool = False  # the released evaluator's small-radius exclusion
-    largest_blob: bool = False  # parse only each colour's largest connected component (not the paper's parser)
+    largest_blob: bool = (
+        False  # parse only each colour's largest connected component (not the paper's parser)
+    )
     floor: bool = True  # also score the ground-truth frames at each video's resolution
     block: int = 64  # videos per block (memory and resume granularity)
 
@@ -63,7 +67,9 @@ def _released_filter(scenario: str, radius: np.ndarray) -> np.ndarray:
     return ~(radius < 0.6).any(axis=1)
 
 
-def _score(frames: np.ndarray, truth, metrics: list[Metric], opt: EvalOptions, convention: str) -> tuple[dict, np.ndarray]:
+def _score(
+    frames: np.ndarray, truth, metrics: list[Metric], opt: EvalOptions, convention: str
+) -> tuple[dict, np.ndarray]:
     """Metric values (n,) of a stack of same-shape videos (n, T, H, W, 3) and the parsed-anything flag (n,)."""
     parsed = parse(frames, opt.palette, opt.min_area, convention=convention, largest_blob=opt.largest_blob)
     ctx = build_context(parsed, truth, opt.cond_frames)
@@ -88,7 +94,9 @@ class _Evaluator:
             try:
                 frames = self.source.read(r)
                 if frames.shape[1] != frames.shape[2]:
-                    raise PhylawError(f"{r.name}: frame size {frames.shape[1]}x{frames.shape[2]} is not square")
+                    raise PhylawError(
+                        f"{r.name}: frame size {frames.shape[1]}x{frames.shape[2]} is not square"
+                    )
                 videos[r.index] = frames
             except PhylawError as exc:
                 log.warning("skipping %s", exc)
@@ -138,7 +146,10 @@ class _Evaluator:
         }  # fmt: skip
         return [
             {
-                **base, "metric": m.name, "unit": m.unit, "higher_is_better": m.higher_is_better,
+                **base,
+                "metric": m.name,
+                "unit": m.unit,
+                "higher_is_better": m.higher_is_better,
                 "value": res["values"][m.name] if res else float("nan"),
                 "floor": res["floor"].get(m.name, float("nan")) if res else float("nan"),
             }
@@ -163,7 +174,7 @@ def _parts_dir(out: Path, key: str) -> Path:
         log.info("discarding partial results of a different evaluation in %s", parts)
         shutil.rmtree(parts)
     parts.mkdir(parents=True, exist_ok=True)
-    report.write_atomic_text(key_file, key)
+    write_text(key_file, key)
     return parts
 
 
@@ -178,7 +189,9 @@ def _open_inputs(data, videos, opt: EvalOptions):
         source = open_source(videos, opt.layout, opt.chunk)
         fp = getattr(source, "attrs", {}).get("dataset_fingerprint")
         if fp is not None and fp != data.fingerprint:
-            raise PhylawError(f"{videos}: sample file was generated from another dataset (fingerprint mismatch)")
+            raise PhylawError(
+                f"{videos}: sample file was generated from another dataset (fingerprint mismatch)"
+            )
         if getattr(source, "complete", True) is False:
             log.warning("%s is incomplete: scoring its %d finished rows", videos, len(source.refs))
     return data, source
@@ -228,7 +241,7 @@ def _evaluate(dataset, source, videos, out: Path, opt: EvalOptions, progress: bo
         for b, start in enumerate(range(0, len(refs), opt.block)):
             part = parts / f"block_{b:06d}_{start}.csv"
             if not part.exists():
-                report.write_atomic_csv(part, pd.DataFrame(ev.block_rows(refs[start : start + opt.block])))
+                write_csv(part, pd.DataFrame(ev.block_rows(refs[start : start + opt.block])))
             frames.append(pd.read_csv(part, dtype={"split": str, "level": str, "source": str, "status": str}))
             bar.update(len(refs[start : start + opt.block]))
     finally:
@@ -264,7 +277,9 @@ def _check_found(ok: pd.DataFrame, opt: EvalOptions) -> None:
     where = f"any frame of {ok['index'].nunique()} videos"
     if opt.floor:
         gt = ok["floor_found_any"].astype(bool).any()
-        where += " although it finds them in the ground-truth frames" if gt else " nor in the ground-truth frames"
+        where += (
+            " although it finds them in the ground-truth frames" if gt else " nor in the ground-truth frames"
+        )
     raise PhylawError(
         f"the palette ({', '.join(opt.palette.names)}) found no object in {where}: "
         "wrong colours, channel order (BGR?) or panel layout?"
@@ -276,10 +291,10 @@ def _finish(rows: pd.DataFrame, out: Path, parts: Path, scenario: str, opt: Eval
     notes = _notes(rows, opt)
     for n in notes[1:]:
         log.info(n)
-    summary = report.summarize(rows)
-    metrics_csv = report.write_atomic_csv(out / "metrics.csv", rows)
-    summary_csv = report.write_atomic_csv(out / "summary.csv", summary)
-    summary_md = report.write_atomic_text(out / "summary.md", report.to_markdown(summary, notes))
+    summary = report.summarize(rows, floor=opt.floor)
+    metrics_csv = write_csv(out / "metrics.csv", rows)
+    summary_csv = write_csv(out / "summary.csv", summary)
+    summary_md = write_text(out / "summary.md", report.to_markdown(summary, notes))
     headline = HEADLINE if HEADLINE in set(rows["metric"]) else str(rows["metric"].iloc[0])
     plots = plotting.write_plots(rows, summary, out, headline, scenario)
     shutil.rmtree(parts)

@@ -127,14 +127,20 @@ class FolderSource:
             return VideoRef(int(m.group(1)) * chunk + int(m.group(2)), p.name, str(p), 3)
         m = _LAST_DIGITS.search(p.stem)
         if m is None:
-            raise PhylawError(f"{p.name}: no dataset index in the file name (expected e.g. 17.mp4 or vid_00017.npy)")
+            raise PhylawError(
+                f"{p.name}: no dataset index in the file name (expected e.g. 17.mp4 or vid_00017.npy)"
+            )
         return VideoRef(int(m.group(1)), p.name, str(p), 3 if layout == "panels3" else 1)
 
     def read(self, ref: VideoRef) -> np.ndarray:
         return _panel(read_video_file(Path(ref.key)), ref.panels, ref.name)
 
     def describe(self) -> dict:
-        return {"kind": self.kind, "path": str(self.path), "files": [[r.name, r.index, r.panels] for r in self.refs]}
+        return {
+            "kind": self.kind,
+            "path": str(self.path),
+            "files": [[r.name, r.index, r.panels] for r in self.refs],
+        }
 
 
 class SampleFileSource:
@@ -195,7 +201,9 @@ def check_refs(refs: list[VideoRef], n_videos: int, what: str) -> None:
     seen: dict[int, str] = {}
     for r in refs:
         if not 0 <= r.index < n_videos:
-            raise PhylawError(f"{r.name}: dataset index {r.index} out of range (the dataset has {n_videos} videos)")
+            raise PhylawError(
+                f"{r.name}: dataset index {r.index} out of range (the dataset has {n_videos} videos)"
+            )
         if r.index in seen:
             raise PhylawError(f"{r.name} and {seen[r.index]} both claim dataset index {r.index}")
         seen[r.index] = r.name
