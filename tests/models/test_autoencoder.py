@@ -119,3 +119,33 @@ def test_diffusers_vae_missing_path(tmp_path):
 def test_unknown_kind():
     with pytest.raises(PhylawError, match="unknown autoencoder kind"):
         build_autoencoder("gan")
+
+
+@pytest.mark.parametrize("kind", ["vae", "identity"])
+def test_latent_frame_k_depends_only_on_video_frame_k(tmp_path, rng, kind):
+    """Encoding and decoding work frame by frame (SPEC G, docs/models.md): perturbing video frame j changes
+    latent frame j only, and each latent frame equals the encoding of its frame alone (an encoder that mixes
+    frames over time, or batch with time, fails)."""
+    if kind == "vae":
+        torch.manual_seed(0)  # VideoVAE's default init draws from the global RNG; only in this test
+        save_video_vae(tmp_path / "vae.pt", VideoVAE(VAEConfig(4, 4, base_channels=8)), scaling_factor=0.7)
+        ae = load_video_vae(tmp_path)
+    else:
+        ae = build_autoencoder("identity", space_to_depth=2)
+    x = _video(rng, b=2, t=5, h=16)
+    with torch.no_grad():
+        z = ae.encode(x)  # (B, C, T, h, w)
+        for k in range(x.shape[2]):
+            torch.testing.assert_close(ae.encode(x[1:, :, k : k + 1]), z[1:, :, k : k + 1], rtol=0, atol=1e-5)
+        j = 3
+        y = x.clone()
+        y[:, :, j] = -y[:, :, j]
+        dz = (ae.encode(y) - z).abs().amax(dim=(0, 1, 3, 4))  # (T,)
+        assert dz[j] > 1e-3
+        assert dz[[k for k in range(x.shape[2]) if k != j]].max() == 0
+        d = ae.decode(z)
+        zy = z.clone()
+        zy[:, :, j] = zy[:, :, j] + 1.0
+        dd = (ae.decode(zy) - d).abs().amax(dim=(0, 1, 3, 4))  # (T,)
+        assert dd[j] > 1e-3
+        assert dd[[k for k in range(x.shape[2]) if k != j]].max() == 0

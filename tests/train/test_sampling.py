@@ -133,3 +133,60 @@ def test_scenario_check_survives_a_deleted_training_dataset(micro_cfg, tiny_data
     _label_as_parabola(other)
     with pytest.raises(PhylawError, match=r"trained on uniform_motion videos"):
         sample_dataset(run, other, tmp_path / "x.h5", steps=1, progress=False)
+
+
+def test_generated_frames_do_not_see_the_frames_after_the_condition(trained_run, tiny_data, tmp_path):
+    """Only the first c frames of a dataset video reach the sampler: blanking the frames after them leaves
+    every generated frame unchanged (a sampler whose condition leaks ground-truth latents, ``cond = x0``,
+    would change)."""
+    import shutil
+
+    blank = tmp_path / "blank.h5"
+    shutil.copyfile(tiny_data, blank)
+    with h5py.File(blank, "r+") as f:
+        frames = f["frames"][:]
+        frames[:, 3:] = 255  # white from frame c = 3 on
+        f["frames"][...] = frames
+    for condition in ("free", "reimpose"):
+        a = sample_dataset(trained_run, tiny_data, tmp_path / f"a-{condition}.h5", steps=2, limit=3,
+                           condition=condition, progress=False)  # fmt: skip
+        b = sample_dataset(trained_run, blank, tmp_path / f"b-{condition}.h5", steps=2, limit=3,
+                           condition=condition, progress=False)  # fmt: skip
+        fa, fb = _read(a)[3], _read(b)[3]
+        np.testing.assert_array_equal(fa, fb)
+        with h5py.File(tiny_data, "r") as f:  # and the generated frames are not the ground truth
+            assert not np.array_equal(fa[:, 3:], f["frames"][:3, 3:])
+
+
+def test_condition_mode_is_recorded_and_changes_the_videos(trained_run, tiny_data, tmp_path):
+    from phylaw.diffusion import DEFAULT_CONDITION
+
+    d = sample_dataset(trained_run, tiny_data, tmp_path / "d.h5", steps=2, limit=2, progress=False)
+    r = sample_dataset(trained_run, tiny_data, tmp_path / "r.h5", steps=2, limit=2, condition="reimpose",
+                       progress=False)  # fmt: skip
+    f = sample_dataset(trained_run, tiny_data, tmp_path / "f.h5", steps=2, limit=2, condition="free",
+                       progress=False)  # fmt: skip
+    assert _read(d)[0]["condition"] == DEFAULT_CONDITION
+    assert (_read(r)[0]["condition"], _read(f)[0]["condition"]) == ("reimpose", "free")
+    assert not np.array_equal(_read(r)[3], _read(f)[3])
+    with pytest.raises(PhylawError, match="other settings"):  # a file of the other mode is not reused
+        sample_dataset(trained_run, tiny_data, tmp_path / "r.h5", steps=2, limit=2, condition="free",
+                       progress=False)  # fmt: skip
+    with pytest.raises(PhylawError, match="unknown --condition 'both'"):
+        sample_dataset(trained_run, tiny_data, tmp_path / "x.h5", condition="both", progress=False)
+
+
+def test_load_run_samples_with_the_ema_weights(trained_run):
+    """The checkpoint's raw and EMA weights differ (6 steps, decay 0.9); load_run must return the EMA ones."""
+    import torch
+
+    from phylaw.train.checkpoint import latest_step, load_checkpoint
+
+    state = load_checkpoint(trained_run, latest_step(trained_run))
+    raw, ema = state["model"], state["ema"]
+    assert any(not torch.equal(raw[k], ema[k]) for k in ema)
+    _, _, model, _ = sampling.load_run(trained_run, torch.device("cpu"))
+    loaded = model.state_dict()
+    assert loaded.keys() == ema.keys()
+    for k in ema:
+        assert torch.equal(loaded[k], ema[k].to(loaded[k].dtype)), k

@@ -22,7 +22,13 @@ class LossOutput:
 
 
 def sample_timesteps(
-    n: int, n_steps: int, generator: torch.Generator, *, kind: str = "uniform", mean: float = 0.0, std: float = 1.0
+    n: int,
+    n_steps: int,
+    generator: torch.Generator,
+    *,
+    kind: str = "uniform",
+    mean: float = 0.0,
+    std: float = 1.0,
 ) -> Tensor:
     """(n,) int64 diffusion steps in [0, n_steps) on the generator's device.
 
