@@ -1,5 +1,8 @@
 """Batch rasteriser: soft-edged discs (SPEC B.0), hard squares and soft rings on a white background.
 
+Absent (padded) object slots draw nothing; boxes and polygons (sim.states SHAPE_BOX / SHAPE_POLYGON) are not
+drawn by this rasteriser (a PhylawError says so).
+
 Geometry (docs/formats.md): square images of ``resolution`` pixels for the 10 x 10 world, pixel column j
 has centre x = (j + 0.5)·10/W, row i has centre y = 10 − (i + 0.5)·10/H (row 0 is the top, world y up).
 
@@ -22,7 +25,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from phylaw.errors import PhylawError
 from phylaw.render.palette import BACKGROUND, rgb_table
-from phylaw.sim.trajectory import SHAPE_DISC, SHAPE_RING, SHAPE_SQUARE, WORLD_SIZE, Trajectories
+from phylaw.sim.states import SHAPE_DISC, SHAPE_RING, SHAPE_SQUARE, WORLD_SIZE, States
 
 EDGE_BAND = 0.03  # soft edge width as a fraction of r²
 RING_INNER = 0.6  # inner radius of a ring, as a fraction of its outer radius
@@ -59,7 +62,7 @@ def _mask(dx: np.ndarray, dy: np.ndarray, rp: np.ndarray, shape: np.ndarray) -> 
         elif sid == SHAPE_RING:
             m[sel] = _soft_disc(d2[sel], rp[sel]) * (1.0 - _soft_disc(d2[sel], RING_INNER * rp[sel]))
         else:
-            raise PhylawError(f"unknown shape id {int(sid)}; known: disc 0, square 1, ring 2")
+            raise PhylawError(f"the rasteriser draws shape ids disc 0, square 1, ring 2, not {int(sid)}")
     return m
 
 
@@ -100,7 +103,7 @@ def _draw(canvas: np.ndarray, cx, cy, rp, rgb, shape, on_background: np.ndarray 
 
 
 def render(
-    trajectories: Trajectories,
+    trajectories: States,
     resolution: int,
     indices: np.ndarray | list[int] | slice | None = None,
     frames: np.ndarray | list[int] | slice | None = None,
@@ -114,8 +117,12 @@ def render(
     res = _check_resolution(resolution)
     vid = slice(None) if indices is None else indices
     fr = slice(None) if frames is None else frames
+    present = np.asarray(trajectories.present[vid])  # (n, K)
     pos = np.asarray(trajectories.position[vid])[:, fr]  # (n, T, K, 2)
     radius = np.asarray(trajectories.radius[vid], dtype=np.float64)  # (n, K)
+    if not present.all():  # padded slots draw nothing (radius 0 at the origin)
+        pos = np.where(present[:, None, :, None], pos, 0.0)
+        radius = np.where(present, radius, 0.0)
     color = np.asarray(trajectories.color[vid])  # (n, K)
     shape = np.asarray(trajectories.shape[vid])  # (n, K)
     n, t, k, _ = pos.shape
@@ -144,7 +151,7 @@ def render(
     return out
 
 
-def render_video(trajectories: Trajectories, i: int, resolution: int) -> np.ndarray:
+def render_video(trajectories: States, i: int, resolution: int) -> np.ndarray:
     """Frames of video i: uint8 (T, H, W, 3)."""
     if not -len(trajectories) <= i < len(trajectories):
         raise PhylawError(f"video index {i} is outside the batch of {len(trajectories)} videos")

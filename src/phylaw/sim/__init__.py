@@ -23,7 +23,7 @@ from phylaw.sim.splits import (
     grid_split,
     list_splits,
 )
-from phylaw.sim.trajectory import Trajectories
+from phylaw.sim.states import States, Trajectories
 
 __all__ = [
     "PAPER_SPLITS",
@@ -37,6 +37,7 @@ __all__ = [
     "Param",
     "Scenario",
     "SplitDef",
+    "States",
     "Trajectories",
     "get_ranges",
     "get_scenario",

@@ -12,7 +12,7 @@ import numpy as np
 
 from phylaw.errors import PhylawError
 from phylaw.render.palette import BLUE, RED
-from phylaw.sim.trajectory import FRAME_DT, SHAPE_DISC, WORLD_SIZE, Trajectories
+from phylaw.sim.states import FRAME_DT, SHAPE_DISC, WORLD_SIZE, States
 
 GRAVITY = 2.5  # world units / s^2, pointing down (parabola)
 MIN_VIEW_FRAMES = 24  # uniform / parabola: the ball stays in view for ~24 frames (B.1)
@@ -41,11 +41,28 @@ def _start_x(r: np.ndarray, v: np.ndarray, u_max: np.ndarray, u_x: np.ndarray) -
     return r + (max_init - r) * u_x
 
 
-def _trajectories(
-    scenario: str, position, velocity, radius, color, contact_time, contact_frame
-) -> Trajectories:
+def _states(
+    scenario: str, position, velocity, radius, color, contact_time=None, contact_frame=None
+) -> States:
+    """Closed-form states: discs, angle 0, all present and dynamic; one event (slots 0, 1) at the contact
+    when ``contact_time`` is given (NaN / -1 for a pair that never meets), none otherwise."""
     n, _, k, _ = position.shape
-    return Trajectories(
+    if contact_time is not None:
+        has = np.isfinite(contact_time)[:, None]  # (n, 1)
+        events = {
+            "event_time": contact_time[:, None],
+            "event_frame": contact_frame.astype(np.int32)[:, None],
+            "event_a": np.where(has, 0, -1).astype(np.int16),
+            "event_b": np.where(has, 1, -1).astype(np.int16),
+        }
+    else:
+        events = {
+            "event_time": np.full((n, 0), np.nan),
+            "event_frame": np.full((n, 0), -1, np.int32),
+            "event_a": np.full((n, 0), -1, np.int16),
+            "event_b": np.full((n, 0), -1, np.int16),
+        }
+    return States(
         scenario=scenario,
         position=position,
         velocity=velocity,
@@ -53,12 +70,11 @@ def _trajectories(
         color=color,
         shape=np.full((n, k), SHAPE_DISC, dtype=np.uint8),
         in_view=fully_in_view(position, radius),
-        contact_time=contact_time,
-        contact_frame=contact_frame,
+        **events,
     )
 
 
-def _single_ball(scenario: str, r, x0, y0, vx, vy0, ay, t) -> Trajectories:
+def _single_ball(scenario: str, r, x0, y0, vx, vy0, ay, t) -> States:
     """One red ball with constant acceleration (0, ay). r, x0, y0, vx, vy0: (N,); t: (T,)."""
     n = r.shape[0]
     tt = t[None, :]  # (1, T)
@@ -67,18 +83,10 @@ def _single_ball(scenario: str, r, x0, y0, vx, vy0, ay, t) -> Trajectories:
     vy = np.broadcast_to(vy0[:, None] + ay * tt, x.shape)  # (N, T)
     position = np.stack([x, y], axis=-1)[:, :, None, :]  # (N, T, 1, 2)
     velocity = np.stack([np.broadcast_to(vx[:, None], x.shape), vy], axis=-1)[:, :, None, :]
-    return _trajectories(
-        scenario,
-        position,
-        velocity,
-        r[:, None].copy(),
-        np.full((n, 1), RED, dtype=np.uint8),
-        np.full(n, np.nan),
-        np.full(n, -1, dtype=np.int32),
-    )
+    return _states(scenario, position, velocity, r[:, None].copy(), np.full((n, 1), RED, dtype=np.uint8))
 
 
-def uniform_motion(params: np.ndarray, u: np.ndarray, n_frames: int = 32) -> Trajectories:
+def uniform_motion(params: np.ndarray, u: np.ndarray, n_frames: int = 32) -> States:
     """A red ball moving +x at v: x = x0 + v t exactly. params (n, 2) = [r, v]; u (n, 3) uniforms."""
     r, v = params[:, 0], params[:, 1]
     x0 = _start_x(r, v, u[:, 0], u[:, 1])
@@ -87,7 +95,7 @@ def uniform_motion(params: np.ndarray, u: np.ndarray, n_frames: int = 32) -> Tra
     return _single_ball("uniform_motion", r, x0, y0, v, zero, 0.0, frame_times(n_frames))
 
 
-def parabola(params: np.ndarray, u: np.ndarray, n_frames: int = 32) -> Trajectories:
+def parabola(params: np.ndarray, u: np.ndarray, n_frames: int = 32) -> States:
     """A red ball thrown with velocity (+v, 0) under gravity 2.5 down. params (n, 2) = [r, v]."""
     r, v = params[:, 0], params[:, 1]
     x0 = _start_x(r, v, u[:, 0], u[:, 1])
@@ -147,7 +155,7 @@ def _collision_placement(r1, r2, v1, v2, u, n_frames: int = 32) -> tuple[np.ndar
     return x1, x1 + dist
 
 
-def collision(params: np.ndarray, u: np.ndarray, n_frames: int = 32) -> Trajectories:
+def collision(params: np.ndarray, u: np.ndarray, n_frames: int = 32) -> States:
     """Red ball 1 (left, +x at v1) meets blue ball 2 (right, -x at v2): exact 1-D elastic impact, m ∝ r².
 
     params (n, 4) = [r1, r2, v1, v2] with v2 stored positive; u (n, 3) uniforms.
@@ -188,9 +196,7 @@ def collision(params: np.ndarray, u: np.ndarray, n_frames: int = 32) -> Trajecto
         )
     color = np.empty((n, 2), dtype=np.uint8)
     color[:, 0], color[:, 1] = RED, BLUE
-    return _trajectories(
-        "collision", position, velocity, np.stack([r1, r2], axis=1), color, t_c, contact_frame
-    )
+    return _states("collision", position, velocity, np.stack([r1, r2], axis=1), color, t_c, contact_frame)
 
 
 # names that live in sim.registry now (the scenario table and the operations over it), importable from here

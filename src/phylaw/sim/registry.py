@@ -14,8 +14,7 @@ import numpy as np
 
 from phylaw.errors import PhylawError
 from phylaw.sim import kinematics as km
-from phylaw.sim.trajectory import WORLD_SIZE
-from phylaw.sim.trajectory import Trajectories as States
+from phylaw.sim.states import WORLD_SIZE, States
 
 PARAM_KINDS: tuple[str, ...] = ("radius", "speed")  # the kinds the kinematic ranges (sim.ranges) know
 

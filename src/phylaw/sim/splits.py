@@ -25,7 +25,7 @@ from phylaw.sim.registry import (
     simulate_uniforms,
     validate_params,
 )
-from phylaw.sim.trajectory import Trajectories
+from phylaw.sim.states import States
 
 SPLIT_VERSION = "1"
 BLOCK = 4096  # generate(): placement randomness is drawn per block of this many row indices
@@ -43,12 +43,16 @@ class Labels:
 
 @dataclass(frozen=True)
 class Batch:
-    """Rows [start, stop) of a split: parameters, trajectories and labels."""
+    """Rows [start, stop) of a split: parameters, states (``trajectories``, the old name) and labels."""
 
     params: np.ndarray  # (n, P) float64
     param_names: tuple[str, ...]
-    trajectories: Trajectories
+    trajectories: States
     labels: Labels
+
+    @property
+    def states(self) -> States:
+        return self.trajectories
 
 
 @dataclass(frozen=True, eq=False)
