@@ -37,9 +37,11 @@ def test_csv_and_summary_agree(uniform64, tmp_path):
     res = evaluate(uniform64, None, tmp_path / "o")
     rows = pd.read_csv(res.metrics_csv)
     summary = pd.read_csv(res.summary_csv)
-    assert len(rows) == 12 * len(reg.select_metrics(None, "uniform_motion"))
+    chosen = reg.select_metrics(None, "uniform_motion")
+    assert len(rows) == 12 * sum(m.kind == "video" for m in chosen)  # set metrics: set_stats.csv
+    assert set(summary.kind) == {"video", "set"}
     assert {"r", "v", "split", "level", "label_index", "index", "value", "floor", "unit"} <= set(rows.columns)
-    for s in summary.itertuples():
+    for s in summary[summary.kind == "video"].itertuples():
         g = rows[(rows.metric == s.metric) & (rows.split == s.split)]
         if s.level != "pooled":
             g = g[g.level == s.level]

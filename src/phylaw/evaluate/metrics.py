@@ -14,7 +14,7 @@ and the object is detected in both frames.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -27,9 +27,18 @@ from phylaw.sim.trajectory import Trajectories
 VELOCITY_CAP = 6.0
 
 
+INPUTS = ("frames", "gt_frames", "parsed", "truth")  # what a metric may declare in ``needs``
+
+
 @dataclass(frozen=True)
-class MetricContext:
-    """Aligned parsed and true states of n videos over their T common frames, K true objects."""
+class MetricInputs:
+    """What a metric receives: n videos over their T common frames, K true objects.
+
+    The aligned parsed and true states (arrays below) are always there. The raw inputs a metric declares in
+    ``Metric.needs`` are passed to it and the others are None (``only``): generated frames and ground-truth
+    frames (n, T, H, W, 3) uint8 (both the ground-truth frames when the floor is scored), the parser's
+    per-colour ``ParsedStates`` and the true ``Trajectories``.
+    """
 
     scenario: str
     cond_frames: int
@@ -47,6 +56,16 @@ class MetricContext:
     shape: np.ndarray  # (n, K) true shape id
     in_view: np.ndarray  # (n, T, K) bool
     contact_frame: np.ndarray  # (n,) int, -1: none
+    frames: np.ndarray | None = (
+        None  # (n, T, H, W, 3) uint8, the frames scored (generated, or GT for the floor)
+    )
+    gt_frames: np.ndarray | None = None  # (n, T, H, W, 3) uint8 ground-truth frames at the same resolution
+    parsed: ParsedStates | None = None
+    truth: Trajectories | None = None
+
+    def only(self, needs: tuple[str, ...]) -> MetricInputs:
+        """These inputs with the raw inputs a metric did not declare set to None."""
+        return replace(self, **{name: None for name in INPUTS if name not in needs})
 
     @property
     def n_frames(self) -> int:
@@ -66,7 +85,8 @@ class MetricContext:
         In a scenario with a contact phase (collision): "post" is t >= contact_frame and "pre" is
         t + 1 < contact_frame (the interval that straddles the contact belongs to neither); a video without a
         contact (contact_frame -1) has no post-contact interval and every interval is pre-contact. In other
-        scenarios every interval is "post" (the scored phase) and none is "pre".
+        scenarios every interval is "post" (the scored phase) and none is "pre". "all": both phases and the
+        interval that straddles a contact.
         """
         t = np.arange(self.n_frames - 1)[None, :]  # (1, T-1)
         cf = self.contact_frame[:, None]  # (n, 1)
@@ -77,7 +97,7 @@ class MetricContext:
         else:
             post = np.ones((len(cf), t.shape[1]), dtype=bool)
             pre = ~post
-        phase_ok = post if phase == "post" else pre
+        phase_ok = {"post": post, "pre": pre, "all": np.ones_like(post)}[phase]
         both = self.in_view[:, :-1] & self.in_view[:, 1:]  # (n, T-1, K)
         return (t >= self.cond_frames)[..., None] & both & phase_ok[..., None]
 
@@ -97,8 +117,15 @@ def has_contact_phase(scenario: str) -> bool:
     return bool(get_scenario(scenario).has_contact_phase)
 
 
-def build_context(parsed: ParsedStates, truth: Trajectories, cond_frames: int) -> MetricContext:
-    """Align parsed states (n, T_p, P) with true states (n, T_t, K) over T = min(T_p, T_t) frames."""
+def build_context(
+    parsed: ParsedStates,
+    truth: Trajectories,
+    cond_frames: int,
+    frames: np.ndarray | None = None,
+    gt_frames: np.ndarray | None = None,
+) -> MetricInputs:
+    """Align parsed states (n, T_p, P) with true states (n, T_t, K) over T = min(T_p, T_t) frames; the frames
+    (n, T_f, H, W, 3), when given, are trimmed to the same T."""
     t = min(parsed.n_frames, truth.n_frames)
     ids = np.asarray(parsed.color_ids)
     color = truth.color.astype(np.int64)  # (n, K)
@@ -112,7 +139,7 @@ def build_context(parsed: ParsedStates, truth: Trajectories, cond_frames: int) -
     col = match.argmax(axis=-1)  # (n, K)
     take = col[:, None, :].repeat(t, axis=1)  # (n, T, K)
     pos_hat = np.take_along_axis(parsed.center[:, :t], take[..., None], axis=2)  # (n, T, K, 2)
-    return MetricContext(
+    return MetricInputs(
         scenario=truth.scenario,
         cond_frames=int(cond_frames),
         dt=float(truth.dt),
@@ -129,6 +156,10 @@ def build_context(parsed: ParsedStates, truth: Trajectories, cond_frames: int) -
         shape=truth.shape.astype(np.int64),
         in_view=truth.in_view[:, :t],
         contact_frame=truth.contact_frame.astype(np.int64),
+        frames=None if frames is None else frames[:, :t],
+        gt_frames=None if gt_frames is None else gt_frames[:, :t],
+        parsed=parsed,
+        truth=truth,
     )
 
 
@@ -140,18 +171,18 @@ def _masked_mean(values: np.ndarray, mask: np.ndarray, axes: tuple[int, ...]) ->
         return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
 
-def _velocity_error(ctx: MetricContext, phase: str, components: slice) -> np.ndarray:
+def _velocity_error(ctx: MetricInputs, phase: str, components: slice) -> np.ndarray:
     v_hat, v = ctx.velocities()
     err = np.linalg.norm(v_hat[..., components] - v[..., components], axis=-1)  # (n, T-1, K)
     return _masked_mean(err, ctx.interval_mask(phase), (1, 2))
 
 
-def velocity_error(ctx: MetricContext) -> np.ndarray:
+def velocity_error(ctx: MetricInputs) -> np.ndarray:
     """Mean over objects and valid intervals of |v̂_t − v_t| (2-D norm), post-collision only in collisions."""
     return _velocity_error(ctx, "post", slice(0, 2))
 
 
-def velocity_error_capped(ctx: MetricContext) -> np.ndarray:
+def velocity_error_capped(ctx: MetricInputs) -> np.ndarray:
     """velocity_error with failures counted: every valid interval scores min(‖v̂_t − v_t‖, cap), and one whose
     object is not detected in both frames scores the cap (VELOCITY_CAP world/s)."""
     v_hat, v = ctx.velocities()
@@ -162,17 +193,17 @@ def velocity_error_capped(ctx: MetricContext) -> np.ndarray:
     return _masked_mean(err, ctx.interval_mask("post"), (1, 2))
 
 
-def velocity_error_x(ctx: MetricContext) -> np.ndarray:
+def velocity_error_x(ctx: MetricInputs) -> np.ndarray:
     """As velocity_error, x component only (the released evaluator's abs_x_vel_err_avg)."""
     return _velocity_error(ctx, "post", slice(0, 1))
 
 
-def velocity_error_pre(ctx: MetricContext) -> np.ndarray:
+def velocity_error_pre(ctx: MetricInputs) -> np.ndarray:
     """velocity_error over pre-collision intervals (t >= c, t + 1 < contact_frame)."""
     return _velocity_error(ctx, "pre", slice(0, 2))
 
 
-def mean_velocity_error(ctx: MetricContext) -> np.ndarray:
+def mean_velocity_error(ctx: MetricInputs) -> np.ndarray:
     """Mean over objects of |mean_t v̂_t − mean_t v_t| over the scored intervals (released code's vel_error)."""
     v_hat, v = ctx.velocities()
     mask = ctx.interval_mask("post") & np.isfinite(v_hat).all(axis=-1)  # (n, T-1, K)
@@ -182,19 +213,19 @@ def mean_velocity_error(ctx: MetricContext) -> np.ndarray:
     return _masked_mean(np.linalg.norm(diff, axis=-1), np.ones(diff.shape[:2], dtype=bool), (1,))
 
 
-def position_error(ctx: MetricContext) -> np.ndarray:
+def position_error(ctx: MetricInputs) -> np.ndarray:
     """Mean |p̂ − p| over objects and generated frames with the true object in view (world units)."""
     err = np.linalg.norm(ctx.pos_hat - ctx.pos, axis=-1)  # (n, T, K)
     return _masked_mean(err, ctx.frame_mask(), (1, 2))
 
 
-def radius_error(ctx: MetricContext) -> np.ndarray:
+def radius_error(ctx: MetricInputs) -> np.ndarray:
     """Mean |r̂ − r| over objects and generated frames with the true object in view (world units)."""
     err = np.abs(ctx.radius_hat - ctx.radius[:, None, :])
     return _masked_mean(err, ctx.frame_mask(), (1, 2))
 
 
-def radius_drift(ctx: MetricContext) -> np.ndarray:
+def radius_drift(ctx: MetricInputs) -> np.ndarray:
     """Mean over objects of max_t r̂ − min_t r̂ over generated in-view frames (the released delta_r)."""
     mask = ctx.frame_mask() & ctx.detected
     hi = np.where(mask, ctx.radius_hat, -np.inf).max(axis=1)  # (n, K)
@@ -203,13 +234,13 @@ def radius_drift(ctx: MetricContext) -> np.ndarray:
     return _masked_mean(drift, np.ones(drift.shape, dtype=bool), (1,))
 
 
-def parse_failure_rate(ctx: MetricContext) -> np.ndarray:
+def parse_failure_rate(ctx: MetricInputs) -> np.ndarray:
     """Fraction of (object, generated frame) pairs with the true object in view where it was not detected."""
     mask = ctx.frame_mask()
     return _masked_mean((~ctx.detected).astype(np.float64), mask, (1, 2))
 
 
-def color_consistency(ctx: MetricContext) -> np.ndarray:
+def color_consistency(ctx: MetricInputs) -> np.ndarray:
     """Fraction of generated frames (all true objects in view) whose detected colour set is the true one."""
     want = (ctx.palette_ids[None, None, :] == ctx.color[:, :, None]).any(axis=1)  # (n, P)
     same = (ctx.palette_visible == want[:, None, :]).all(axis=-1).astype(np.float64)  # (n, T)
@@ -217,14 +248,14 @@ def color_consistency(ctx: MetricContext) -> np.ndarray:
     return _masked_mean(same, frames, (1,))
 
 
-def shape_consistency(ctx: MetricContext) -> np.ndarray:
+def shape_consistency(ctx: MetricInputs) -> np.ndarray:
     """Fraction of detected objects in generated in-view frames whose parsed shape is the true shape."""
     same = (ctx.shape_hat == ctx.shape[:, None, :]).astype(np.float64)
     mask = ctx.frame_mask() & ctx.detected & (ctx.shape_hat != SHAPE_UNKNOWN)
     return _masked_mean(same, mask, (1, 2))
 
 
-def _post_pairs(ctx: MetricContext) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _post_pairs(ctx: MetricInputs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Parsed velocities, masses (true r², m ∝ r²) and the intervals where every object is scored."""
     v_hat, _ = ctx.velocities()
     mask = ctx.interval_mask("post").all(axis=-1) & np.isfinite(v_hat).all(axis=(-1, -2))  # (n, T-1)
@@ -232,7 +263,7 @@ def _post_pairs(ctx: MetricContext) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     return v_hat, ctx.radius**2, mask
 
 
-def momentum_error(ctx: MetricContext) -> np.ndarray:
+def momentum_error(ctx: MetricInputs) -> np.ndarray:
     """Mean over post-collision intervals of |Σ m_k v̂_k,t − Σ m_k v_k(0)|, m = true r² (collision)."""
     v_hat, m, mask = _post_pairs(ctx)
     p_hat = np.einsum("nk,ntkc->ntc", m, np.nan_to_num(v_hat))  # (n, T-1, 2)
@@ -240,7 +271,7 @@ def momentum_error(ctx: MetricContext) -> np.ndarray:
     return _masked_mean(np.linalg.norm(p_hat - p0[:, None], axis=-1), mask, (1,))
 
 
-def kinetic_energy_error(ctx: MetricContext) -> np.ndarray:
+def kinetic_energy_error(ctx: MetricInputs) -> np.ndarray:
     """Mean over post-collision intervals of |Σ ½ m_k |v̂_k,t|² − Σ ½ m_k |v_k(0)|²|, m = true r² (collision)."""
     v_hat, m, mask = _post_pairs(ctx)
     e_hat = 0.5 * np.einsum("nk,ntk->nt", m, (np.nan_to_num(v_hat) ** 2).sum(-1))  # (n, T-1)
@@ -264,26 +295,26 @@ def _poly_fit(t: np.ndarray, y: np.ndarray, w: np.ndarray, degree: int) -> np.nd
     return coef
 
 
-def _fit_frames(ctx: MetricContext) -> tuple[np.ndarray, np.ndarray]:
+def _fit_frames(ctx: MetricInputs) -> tuple[np.ndarray, np.ndarray]:
     t = np.arange(ctx.n_frames) * ctx.dt
     w = (ctx.frame_mask() & ctx.detected)[:, :, 0]  # (n, T): first object
     return t, w
 
 
-def fitted_gravity(ctx: MetricContext) -> np.ndarray:
+def fitted_gravity(ctx: MetricInputs) -> np.ndarray:
     """Gravity ĝ = −2·c₂ of a least-squares fit y(t) = c₀ + c₁t + c₂t² to the parsed centre (parabola)."""
     t, w = _fit_frames(ctx)
     return -2.0 * _poly_fit(t, ctx.pos_hat[:, :, 0, 1], w, 2)[:, 2]
 
 
-def gravity_error(ctx: MetricContext) -> np.ndarray:
+def gravity_error(ctx: MetricInputs) -> np.ndarray:
     """|ĝ − g|, g fitted the same way to the true positions over the same frames (parabola)."""
     t, w = _fit_frames(ctx)
     g = -2.0 * _poly_fit(t, ctx.pos[:, :, 0, 1], w, 2)[:, 2]
     return np.abs(fitted_gravity(ctx) - g)
 
 
-def constant_velocity_residual(ctx: MetricContext) -> np.ndarray:
+def constant_velocity_residual(ctx: MetricInputs) -> np.ndarray:
     """RMS distance of the parsed centres from their best straight-line, constant-speed fit (uniform)."""
     t, w = _fit_frames(ctx)
     sq = np.zeros(w.shape)
@@ -292,3 +323,49 @@ def constant_velocity_residual(ctx: MetricContext) -> np.ndarray:
         coef = _poly_fit(t, y, w, 1)  # (n, 2)
         sq = sq + (y - coef[:, :1] - coef[:, 1:] * t[None]) ** 2
     return np.sqrt(_masked_mean(sq, w & (w.sum(axis=1, keepdims=True) >= 3), (1,)))
+
+
+MetricContext = MetricInputs  # the earlier name
+
+
+# ----------------------------------------------------------------------------------------------- set metrics
+def _mean_over(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """(n, T', K, C) values, (n, T', K) mask -> (n, K, C) masked means over the frame axis (NaN: none)."""
+    return np.stack([_masked_mean(values[..., c], mask, (1,)) for c in range(values.shape[-1])], axis=-1)
+
+
+def state_features(ctx: MetricInputs) -> np.ndarray:
+    """Per-video physical features for ``state_frechet_distance``: (n, 2, 3K), row 0 of the parsed states
+    (mean velocity (2) over the scored generated intervals and mean radius over the detected generated in-view
+    frames, per object), row 1 the same of the true states over every valid interval and the true radius.
+
+    NaN features (an object never scored) make the video undefined for the metric."""
+    v_hat, v = ctx.velocities()
+    valid = ctx.interval_mask("all")  # (n, T-1, K) generated intervals, object in view
+    gen_v = _mean_over(v_hat, valid & np.isfinite(v_hat).all(axis=-1))  # (n, K, 2)
+    ref_v = _mean_over(v, valid)
+    frames = ctx.frame_mask()
+    gen_r = _masked_mean(ctx.radius_hat, frames & ctx.detected, (1,))[..., None]  # (n, K, 1)
+    ref_r = np.where(frames.any(axis=1), ctx.radius, np.nan)[..., None]
+    n = len(ctx.pos)
+    gen = np.concatenate([gen_v, gen_r], axis=-1).reshape(n, -1)  # (n, 3K)
+    ref = np.concatenate([ref_v, ref_r], axis=-1).reshape(n, -1)
+    return np.stack([gen, ref], axis=1)
+
+
+def frechet_distance(gen: np.ndarray, ref: np.ndarray) -> float:
+    """Squared Fréchet distance between Gaussian fits (mean, covariance with ddof 1) of two feature sets
+    (m, d) each: ‖μ_g − μ_r‖² + Tr(Σ_g + Σ_r − 2 (Σ_g Σ_r)^½) (as FID/FVD). NaN for fewer than 2 rows.
+
+    Tr((Σ_g Σ_r)^½) = Tr((Σ_g^½ Σ_r Σ_g^½)^½): symmetric eigendecompositions only (deterministic, no complex
+    round-off of a general matrix square root)."""
+    gen, ref = np.asarray(gen, np.float64), np.asarray(ref, np.float64)
+    if len(gen) < 2 or len(ref) < 2:
+        return float("nan")
+    s_g = np.atleast_2d(np.cov(gen, rowvar=False))
+    s_r = np.atleast_2d(np.cov(ref, rowvar=False))
+    w, u = np.linalg.eigh(s_g)
+    root = (u * np.sqrt(np.clip(w, 0.0, None))) @ u.T  # Σ_g^½
+    mid = root @ s_r @ root
+    cross = np.sqrt(np.clip(np.linalg.eigvalsh((mid + mid.T) / 2), 0.0, None)).sum()
+    return float(((gen.mean(0) - ref.mean(0)) ** 2).sum() + np.trace(s_g) + np.trace(s_r) - 2.0 * cross)

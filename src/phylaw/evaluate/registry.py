@@ -1,4 +1,18 @@
-"""The metric registry: name -> Metric(unit, higher_is_better, function, scenarios)."""
+"""The metric registry: name -> Metric(unit, higher_is_better, kind, needs, fn, scenarios).
+
+A metric declares its **kind**:
+
+* ``"video"``: ``fn(inputs) -> (n,)`` one value per video (NaN: undefined); summaries are the mean over
+  videos with a Student-t 95 % CI (``report.mean_ci``).
+* ``"set"``: ``fn(inputs) -> (n, 2, d)`` per-video sufficient statistics, row 0 of the videos scored and
+  row 1 of the reference (a NaN makes the video undefined); ``compute(gen (m, d), ref (m, d)) -> float`` is
+  one value per set of videos (a split/level), with a percentile bootstrap CI over videos
+  (``report.bootstrap_ci``). FVD-like metrics go here.
+
+and the inputs it **needs** from ``MetricInputs`` (``metrics.INPUTS``: frames, gt_frames, parsed, truth); the
+evaluator passes only those (the others are None) and reads ground-truth frames for the model's videos only
+when a chosen metric needs them. The floor of every metric is the same metric on the ground-truth frames.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +25,8 @@ from phylaw.errors import PhylawError
 from phylaw.evaluate import metrics as m
 
 HEADLINE = "velocity_error"
+KINDS = ("video", "set")
+STATES = ("parsed", "truth")  # what the state metrics read
 
 
 @dataclass(frozen=True)
@@ -18,16 +34,32 @@ class Metric:
     name: str
     unit: str
     higher_is_better: bool | None  # None: a measured quantity, not a score
-    fn: Callable[[m.MetricContext], np.ndarray]
+    fn: Callable[[m.MetricInputs], np.ndarray]
     scenarios: tuple[str, ...] | None = None  # None: every scenario
     description: str = ""
+    kind: str = "video"
+    needs: tuple[str, ...] = STATES
+    compute: Callable[[np.ndarray, np.ndarray], float] | None = None  # kind "set": statistics -> one value
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise PhylawError(
+                f"metric {self.name}: kind must be one of {', '.join(KINDS)}, got {self.kind!r}"
+            )
+        if (self.kind == "set") != (self.compute is not None):
+            raise PhylawError(f"metric {self.name}: a set metric needs compute(), a video metric has none")
+        bad = [x for x in self.needs if x not in m.INPUTS]
+        if bad:
+            raise PhylawError(f"metric {self.name}: unknown inputs {bad}; choose from {', '.join(m.INPUTS)}")
 
     def applies_to(self, scenario: str) -> bool:
         return self.scenarios is None or scenario in self.scenarios
 
 
-def _metric(name: str, unit: str, hib: bool | None, fn, scenarios: tuple[str, ...] | None = None) -> Metric:
-    return Metric(name, unit, hib, fn, scenarios, (fn.__doc__ or "").strip().splitlines()[0])
+def _metric(
+    name: str, unit: str, hib: bool | None, fn, scenarios: tuple[str, ...] | None = None, doc: str = "", **kw
+) -> Metric:
+    return Metric(name, unit, hib, fn, scenarios, doc or (fn.__doc__ or "").strip().splitlines()[0], **kw)
 
 
 METRICS: dict[str, Metric] = {
@@ -50,6 +82,16 @@ METRICS: dict[str, Metric] = {
         _metric("gravity_error", "world/s^2", False, m.gravity_error, ("parabola",)),
         _metric(
             "constant_velocity_residual", "world", False, m.constant_velocity_residual, ("uniform_motion",)
+        ),
+        _metric(
+            "state_frechet_distance",
+            "mixed^2",
+            False,
+            m.state_features,
+            kind="set",
+            compute=m.frechet_distance,
+            doc="Squared Fréchet distance between Gaussian fits of per-video mean velocity and radius, "
+            "parsed vs true (a set metric)",
         ),
     )
 }

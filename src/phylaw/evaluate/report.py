@@ -11,13 +11,15 @@ value and its floor are both defined (``n``; ``n_nan`` = ``n_videos`` − ``n`` 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 
 POOLED = "pooled"  # summary level of a whole split (all its levels together)
 SUMMARY_COLUMNS = [
     "split", "level", "metric", "unit", "higher_is_better", "n_videos", "n", "n_nan", "mean", "ci95_lo", "ci95_hi",
-    "floor_n", "floor_mean", "floor_ci95_lo", "floor_ci95_hi", "n_failed_videos", "median", "floor_median",
+    "floor_n", "floor_mean", "floor_ci95_lo", "floor_ci95_hi", "n_failed_videos", "median", "floor_median", "kind",
 ]  # fmt: skip
 
 
@@ -37,6 +39,68 @@ def mean_ci(values: np.ndarray) -> tuple[int, float, float, float]:
     return n, mean, mean - half, mean + half
 
 
+BOOTSTRAP_RESAMPLES = 1000  # resamples of the videos behind a set metric's 95 % CI
+BOOTSTRAP_SEED = 0  # every set-metric row draws the same resamples: same inputs, same bytes
+
+
+def bootstrap_ci(
+    stat: Callable[[np.ndarray], float],
+    n: int,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = BOOTSTRAP_SEED,
+) -> tuple[float, float]:
+    """95 % percentile bootstrap interval of ``stat(rows)`` over n videos: ``resamples`` draws of n video
+    indices with replacement from ``np.random.default_rng(seed)``, then the 2.5th and 97.5th percentiles of
+    the finite statistics (NaN bounds for n < 2)."""
+    if n < 2:
+        return float("nan"), float("nan")
+    idx = np.random.default_rng(seed).integers(0, n, size=(resamples, n))  # (B, n)
+    vals = np.array([stat(i) for i in idx], dtype=np.float64)
+    vals = vals[np.isfinite(vals)]
+    if not vals.size:
+        return float("nan"), float("nan")
+    lo, hi = np.percentile(vals, [2.5, 97.5])
+    return float(lo), float(hi)
+
+
+def stat_columns(rows: pd.DataFrame, prefix: str) -> list[str]:
+    """The statistic columns ``prefix_0, prefix_1, ...`` of set-metric rows, in order."""
+    cols = [c for c in rows.columns if c.startswith(prefix + "_") and c[len(prefix) + 1 :].isdigit()]
+    return sorted(cols, key=lambda c: int(c[len(prefix) + 1 :]))
+
+
+def _set_row(split: str, level: str, metric: str, g: pd.DataFrame, floor: bool, compute) -> dict:
+    """One summary row of a set metric: compute() over the videos whose statistics (and floor statistics)
+    are all defined, with percentile bootstrap CIs; model and floor resample the same videos."""
+
+    def stats(prefix: str) -> np.ndarray:
+        return g[stat_columns(g, prefix)].to_numpy(np.float64)  # (m, d), NaN padded beyond this metric's d
+
+    gen, ref, fgen, fref = (stats(p) for p in ("gen", "ref", "floor_gen", "floor_ref"))
+    d = int(g["stat_dim"].iloc[0]) if len(g) else 0
+    gen, ref, fgen, fref = gen[:, :d], ref[:, :d], fgen[:, :d], fref[:, :d]
+    used = np.isfinite(gen).all(1) & np.isfinite(ref).all(1)
+    if floor:
+        used &= np.isfinite(fgen).all(1) & np.isfinite(fref).all(1)
+    gen, ref, fgen, fref = gen[used], ref[used], fgen[used], fref[used]
+    n = int(used.sum())
+    nan = float("nan")
+
+    def value(a, b) -> float:
+        return float(compute(a, b)) if n >= 2 else nan
+
+    lo, hi = bootstrap_ci(lambda i: compute(gen[i], ref[i]), n)
+    flo, fhi = bootstrap_ci(lambda i: compute(fgen[i], fref[i]), n) if floor else (nan, nan)
+    return {
+        "split": split, "level": level, "metric": metric, "unit": g["unit"].iloc[0],
+        "higher_is_better": g["higher_is_better"].iloc[0], "n_videos": len(g), "n": n, "n_nan": len(g) - n,
+        "mean": value(gen, ref), "ci95_lo": lo, "ci95_hi": hi,
+        "floor_n": n if floor else 0, "floor_mean": value(fgen, fref) if floor else nan,
+        "floor_ci95_lo": flo, "floor_ci95_hi": fhi,
+        "n_failed_videos": int((g["status"] != "ok").sum()), "median": nan, "floor_median": nan, "kind": "set",
+    }  # fmt: skip
+
+
 def _group_row(split: str, level: str, metric: str, g: pd.DataFrame, floor: bool) -> dict:
     """One summary row. The videos counted (``n``) are those with a model value and, when a floor was
     computed, a floor value: the floor is averaged over exactly the videos the model value is (floor_n == n)."""
@@ -51,6 +115,7 @@ def _group_row(split: str, level: str, metric: str, g: pd.DataFrame, floor: bool
         "floor_n": fn, "floor_mean": fmean, "floor_ci95_lo": flo, "floor_ci95_hi": fhi,
         "n_failed_videos": int((g["status"] != "ok").sum()),
         "median": _median(value[used]), "floor_median": _median(fl[used]) if floor else float("nan"),
+        "kind": "video",
     }  # fmt: skip
 
 
@@ -67,21 +132,39 @@ def level_order(levels: list[str]) -> list[str]:
     return [x for x in ("id",) if x in levels] + sorted(x for x in set(levels) if x != "id")
 
 
-def summarize(rows: pd.DataFrame, floor: bool = True) -> pd.DataFrame:
+def summarize(
+    rows: pd.DataFrame,
+    floor: bool = True,
+    set_rows: pd.DataFrame | None = None,
+    computes: dict[str, Callable[[np.ndarray, np.ndarray], float]] | None = None,
+) -> pd.DataFrame:
     """Tidy per-video rows -> one summary row per (metric, split, level) (+ POOLED for OOD splits).
 
-    ``floor``: the rows hold a ground-truth floor (False: ``--no-floor``; floor columns are NaN, floor_n 0)."""
-    used = rows[rows["included"]]
-    splits = sorted(used["split"].unique(), key=lambda s: ({"id": 0, "ood": 1}.get(s, 2), s))
+    ``floor``: the rows hold a ground-truth floor (False: ``--no-floor``; floor columns are NaN, floor_n 0).
+    ``set_rows``: per-video statistics of set metrics (set_stats.csv), summarised with ``computes[metric]``."""
+    parts = [(r, False) for r in [rows] if len(r)] + [
+        (r, True) for r in [set_rows] if r is not None and len(r)
+    ]
     out = []
-    for metric in dict.fromkeys(used["metric"]):
-        for split in splits:
-            g = used[(used["metric"] == metric) & (used["split"] == split)]
-            levels = sorted(g["level"].unique())
-            for level in level_order(levels):
-                out.append(_group_row(split, level, metric, g[g["level"] == level], floor))
-            if len(levels) > 1 or (split == "ood" and len(g)):
-                out.append(_group_row(split, POOLED, metric, g, floor))
+    for frame, is_set in parts:
+        used = frame[frame["included"].astype(bool)]
+        splits = sorted(used["split"].unique(), key=lambda s: ({"id": 0, "ood": 1}.get(s, 2), s))
+        for metric in dict.fromkeys(used["metric"]):
+
+            def row(
+                split: str, level: str, g: pd.DataFrame, metric: str = metric, is_set: bool = is_set
+            ) -> dict:
+                if is_set:
+                    return _set_row(split, level, metric, g, floor, (computes or {})[metric])
+                return _group_row(split, level, metric, g, floor)
+
+            for split in splits:
+                g = used[(used["metric"] == metric) & (used["split"] == split)]
+                levels = sorted(g["level"].unique())
+                for level in level_order(levels):
+                    out.append(row(split, level, g[g["level"] == level]))
+                if len(levels) > 1 or (split == "ood" and len(g)):
+                    out.append(row(split, POOLED, g))
     return pd.DataFrame(out, columns=SUMMARY_COLUMNS)
 
 
@@ -100,7 +183,7 @@ def to_markdown(summary: pd.DataFrame, notes: list[str]) -> str:
     for r in summary.itertuples(index=False):
         model = f"{_fmt(r.mean)} [{_fmt(r.ci95_lo)}, {_fmt(r.ci95_hi)}]"
         floor = f"{_fmt(r.floor_mean)} [{_fmt(r.floor_ci95_lo)}, {_fmt(r.floor_ci95_hi)}]"
-        name = f"{r.metric} ({r.unit})"
+        name = f"{r.metric} ({r.unit})" + (", set" if getattr(r, "kind", "video") == "set" else "")
         lines.append(
             f"| {name} | {r.split} | {r.level} | {r.n}/{r.n_videos} | {model} | {floor} | {r.n_failed_videos} |"
         )

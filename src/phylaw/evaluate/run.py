@@ -31,7 +31,15 @@ from phylaw.io import write_csv, write_text
 
 log = logging.getLogger(__name__)
 DEFAULT_COND_FRAMES = DataConfig.cond_frames  # c of the kinematic scenes (SPEC I.2), one definition
-FINAL_FILES = ("metrics.csv", "summary.csv", "summary.md", "error_by_level.png", "error_plane.png")
+FINAL_FILES = (
+    "metrics.csv",
+    "set_stats.csv",
+    "summary.csv",
+    "summary.md",
+    "error_by_level.png",
+    "error_plane.png",
+)
+STAT_PREFIXES = ("gen", "ref", "floor_gen", "floor_ref")  # set_stats.csv: PREFIX_0 .. PREFIX_{d-1} per video
 
 
 @dataclass(frozen=True)
@@ -58,6 +66,7 @@ class EvalResult:
     summary_md: Path
     plots: tuple[Path, ...]
     summary: pd.DataFrame
+    set_stats_csv: Path | None = None  # per-video statistics of the set metrics (None: no set metric chosen)
 
 
 def _released_filter(scenario: str, radius: np.ndarray) -> np.ndarray:
@@ -68,12 +77,26 @@ def _released_filter(scenario: str, radius: np.ndarray) -> np.ndarray:
 
 
 def _score(
-    frames: np.ndarray, truth, metrics: list[Metric], opt: EvalOptions, convention: str
+    frames: np.ndarray,
+    gt_frames: np.ndarray | None,
+    truth,
+    metrics: list[Metric],
+    opt: EvalOptions,
+    convention: str,
 ) -> tuple[dict, np.ndarray]:
-    """Metric values (n,) of a stack of same-shape videos (n, T, H, W, 3) and the parsed-anything flag (n,)."""
+    """Per-video results of a stack of same-shape videos (n, T, H, W, 3): name -> (n,) values of a video
+    metric or (n, 2, d) statistics of a set metric, and the parsed-anything flag (n,). Each metric gets only
+    the inputs it declares (``MetricInputs.only``)."""
     parsed = parse(frames, opt.palette, opt.min_area, convention=convention, largest_blob=opt.largest_blob)
-    ctx = build_context(parsed, truth, opt.cond_frames)
-    return {m.name: m.fn(ctx) for m in metrics}, parsed.visible.any(axis=(1, 2))
+    ctx = build_context(parsed, truth, opt.cond_frames, frames=frames, gt_frames=gt_frames)
+    out = {}
+    for m in metrics:
+        v = np.asarray(m.fn(ctx.only(m.needs)), dtype=np.float64)
+        ndim = 1 if m.kind == "video" else 3
+        if v.ndim != ndim or len(v) != len(frames) or (ndim == 3 and v.shape[1] != 2):
+            raise PhylawError(f"metric {m.name} ({m.kind}) returned shape {v.shape} for {len(frames)} videos")
+        out[m.name] = v
+    return out, parsed.visible.any(axis=(1, 2))
 
 
 class _Evaluator:
@@ -115,18 +138,25 @@ class _Evaluator:
         stored = getattr(self.ds, "frames_stored", True) and res == self.ds.resolution
         gt_convention = self.convention if stored else "centre"  # phylaw's renderer draws pixel centres
         convention = gt_convention if self.same_as_floor else self.convention
-        values, found = _score(np.stack([videos[i] for i in idx]), truth, self.metrics, self.opt, convention)
-        if self.opt.floor and not self.same_as_floor:
+        gen = np.stack([videos[i] for i in idx])  # (n, T, H, W, 3)
+        need_gt = any("gt_frames" in m.needs for m in self.metrics)
+        gt = None
+        if self.same_as_floor:
+            gt = gen
+        elif self.opt.floor or need_gt:
             gt = np.stack([self.ds.frames(i, resolution=res)[:t_vid] for i in idx])  # (n, T, H, W, 3)
-            floor, floor_found = _score(gt, truth, self.metrics, self.opt, gt_convention)
+        gt_in = gt if need_gt else None
+        values, found = _score(gen, gt_in, truth, self.metrics, self.opt, convention)
+        if self.opt.floor and not self.same_as_floor:
+            floor, floor_found = _score(gt, gt_in, truth, self.metrics, self.opt, gt_convention)
         else:
             floor, floor_found = values, found
         keep = _released_filter(truth.scenario, truth.radius) if self.opt.released_radius_filter else None
         out = {}
         for j, i in enumerate(idx):
             out[i] = {
-                "values": {m: float(v[j]) for m, v in values.items()},
-                "floor": {m: float(v[j]) for m, v in floor.items()} if self.opt.floor else {},
+                "values": {m: v[j] for m, v in values.items()},  # a float, or (2, d) set statistics
+                "floor": {m: v[j] for m, v in floor.items()} if self.opt.floor else {},
                 "found": bool(found[j]), "floor_found": bool(floor_found[j]), "resolution": res, "n_frames_video": t_vid,
                 "n_frames_scored": min(t_vid, truth.n_frames), "included": True if keep is None else bool(keep[j]),
             }  # fmt: skip
@@ -144,17 +174,22 @@ class _Evaluator:
             "floor_found_any": res["floor_found"] if res else False,
             "included": res["included"] if res else True,
         }  # fmt: skip
-        return [
-            {
-                **base,
-                "metric": m.name,
-                "unit": m.unit,
-                "higher_is_better": m.higher_is_better,
-                "value": res["values"][m.name] if res else float("nan"),
-                "floor": res["floor"].get(m.name, float("nan")) if res else float("nan"),
-            }
-            for m in self.metrics
-        ]
+        rows = []
+        for m in self.metrics:
+            row = {**base, "metric": m.name, "unit": m.unit, "higher_is_better": m.higher_is_better}
+            if m.kind == "video":
+                row["value"] = float(res["values"][m.name]) if res else float("nan")
+                row["floor"] = float(res["floor"].get(m.name, float("nan"))) if res else float("nan")
+            else:  # set metric: its per-video statistics (set_stats.csv)
+                row["value"] = row["floor"] = float("nan")
+                if res:
+                    st = res["values"][m.name]  # (2, d)
+                    fl = res["floor"].get(m.name, np.full_like(st, np.nan))
+                    row["stat_dim"] = st.shape[1]
+                    for prefix, a in zip(STAT_PREFIXES, (st[0], st[1], fl[0], fl[1]), strict=True):
+                        row.update({f"{prefix}_{k}": float(x) for k, x in enumerate(a)})
+            rows.append(row)
+        return rows
 
 
 def _run_key(dataset, source, metrics: list[Metric], opt: EvalOptions) -> str:
@@ -248,7 +283,7 @@ def _evaluate(dataset, source, videos, out: Path, opt: EvalOptions, progress: bo
         bar.close()
         getattr(source, "close", lambda: None)()
     rows = pd.concat(frames, ignore_index=True)
-    return _finish(rows, out, parts, dataset.scenario, opt)
+    return _finish(rows, out, parts, dataset.scenario, opt, chosen)
 
 
 def _notes(rows: pd.DataFrame, opt: EvalOptions) -> list[str]:
@@ -286,16 +321,31 @@ def _check_found(ok: pd.DataFrame, opt: EvalOptions) -> None:
     )
 
 
-def _finish(rows: pd.DataFrame, out: Path, parts: Path, scenario: str, opt: EvalOptions) -> EvalResult:
+def _finish(
+    rows: pd.DataFrame, out: Path, parts: Path, scenario: str, opt: EvalOptions, chosen: list[Metric]
+) -> EvalResult:
     _check_found(rows[rows["status"] == "ok"], opt)
     notes = _notes(rows, opt)
     for n in notes[1:]:
         log.info(n)
-    summary = report.summarize(rows, floor=opt.floor)
-    metrics_csv = write_csv(out / "metrics.csv", rows)
+    sets = {m.name: m.compute for m in chosen if m.kind == "set"}
+    is_set = rows["metric"].isin(list(sets))
+    stat_cols = ["stat_dim"] + [c for p in STAT_PREFIXES for c in report.stat_columns(rows, p)]
+    video = rows[~is_set].drop(columns=[c for c in stat_cols if c in rows.columns])
+    set_rows = rows[is_set].drop(columns=["value", "floor"]) if sets else None
+    if sets:
+        notes.append(
+            f"set metrics ({', '.join(sets)}): one value per split/level, 95 % percentile bootstrap CI over videos "
+            f"({report.BOOTSTRAP_RESAMPLES} resamples, seed {report.BOOTSTRAP_SEED})"
+        )
+    summary = report.summarize(video, floor=opt.floor, set_rows=set_rows, computes=sets)
+    metrics_csv = write_csv(out / "metrics.csv", video)
+    set_csv = write_csv(out / "set_stats.csv", set_rows) if sets else None
     summary_csv = write_csv(out / "summary.csv", summary)
     summary_md = write_text(out / "summary.md", report.to_markdown(summary, notes))
-    headline = HEADLINE if HEADLINE in set(rows["metric"]) else str(rows["metric"].iloc[0])
-    plots = plotting.write_plots(rows, summary, out, headline, scenario)
+    plots: tuple[Path, ...] = ()
+    if len(video):
+        headline = HEADLINE if HEADLINE in set(video["metric"]) else str(video["metric"].iloc[0])
+        plots = plotting.write_plots(video, summary, out, headline, scenario)
     shutil.rmtree(parts)
-    return EvalResult(metrics_csv, summary_csv, summary_md, plots, summary)
+    return EvalResult(metrics_csv, summary_csv, summary_md, plots, summary, set_csv)
