@@ -20,6 +20,7 @@ import numpy as np
 
 from phylaw.errors import PhylawError
 from phylaw.evaluate.parse import SHAPE_UNKNOWN, ParsedStates
+from phylaw.sim.registry import get_scenario
 from phylaw.sim.trajectory import Trajectories
 
 # world/s: what an undetected interval costs in velocity_error_capped. The fastest speed of the testbed's
@@ -107,13 +108,7 @@ class MetricInputs:
 
 
 def has_contact_phase(scenario: str) -> bool:
-    """Whether the scenario's videos split into pre- and post-contact phases (collision).
-
-    The scenario registry (``phylaw.sim.registry``) says so once it exists; until then: collision only."""
-    try:
-        from phylaw.sim.registry import get_scenario
-    except ImportError:
-        return scenario == "collision"
+    """Whether the scenario's videos split into pre- and post-contact phases (the scenario registry)."""
     return bool(get_scenario(scenario).has_contact_phase)
 
 
