@@ -160,3 +160,63 @@ def test_largest_blob_ignores_stray_pixels(rng):
     np.testing.assert_array_equal(robust.area[0, :, :2][view], clean.area[0, :, :2][view])
     np.testing.assert_array_equal(robust.shape[0, :, :2][view], clean.shape[0, :, :2][view])
     assert err_plain.max() > 0.05  # the paper's parser is pulled by the blob
+
+
+def _two_red(rng, params):
+    truth = _traj("collision", params, rng)
+    red = replace(truth, color=np.ones_like(truth.color))
+    return truth, red
+
+
+def _apart(truth, px):
+    """(n, T) frames where both discs are fully in view and their edges are > 2 px apart (no merged masks)."""
+    gap = (
+        np.linalg.norm(truth.position[:, :, 0] - truth.position[:, :, 1], axis=-1)
+        - truth.radius.sum(1)[:, None]
+    )
+    return truth.in_view.all(-1) & (gap > 2 * px)
+
+
+def test_two_discs_of_one_colour_are_split_and_matched(rng):
+    """Two red discs: 8-connected components matched to the true objects give each disc exactly the moments
+    it has when the discs differ in colour (the whole-mask centroid would sit between them). The larger right
+    disc is the first component in raster order, so matching by label order would swap them."""
+    from phylaw.evaluate.metrics import build_context
+
+    truth, red = _two_red(rng, [[0.6, 1.2, 2.0, 1.5], [0.9, 0.7, 3.0, 1.0]])
+    res = 128
+    both = build_context(parse(render(truth, res)), truth, 3, frames=render(truth, res))
+    frames = render(red, res)
+    split = build_context(parse(frames), red, 3, frames=frames)
+    apart = _apart(truth, WORLD_SIZE / res)
+    assert apart.sum() > 20
+    for name in ("pos_hat", "radius_hat", "shape_hat", "detected"):
+        np.testing.assert_array_equal(getattr(split, name)[apart], getattr(both, name)[apart], err_msg=name)
+    err = np.linalg.norm(split.pos_hat - red.position, axis=-1)[apart]
+    assert err.max() < 0.5 * WORLD_SIZE / res
+    # one disc erased from a frame: that object is not detected there, the other still is
+    t0 = int(np.nonzero(apart[0])[0][0])
+    gone = _erase(frames, red, 0, t0, 1, res)
+    ctx = build_context(parse(gone), red, 3, frames=gone)
+    assert not ctx.detected[0, t0, 1]
+    assert ctx.detected[0, t0, 0]
+    np.testing.assert_array_equal(ctx.pos_hat[0, t0, 0], split.pos_hat[0, t0, 0])
+
+
+def _erase(frames, truth, video, t, obj, res):
+    """Paint object ``obj`` of ``video`` white in frame t (its disc plus a 1-pixel margin)."""
+    out = frames.copy()
+    px = WORLD_SIZE / res
+    jj, ii = np.meshgrid(np.arange(res), np.arange(res))
+    x, y = (jj + 0.5) * px, WORLD_SIZE - (ii + 0.5) * px
+    cx, cy = truth.position[video, t, obj]
+    out[video, t][np.hypot(x - cx, y - cy) <= truth.radius[video, obj] + px] = 255
+    return out
+
+
+def test_several_objects_of_a_colour_need_the_frames(rng):
+    from phylaw.evaluate.metrics import build_context
+
+    _, red = _two_red(rng, [[0.6, 1.2, 2.0, 1.5]])
+    with pytest.raises(PhylawError, match="several objects of colour id 1"):
+        build_context(parse(render(red, 32)), red, 3)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from phylaw.errors import PhylawError
-from phylaw.evaluate.parse import SHAPE_UNKNOWN, ParsedStates
+from phylaw.evaluate.parse import SHAPE_UNKNOWN, ParsedStates, object_states, object_stats
 from phylaw.sim.registry import get_scenario
 from phylaw.sim.trajectory import Trajectories
 
@@ -112,6 +112,15 @@ def has_contact_phase(scenario: str) -> bool:
     return bool(get_scenario(scenario).has_contact_phase)
 
 
+def _shared_colours(color: np.ndarray, present: np.ndarray) -> list[tuple[int, int]]:
+    """(video, colour id) pairs where several present true objects share a colour."""
+    out = []
+    for v in range(len(color)):
+        ids, counts = np.unique(color[v][present[v]], return_counts=True)
+        out += [(v, int(c)) for c in ids[counts > 1]]
+    return out
+
+
 def build_context(
     parsed: ParsedStates,
     truth: Trajectories,
@@ -120,28 +129,55 @@ def build_context(
     gt_frames: np.ndarray | None = None,
 ) -> MetricInputs:
     """Align parsed states (n, T_p, P) with true states (n, T_t, K) over T = min(T_p, T_t) frames; the frames
-    (n, T_f, H, W, 3), when given, are trimmed to the same T."""
+    (n, T_f, H, W, 3), when given, are trimmed to the same T.
+
+    Object k is parsed with the palette rule of its true colour. A colour with one (present) true object in a
+    video keeps that rule's whole-mask moments; a colour with several is split into 8-connected components
+    matched to its true objects (``parse.object_stats``), which needs ``frames``. Absent (padding) slots are
+    never in view."""
     t = min(parsed.n_frames, truth.n_frames)
     ids = np.asarray(parsed.color_ids)
     color = truth.color.astype(np.int64)  # (n, K)
+    present = np.asarray(getattr(truth, "present", np.ones(color.shape, dtype=bool)), dtype=bool)  # (n, K)
     # column of the palette rule of each true object's colour
     match = color[..., None] == ids[None, None, :]  # (n, K, P)
-    if not match.any(axis=-1).all():
-        missing = sorted(set(color[~match.any(axis=-1)].tolist()))
+    if not (match.any(axis=-1) | ~present).all():
+        missing = sorted(set(color[~match.any(axis=-1) & present].tolist()))
         raise PhylawError(
             f"the palette ({', '.join(parsed.names)}) has no rule for object colour id(s) {missing}"
         )
     col = match.argmax(axis=-1)  # (n, K)
     take = col[:, None, :].repeat(t, axis=1)  # (n, T, K)
     pos_hat = np.take_along_axis(parsed.center[:, :t], take[..., None], axis=2)  # (n, T, K, 2)
+    radius_hat = np.take_along_axis(parsed.radius[:, :t], take, axis=2)
+    shape_hat = np.take_along_axis(parsed.shape[:, :t], take, axis=2)
+    detected = np.take_along_axis(parsed.visible[:, :t], take, axis=2)
+    for v, cid in _shared_colours(color, present):
+        if frames is None or parsed.palette is None:
+            raise PhylawError(
+                f"video {v} has several objects of colour id {cid}: splitting them needs the frames and the "
+                "palette they were parsed with (build_context(..., frames=...), parse())"
+            )
+        ks = np.nonzero((color[v] == cid) & present[v])[0]
+        rule = parsed.palette.rules[parsed.palette.index_of(int(cid))]
+        stats = object_stats(
+            frames[v, :t], rule, truth.position[v, :t][:, ks], parsed.min_area, parsed.convention
+        )
+        center, radius, _area, visible, _fill, shape = object_states(stats, parsed)
+        pos_hat[v][:, ks], radius_hat[v][:, ks], shape_hat[v][:, ks], detected[v][:, ks] = (
+            center,
+            radius,
+            shape,
+            visible,
+        )
     return MetricInputs(
         scenario=truth.scenario,
         cond_frames=int(cond_frames),
         dt=float(truth.dt),
         pos_hat=pos_hat,
-        radius_hat=np.take_along_axis(parsed.radius[:, :t], take, axis=2),
-        shape_hat=np.take_along_axis(parsed.shape[:, :t], take, axis=2),
-        detected=np.take_along_axis(parsed.visible[:, :t], take, axis=2),
+        radius_hat=radius_hat,
+        shape_hat=shape_hat,
+        detected=detected,
         palette_visible=parsed.visible[:, :t],
         palette_ids=ids,
         pos=truth.position[:, :t],
@@ -149,7 +185,7 @@ def build_context(
         radius=truth.radius,
         color=color,
         shape=truth.shape.astype(np.int64),
-        in_view=truth.in_view[:, :t],
+        in_view=truth.in_view[:, :t] & present[:, None, :],
         contact_frame=truth.contact_frame.astype(np.int64),
         frames=None if frames is None else frames[:, :t],
         gt_frames=None if gt_frames is None else gt_frames[:, :t],

@@ -118,6 +118,11 @@ class ParsedStates:
     shape: np.ndarray
     height: int
     width: int
+    palette: Palette | None = (
+        None  # how it was parsed (for splitting a colour into objects: ``object_stats``)
+    )
+    min_area: int = 4
+    convention: str = "centre"
 
     @property
     def n_frames(self) -> int:
@@ -136,18 +141,27 @@ def _as_batch(frames: np.ndarray) -> np.ndarray:
     return frames
 
 
+def _pixel(height: int, width: int, convention: str) -> tuple[float, float, float]:
+    """(x pixel size, y pixel size, offset of a pixel's position within it) in world units."""
+    if convention == "centre":  # docs/formats.md: pixel j covers [j, j + 1)·10/W
+        return WORLD_SIZE / width, WORLD_SIZE / height, 0.5
+    return WORLD_SIZE / (width - 1), WORLD_SIZE / (height - 1), 0.0  # "linspace": pixel j at j·10/(W − 1)
+
+
+def _to_world(ci: np.ndarray, cj: np.ndarray, height: int, width: int, convention: str) -> np.ndarray:
+    """Mean row/column indices -> world (x, y), y up: (..., 2)."""
+    px, py, off = _pixel(height, width, convention)
+    return np.stack([(cj + off) * px, WORLD_SIZE - (ci + off) * py], axis=-1)
+
+
 def _states_from_moments(stats: np.ndarray, min_area: int, height: int, width: int, convention: str):
     area = stats[..., mom.AREA]  # (F, K)
     visible = area >= min_area
     safe = np.where(visible, area, 1).astype(np.float64)
     cj = np.where(visible, stats[..., mom.SUM_J] / safe, np.nan)  # mean column index
     ci = np.where(visible, stats[..., mom.SUM_I] / safe, np.nan)  # mean row index
-    if convention == "centre":  # docs/formats.md: pixel j covers [j, j + 1)·10/W
-        px, py, off = WORLD_SIZE / width, WORLD_SIZE / height, 0.5
-    else:  # "linspace": the released renderer's pixel j at j·10/(W − 1) (SPEC B.0, F.12)
-        px, py, off = WORLD_SIZE / (width - 1), WORLD_SIZE / (height - 1), 0.0
-    center = np.stack([(cj + off) * px, WORLD_SIZE - (ci + off) * py], axis=-1)  # (F, K, 2)
-    radius = np.where(visible, np.sqrt(area / np.pi) * px, np.nan)
+    center = _to_world(ci, cj, height, width, convention)  # (F, K, 2)
+    radius = np.where(visible, np.sqrt(area / np.pi) * _pixel(height, width, convention)[0], np.nan)
     box = (stats[..., mom.J_MAX] - stats[..., mom.J_MIN] + 1) * (
         stats[..., mom.I_MAX] - stats[..., mom.I_MIN] + 1
     )
@@ -157,6 +171,60 @@ def _states_from_moments(stats: np.ndarray, min_area: int, height: int, width: i
     shape[visible & (fill >= SQUARE_MIN_FILL)] = SHAPE_SQUARE
     shape[visible & (stats[..., mom.HOLE] == 1)] = SHAPE_RING
     return center, radius, area, visible, fill, shape
+
+
+def object_stats(
+    frames: np.ndarray, rule: ColorRule, centres: np.ndarray, min_area: int, convention: str
+) -> np.ndarray:
+    """Moments of several objects of one colour, one 8-connected component each: frames (T, H, W, 3) of one
+    video, centres (T, m, 2) the m true objects' world centres -> stats (T, m, N_STATS).
+
+    In every frame the colour's mask is split into 8-connected components; those of at least ``min_area``
+    pixels are matched to the true objects by a minimum-total-distance assignment between component centroid
+    and true centre (``scipy.optimize.linear_sum_assignment``). An object left without a component (fewer
+    components than objects, e.g. two touching discs that merge into one) has area 0: not detected; extra
+    components (stray blobs) are ignored."""
+    from scipy import ndimage
+    from scipy.optimize import linear_sum_assignment
+
+    n_frames, height, width, _ = frames.shape
+    m = centres.shape[1]
+    out = np.zeros((n_frames, m, mom.N_STATS), dtype=np.int64)
+    out[..., mom.J_MIN], out[..., mom.I_MIN], out[..., mom.J_MAX], out[..., mom.I_MAX] = width, height, -1, -1
+    lo, hi = np.array(rule.lo, np.int16), np.array(rule.hi, np.int16)
+    eight = np.ones((3, 3), dtype=bool)
+    for t in range(n_frames):
+        mask = np.all((frames[t] >= lo) & (frames[t] <= hi), axis=-1)  # (H, W)
+        labels, n = ndimage.label(mask, structure=eight)
+        if n == 0:
+            continue
+        ii, jj = np.nonzero(labels)
+        lab = labels[ii, jj] - 1  # component of each mask pixel
+        area = np.bincount(lab, minlength=n)
+        sum_i = np.bincount(lab, weights=ii, minlength=n)
+        sum_j = np.bincount(lab, weights=jj, minlength=n)
+        comps = np.nonzero(area >= min_area)[0]
+        if not len(comps):
+            continue
+        world = _to_world(sum_i[comps] / area[comps], sum_j[comps] / area[comps], height, width, convention)
+        cost = np.linalg.norm(world[:, None, :] - centres[t][None, :, :], axis=-1)  # (components, objects)
+        cost = np.where(np.isfinite(cost), cost, 1e9)  # an object without a true centre is matched last
+        boxes = ndimage.find_objects(labels)
+        for c, k in zip(*linear_sum_assignment(cost), strict=True):
+            comp = comps[c]
+            rows, cols = boxes[comp]
+            ci = int(np.floor(sum_i[comp] / area[comp] + 0.5))
+            cj = int(np.floor(sum_j[comp] / area[comp] + 0.5))
+            out[t, k] = [
+                area[comp], round(sum_j[comp]), round(sum_i[comp]), cols.start, cols.stop - 1, rows.start,
+                rows.stop - 1, int(labels[ci, cj] != comp + 1),
+            ]  # fmt: skip
+    return out
+
+
+def object_states(stats: np.ndarray, parsed: ParsedStates) -> tuple[np.ndarray, ...]:
+    """``object_stats`` output (T, m, N_STATS) -> center (T, m, 2), radius, area, visible, fill, shape."""
+    return _states_from_moments(stats, parsed.min_area, parsed.height, parsed.width, parsed.convention)
 
 
 def keep_largest_blob(frames: np.ndarray, stats: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -231,4 +299,7 @@ def parse(
         shape=shape.reshape(n, t, k),
         height=height,
         width=width,
+        palette=palette,
+        min_area=min_area,
+        convention=convention,
     )
