@@ -143,7 +143,9 @@ def test_bad_phyworld_file_and_preview_arguments(tmp_path, capsys, stored_collis
     assert_one_line_error(code, err, "video_streams")
     code, _, err = run(capsys, "convert", src, "--to", "other", "--out", tmp_path / "o.h5")
     assert_one_line_error(code, err, "--to")
-    code, _, err = run(capsys, "convert", tmp_path / "none.hdf5", "--to", "phylaw", "--out", tmp_path / "o.h5")
+    code, _, err = run(
+        capsys, "convert", tmp_path / "none.hdf5", "--to", "phylaw", "--out", tmp_path / "o.h5"
+    )
     assert_one_line_error(code, err, "none.hdf5: no such file")  # not "truncated or corrupt?"
     code, _, err = run(capsys, "preview", stored_collision, "--index", "99", "--out", tmp_path / "a.gif")
     assert_one_line_error(code, err, "out of range")

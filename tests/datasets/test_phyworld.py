@@ -222,7 +222,9 @@ def test_interrupted_export_and_import_resume(tmp_path, monkeypatch):
     released = released_style_file(tmp_path / "collision_eval.hdf5")
     whole = open_dataset(convert(released, "phylaw", tmp_path / "whole.h5", progress=False))
     seen: list[str] = []
-    monkeypatch.setattr(phyworld, "_import_chunk", _interrupted_at_second(phyworld._import_chunk, seen, lambda j: j.name))
+    monkeypatch.setattr(
+        phyworld, "_import_chunk", _interrupted_at_second(phyworld._import_chunk, seen, lambda j: j.name)
+    )
     with pytest.raises(KeyboardInterrupt):
         convert(released, "phylaw", tmp_path / "imp.h5", progress=False)
     assert not (tmp_path / "imp.h5").exists()

@@ -43,3 +43,11 @@ def test_bad_arguments(stored_collision):
         VideoDataset(stored_collision, indices=[24])
     with pytest.raises(PhylawError, match="n_frames"):
         VideoDataset(stored_collision, n_frames=33)
+
+
+def test_items_carry_the_v2_states(stored_collision):
+    _, states, _ = VideoDataset(stored_collision, indices=[4], n_frames=10)[0]
+    assert states["angle"].shape == (10, 2)  # per-frame fields are cut to n_frames
+    assert states["present"].tolist() == [True, True]
+    assert states["event_time"].shape == (1,)
+    assert states["event_a"].tolist() == ([0] if np.isfinite(float(states["contact_time"])) else [-1])

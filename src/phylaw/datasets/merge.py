@@ -10,7 +10,7 @@ from tqdm.auto import tqdm
 from phylaw.datasets.reader import PhylawDataset, open_dataset
 from phylaw.datasets.store import STATE_FIELDS, DatasetWriter, RowBlock
 from phylaw.errors import PhylawError
-from phylaw.sim.trajectory import Trajectories
+from phylaw.sim.states import States
 
 MERGE_BLOCK_ROWS = 4096
 
@@ -26,7 +26,7 @@ def merge(inputs: str | Path | list[str | Path], out: str | Path, *, progress: b
             if done.fingerprint == ds.fingerprint and len(done) == len(ds):
                 return out
         raise PhylawError(f"{out} exists and holds another dataset; remove it or choose another --out")
-    writer = DatasetWriter(out, ds.config)
+    writer = DatasetWriter(out, ds.config, n_events=ds.n_events, n_vertices=ds.n_vertices)
     try:
         with tqdm(
             total=len(ds), initial=writer.rows_written, unit="video", desc="merge", disable=not progress
@@ -42,7 +42,7 @@ def merge(inputs: str | Path | list[str | Path], out: str | Path, *, progress: b
 
 
 def _block(ds: PhylawDataset, a: int, b: int) -> RowBlock:
-    traj = Trajectories(
+    traj = States(
         scenario=ds.scenario, dt=ds.config.dt, **{n: ds.read(f"states/{n}", a, b) for n in STATE_FIELDS}
     )
     labels = ds.labels_slice(a, b)

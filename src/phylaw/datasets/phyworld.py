@@ -24,13 +24,13 @@ from tqdm.auto import tqdm
 
 from phylaw.datasets.build import ordered_map, resolve_workers
 from phylaw.datasets.reader import DatasetLabels, _open_h5, open_dataset
-from phylaw.datasets.store import DatasetConfig, DatasetWriter, RowBlock, compress_video, partial_path
+from phylaw.datasets.store import DatasetConfig, DatasetWriter, RowBlock, compress_video
 from phylaw.errors import PhylawError
-from phylaw.io import decode_mp4, encode_mp4
+from phylaw.io import decode_mp4, encode_mp4, partial_path
 from phylaw.render.palette import BLUE, RED
 from phylaw.sim.kinematics import GRAVITY, elastic_velocities, fully_in_view
 from phylaw.sim.registry import PARAM_NAMES, get_scenario
-from phylaw.sim.trajectory import FRAME_DT, SHAPE_DISC, Trajectories
+from phylaw.sim.states import FRAME_DT, SHAPE_DISC, States
 
 log = logging.getLogger(__name__)
 
@@ -200,9 +200,7 @@ def _infer_scenario(f: h5py.File, first: str) -> str:
     raise PhylawError(f"{f.filename}: cannot tell the scenario from init_streams {init.shape} / {pos.shape}")
 
 
-def rebuild_states(
-    scenario: str, params: np.ndarray, position: np.ndarray, time_offset: float
-) -> Trajectories:
+def rebuild_states(scenario: str, params: np.ndarray, position: np.ndarray, time_offset: float) -> States:
     """States of phyworld videos: params (n, P) in phyworld order, position (n, T, K, 2)."""
     n, t, k, _ = position.shape
     times = time_offset + FRAME_DT * np.arange(t)  # (T,)
@@ -229,10 +227,11 @@ def rebuild_states(
         if scenario == "parabola":
             vel[..., 0, 1] = -GRAVITY * times[None, :]
         color = np.full((n, 1), RED, np.uint8)
-    return Trajectories(
+    contact = {"contact_time": contact_time, "contact_frame": contact_frame}  # one event (slots 0, 1)
+    return States(
         scenario=scenario, position=position, velocity=vel, radius=r.copy(), color=color,
         shape=np.full((n, k), SHAPE_DISC, np.uint8), in_view=fully_in_view(position, r),
-        contact_time=contact_time, contact_frame=contact_frame,
+        **(contact if get_scenario(scenario).has_contact_phase else {}),
     )  # fmt: skip
 
 

@@ -10,8 +10,8 @@ import imageio.v3 as iio
 import numpy as np
 
 from phylaw.datasets.reader import PhylawDataset, open_dataset
-from phylaw.datasets.store import partial_path
 from phylaw.errors import PhylawError
+from phylaw.io import write_bytes
 
 SHEET_FRAMES = 8  # frames per video on a PNG contact sheet (evenly spaced)
 GAP = 2  # pixels between tiles
@@ -136,8 +136,4 @@ def preview(
             # H.264 needs even sizes: pad odd ones with one white row/column (nothing of the video is cut)
             pad = ((0, 0), (0, movie.shape[1] % 2), (0, movie.shape[2] % 2), (0, 0))
             data = encode_mp4(np.pad(movie, pad, constant_values=255), fps=fps)
-    tmp = partial_path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp.write_bytes(data)
-    tmp.replace(out)
-    return out
+    return write_bytes(out, data)

@@ -1,5 +1,11 @@
 """Reading dataset files: one file, or the shards of one dataset read together (docs/formats.md).
 
+Format v2 and v1 files both open; a v1 file (phylaw before format 2) is read as v2, its missing states filled
+as the closed forms have them (angle 0, every slot present, nothing static, half_size = (r, r), no vertices,
+and for a scenario with a contact phase one event between slots 0 and 1 from ``contact_time`` /
+``contact_frame``). An unknown ``format_version``, or states that disagree with each other or with the frames,
+is a one-line error naming the file and the fields.
+
 Nothing large is loaded at open: parameters, states and frames are read in slices on demand, so a 3M-video
 dataset opens instantly. h5py handles are opened lazily and per process, so a :class:`PhylawDataset` can be
 pickled into DataLoader workers.
@@ -18,16 +24,32 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from phylaw.datasets.store import FORMAT, FORMAT_VERSION, PARTIAL_SUFFIX, STATE_FIELDS, DatasetConfig
+from phylaw.datasets.store import (
+    FORMAT,
+    PARTIAL_SUFFIX,
+    READ_VERSIONS,
+    STATE_FIELDS,
+    V1_STATE_FIELDS,
+    DatasetConfig,
+)
 from phylaw.errors import PhylawError
 from phylaw.sim.splits import Labels
-from phylaw.sim.trajectory import Trajectories
+from phylaw.sim.states import FIELD_LAYOUT, States, check_shapes
 
-REQUIRED = ("params", "labels/split", "labels/level", "labels/index", *(f"states/{n}" for n in STATE_FIELDS))
+_ROWS = ("params", "labels/split", "labels/level", "labels/index")
+REQUIRED = (*_ROWS, *(f"states/{n}" for n in STATE_FIELDS))  # format v2
+REQUIRED_V1 = (*_ROWS, *(f"states/{n}" for n in V1_STATE_FIELDS))
+COMPAT_FIELDS = ("contact_time", "contact_frame")  # v1 fields, read from the first event of a v2 file
+_LAYOUTS = {
+    1: tuple((name, dtype, after) for name, (after, dtype) in V1_STATE_FIELDS.items()),
+    2: FIELD_LAYOUT,
+}
+_FRAMES_LAYOUT = (("frames", "uint8", ("T", "H", "W", "3")),)
 
 
 # Per-video labels are the testbed's own type: split ("train" | "id" | "ood"), level, index in the split.
 DatasetLabels = Labels
+
 
 @dataclass(frozen=True)
 class _Part:
@@ -35,6 +57,16 @@ class _Part:
     shard: tuple[int, int]
     row_start: int
     n_rows: int
+    version: int
+    layout: tuple[int, int, int, int]  # (T, K, E, V) of the states as read (v2)
+
+
+def _v1_events(scenario: str) -> int:
+    """Event slots of a v1 file read as v2: one for a scenario with a contact phase, none otherwise."""
+    from phylaw.sim.registry import SCENARIOS
+
+    sc = SCENARIOS.get(scenario)
+    return 1 if sc is None or sc.has_contact_phase else 0
 
 
 def _open_h5(path: Path) -> h5py.File:
@@ -48,27 +80,60 @@ def _open_h5(path: Path) -> h5py.File:
 
 
 def _describe(path: Path) -> tuple[_Part, str]:
-    """Validate one file's header; return its part and its config_json."""
+    """Validate one file's header and layout; return its part and its config_json."""
     with _open_h5(path) as f:
         if f.attrs.get("format") != FORMAT:
             raise PhylawError(
                 f"{path}: not a phylaw dataset file (format attribute {f.attrs.get('format')!r})"
             )
-        if int(f.attrs.get("format_version", -1)) != FORMAT_VERSION:
-            raise PhylawError(f"{path}: unsupported format_version {f.attrs.get('format_version')}")
-        missing = [k for k in REQUIRED if k not in f]
+        raw_version = f.attrs.get("format_version", None)
+        try:
+            version = int(raw_version)
+        except (TypeError, ValueError):
+            version = -1
+        if version not in READ_VERSIONS:
+            shown = raw_version.item() if isinstance(raw_version, np.generic) else raw_version
+            raise PhylawError(
+                f"{path}: unknown format_version {shown!r} (this phylaw reads "
+                f"{', '.join(map(str, READ_VERSIONS))}); a newer phylaw may read it"
+            )
+        required = REQUIRED if version == 2 else REQUIRED_V1
+        missing = [k for k in required if k not in f]
         if missing:
             raise PhylawError(f"{path}: dataset file is missing {', '.join(missing)}")
         n = int(f.attrs["n_videos"])
         if int(f.attrs.get("rows_written", n)) != n:
             raise PhylawError(f"{path}: incomplete file ({f.attrs['rows_written']} of {n} rows)")
-        bad = [k for k in REQUIRED if f[k].shape[0] != n]
-        if bool(f.attrs["frames_stored"]) and ("frames" not in f or f["frames"].shape[0] != n):
+        bad = [k for k in required if f[k].shape[0] != n]
+        frames_stored = bool(f.attrs["frames_stored"])
+        if frames_stored and ("frames" not in f or f["frames"].shape[0] != n):
             bad.append("frames")
         if bad:
             raise PhylawError(f"{path}: {', '.join(bad)} do not have {n} rows")
-        i, k = (int(x) for x in str(f.attrs.get("shard", "0/1")).split("/"))
-        return _Part(path, (i, k), int(f.attrs.get("row_start", 0)), n), str(f.attrs["config_json"])
+        shapes = {k.split("/", 1)[1]: f[k].shape for k in required if k.startswith("states/")}
+        if frames_stored:
+            shapes["frames"] = f["frames"].shape
+        check_shapes(shapes, _LAYOUTS[version] + _FRAMES_LAYOUT, what=f"{path}: states and frames")
+        config_json = str(f.attrs["config_json"])
+        config = DatasetConfig.from_json(config_json)
+        _, t, k, _ = shapes["position"]
+        if (t, k) != (config.n_frames, config.n_objects):
+            raise PhylawError(
+                f"{path}: states have {t} frames and {k} objects, the header says {config.n_frames} frames and "
+                f"{config.n_objects} objects"
+            )
+        res = config.resolution
+        if frames_stored and tuple(shapes["frames"][2:4]) != (res, res):
+            raise PhylawError(
+                f"{path}: frames are {shapes['frames'][2:4]} pixels, the header says {res}x{res}"
+            )
+        if version == 2:
+            e, v = shapes["event_time"][1], shapes["vertices"][2]
+        else:
+            e, v = _v1_events(config.scenario), 0
+        i, nsh = (int(x) for x in str(f.attrs.get("shard", "0/1")).split("/"))
+        part = _Part(path, (i, nsh), int(f.attrs.get("row_start", 0)), n, version, (t, k, e, v))
+        return part, config_json
 
 
 def resolve_paths(path: str | Path | list[str | Path]) -> list[Path]:
@@ -107,6 +172,12 @@ class PhylawDataset:
         if len(configs) != 1:
             raise PhylawError(f"{files[0].parent}: shard files belong to different datasets (configs differ)")
         parts = sorted((part for part, _ in described), key=lambda q: q.row_start)
+        layouts = {q.layout for q in parts}
+        if len(layouts) != 1:
+            raise PhylawError(
+                f"{files[0].parent}: shard files have different states layouts (T, K, E, V): "
+                f"{', '.join(map(str, sorted(layouts)))}"
+            )
         self.config = DatasetConfig.from_json(configs.pop())
         self._check_cover(parts)
         self.parts = tuple(parts)
@@ -185,6 +256,23 @@ class PhylawDataset:
     def paths(self) -> tuple[Path, ...]:
         return tuple(q.path for q in self.parts)
 
+    @property
+    def n_objects(self) -> int:
+        return self.parts[0].layout[1]
+
+    @property
+    def n_events(self) -> int:
+        return self.parts[0].layout[2]
+
+    @property
+    def n_vertices(self) -> int:
+        return self.parts[0].layout[3]
+
+    @property
+    def format_versions(self) -> tuple[int, ...]:
+        """The format version of each file (shards written by different phylaw versions may differ)."""
+        return tuple(q.version for q in self.parts)
+
     @cached_property
     def fingerprint(self) -> str:
         """blake2b of the content config (incl. seed) and the parameters of every row, in order."""
@@ -214,6 +302,48 @@ class PhylawDataset:
         return out[0] if len(out) == 1 else np.concatenate(out)
 
     def _read_part(self, part: int, name: str, rows: slice | np.ndarray) -> np.ndarray:
+        """Rows of ``name`` in one file, as format v2 (v1 files: the missing states filled, see module doc)."""
+        field = name[len("states/") :] if name.startswith("states/") else None
+        version = self.parts[part].version
+        if field is not None and version == 1 and field not in V1_STATE_FIELDS:
+            return self._v1_state(part, field, rows)
+        if field in COMPAT_FIELDS and version >= 2:  # the first event
+            kind = "time" if field == "contact_time" else "frame"
+            events = self._raw(part, f"states/event_{kind}", rows)  # (n, E)
+            if events.shape[1]:
+                return events[:, 0]
+            return (
+                np.full(events.shape[0], np.nan) if kind == "time" else np.full(events.shape[0], -1, np.int32)
+            )
+        return self._raw(part, name, rows)
+
+    def _v1_state(self, part: int, field: str, rows: slice | np.ndarray) -> np.ndarray:
+        """A v2 state field of a v1 file, from the fields v1 stored."""
+        if field not in STATE_FIELDS:
+            raise PhylawError(f"{self.parts[part].path}: no states/{field} in a phylaw dataset")
+        t, k, e, _ = self.parts[part].layout
+        if field == "half_size":
+            return np.repeat(self._raw(part, "states/radius", rows)[..., None], 2, axis=-1)
+        contact = self._raw(part, "states/contact_time", rows)  # (n,): the row count, and the v1 events
+        n = contact.shape[0]
+        if field == "angle":
+            return np.zeros((n, t, k))
+        if field == "present":
+            return np.ones((n, k), bool)
+        if field == "static":
+            return np.zeros((n, k), bool)
+        if field == "vertices":
+            return np.full((n, k, 0, 2), np.nan)
+        has = np.isfinite(contact)[:, None]  # (n, 1)
+        events = {
+            "event_time": lambda: contact[:, None],
+            "event_frame": lambda: self._raw(part, "states/contact_frame", rows).astype(np.int32)[:, None],
+            "event_a": lambda: np.where(has, 0, -1).astype(np.int16),
+            "event_b": lambda: np.where(has, 1, -1).astype(np.int16),
+        }
+        return events[field]()[:, :e]
+
+    def _raw(self, part: int, name: str, rows: slice | np.ndarray) -> np.ndarray:
         try:
             return self._file(part)[name][rows]
         except (OSError, KeyError) as exc:
@@ -236,20 +366,20 @@ class PhylawDataset:
         level = self.read("labels/level", start, stop).astype(str)
         return DatasetLabels(split, level, self.read("labels/index", start, stop))
 
-    def trajectories(self, indices: np.ndarray | slice | None = None) -> Trajectories:
+    def trajectories(self, indices: np.ndarray | slice | None = None) -> States:
         """States of the selected videos (all of them only when ``indices`` is None: mind the memory)."""
         if indices is None or isinstance(indices, slice):
             start, stop, step = (indices or slice(None)).indices(len(self))
             kw = {n: self.read(f"states/{n}", start, max(start, stop)) for n in STATE_FIELDS}
             if step != 1:
                 kw = {n: v[::step] for n, v in kw.items()}
-            return Trajectories(scenario=self.scenario, dt=self.config.dt, **kw)
+            return States(scenario=self.scenario, dt=self.config.dt, **kw)
         idx = np.asarray(indices, dtype=np.int64).reshape(-1)
         if idx.size and (idx.min() < 0 or idx.max() >= len(self)):
             raise PhylawError(f"video index out of range 0..{len(self) - 1}: {idx.min()}..{idx.max()}")
         uniq, inverse = np.unique(idx, return_inverse=True)  # h5py reads increasing indices
         kw = {n: self.take(f"states/{n}", uniq)[inverse] for n in STATE_FIELDS}
-        return Trajectories(scenario=self.scenario, dt=self.config.dt, **kw)
+        return States(scenario=self.scenario, dt=self.config.dt, **kw)
 
     def take(self, name: str, rows: np.ndarray) -> np.ndarray:
         """Rows ``rows`` (sorted, unique) of dataset ``name``, across shards (h5py point selection)."""
@@ -261,9 +391,10 @@ class PhylawDataset:
         return np.concatenate(out)
 
     def states(self, i: int) -> dict[str, np.ndarray]:
-        """States of video i as numpy arrays (position (T, K, 2), radius (K,), contact_frame (), ...)."""
+        """States of video i as numpy arrays: every v2 field (position (T, K, 2), radius (K,), event_time (E,),
+        ...) and the v1 views contact_time (), contact_frame ()."""
         self._check_index(i)
-        return {n: self.read(f"states/{n}", i, i + 1)[0] for n in STATE_FIELDS}
+        return {n: self.read(f"states/{n}", i, i + 1)[0] for n in (*STATE_FIELDS, *COMPAT_FIELDS)}
 
     def frames(self, i: int, resolution: int | None = None) -> np.ndarray:
         """Video i as uint8 (T, H, W, 3): stored bytes, or rendered from the states (identical bytes).

@@ -1,4 +1,6 @@
-"""The dataset file (docs/formats.md, format ``phylaw-dataset`` v1): a chunked writer and a lazy reader.
+"""The dataset file (docs/formats.md, format ``phylaw-dataset`` v2): a chunked, resumable writer.
+
+v2 stores every ``sim.states.States`` field under ``states/`` (the reader also opens v1 files).
 
 Writing goes to ``NAME.partial``; ``rows_written`` (a root attribute, flushed after every block) lets an
 interrupted file resume, and :func:`finalize` fsyncs and renames it to ``NAME`` only once every row is there.
@@ -20,17 +22,23 @@ import h5py
 import numpy as np
 
 from phylaw.errors import PhylawError
-from phylaw.sim.trajectory import FRAME_DT, Trajectories
+from phylaw.io import PARTIAL_SUFFIX as PARTIAL_SUFFIX  # re-exported: the one naming order
+from phylaw.io import fsync_dir, partial_path
+from phylaw.sim.states import ARRAY_FIELDS, FIELD_LAYOUT, FRAME_DT, States
 
 FORMAT = "phylaw-dataset"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READ_VERSIONS = (1, 2)  # the versions datasets.reader opens
 FRAME_GZIP_LEVEL = 1  # see benchmarks/generate.py and docs/datasets.md
 STATE_CHUNK_ROWS = 4096
 LABEL_STRLEN = 24
-PARTIAL_SUFFIX = ".partial"
 
-# name -> (per-video shape after N given (T, K), dtype); shapes use "T" and "K" placeholders
+# v2: name -> (per-video shape after N in terms of T, K, V, E, dtype): every States field
 STATE_FIELDS: dict[str, tuple[tuple[str, ...], str]] = {
+    name: (after, dtype) for name, dtype, after in FIELD_LAYOUT
+}
+# v1 (phylaw before format 2): the fields it stored
+V1_STATE_FIELDS: dict[str, tuple[tuple[str, ...], str]] = {
     "position": (("T", "K", "2"), "float64"),
     "velocity": (("T", "K", "2"), "float64"),
     "radius": (("K",), "float64"),
@@ -93,7 +101,7 @@ class RowBlock:
     start: int
     stop: int
     params: np.ndarray  # (n, P) float64
-    trajectories: Trajectories
+    trajectories: States
     split: np.ndarray  # (n,) str
     level: np.ndarray  # (n,) str
     index: np.ndarray  # (n,) int64
@@ -112,10 +120,6 @@ def shard_path(out: Path, shard: int, n_shards: int) -> Path:
     return out.with_name(f"{out.stem}.shard-{shard:05d}-of-{n_shards:05d}{suffix}")
 
 
-def partial_path(path: Path) -> Path:
-    return Path(str(path) + PARTIAL_SUFFIX)
-
-
 def _str_dtype() -> Any:
     return np.dtype(f"S{LABEL_STRLEN}")  # fixed-length ASCII: compact and fast for 3M rows
 
@@ -128,7 +132,12 @@ def _encode(values: np.ndarray) -> np.ndarray:
 
 
 class DatasetWriter:
-    """Writes one dataset file under ``NAME.partial`` block by block; resumable (``rows_written``)."""
+    """Writes one dataset file under ``NAME.partial`` block by block; resumable (``rows_written``).
+
+    The states layout (object slots K = ``config.n_objects``, events E, polygon vertices V) is fixed by the
+    first block written, or up front by ``n_events`` / ``n_vertices``; a later block with fewer events or
+    vertices is padded (``States.padded``), one with more is an error.
+    """
 
     def __init__(
         self,
@@ -136,11 +145,15 @@ class DatasetWriter:
         config: DatasetConfig,
         shard: tuple[int, int] = (0, 1),
         rows: tuple[int, int] | None = None,
+        *,
+        n_events: int | None = None,
+        n_vertices: int | None = None,
     ) -> None:
         self.final = Path(final)
         self.partial = partial_path(self.final)
         self.config = config
         self.shard = shard
+        self._layout = None if n_events is None and n_vertices is None else (n_events or 0, n_vertices or 0)
         # this file holds rows [row_start, row_stop) of the whole dataset (all of it unless sharded)
         self.row_start, self.row_stop = rows if rows is not None else (0, config.n_videos)
         self.n_rows = self.row_stop - self.row_start
@@ -155,6 +168,7 @@ class DatasetWriter:
             try:
                 f = h5py.File(self.partial, "r+")
                 same = f.attrs.get("config_json") == json.dumps(self.config.to_dict(), sort_keys=True)
+                same = same and int(f.attrs.get("format_version", -1)) == FORMAT_VERSION
                 if same and "rows_written" in f.attrs:
                     return f
                 f.close()
@@ -173,7 +187,7 @@ class DatasetWriter:
 
     def _create_layout(self, f: h5py.File) -> None:
         c = self.config
-        n, t, k, res = self.n_rows, c.n_frames, c.n_objects, c.resolution
+        n, t, res = self.n_rows, c.n_frames, c.resolution
         from phylaw import __version__
 
         f.attrs.update(
@@ -191,10 +205,6 @@ class DatasetWriter:
             "params", (n, len(c.param_names)), "float64", chunks=(rows, len(c.param_names)), **kw
         )
         p.attrs["names"] = list(c.param_names)
-        sizes = {"T": t, "K": k, "2": 2}
-        for name, (shape, dtype) in STATE_FIELDS.items():
-            full = (n, *(sizes[s] for s in shape))
-            f.create_dataset(f"states/{name}", full, dtype, chunks=(rows, *full[1:]), **kw)
         f.create_dataset("labels/split", (n,), _str_dtype(), chunks=(rows,), **kw)
         f.create_dataset("labels/level", (n,), _str_dtype(), chunks=(rows,), **kw)
         f.create_dataset("labels/index", (n,), "int64", chunks=(rows,), **kw)
@@ -203,16 +213,53 @@ class DatasetWriter:
                 "frames", (n, t, res, res, 3), "uint8", chunks=(1, t, res, res, 3),
                 compression="gzip", compression_opts=FRAME_GZIP_LEVEL, track_times=False,
             )  # fmt: skip
+        if self._layout is not None:
+            self._create_states(f, *self._layout)
+
+    def _create_states(self, f: h5py.File, n_events: int, n_vertices: int) -> None:
+        """The ``states/`` datasets for K = config.n_objects, E events and V vertices (attributes too)."""
+        c = self.config
+        n = self.n_rows
+        rows = max(1, min(n, STATE_CHUNK_ROWS))
+        kw = {"compression": "gzip", "compression_opts": 1, "shuffle": True, "track_times": False}
+        sizes = {"T": c.n_frames, "K": c.n_objects, "E": int(n_events), "V": int(n_vertices), "2": 2}
+        for name, (shape, dtype) in STATE_FIELDS.items():
+            full = (n, *(sizes[s] for s in shape))
+            if 0 in full[1:]:  # an empty axis (no events, no polygons): nothing to chunk or compress
+                f.create_dataset(f"states/{name}", full, dtype, track_times=False)
+            else:
+                f.create_dataset(f"states/{name}", full, dtype, chunks=(rows, *full[1:]), **kw)
+        f.attrs.update({"n_objects": c.n_objects, "n_events": int(n_events), "n_vertices": int(n_vertices)})
+
+    def _fit(self, states: States) -> States:
+        """``states`` in this file's layout (created from the first block when not fixed yet)."""
+        f = self.file
+        if "states/position" not in f:
+            self._create_states(f, states.n_events, states.n_vertices)
+        k, e, v = (int(f.attrs[a]) for a in ("n_objects", "n_events", "n_vertices"))
+        if states.n_frames != self.config.n_frames or states.n_objects != k:
+            raise PhylawError(
+                f"{self.final}: a block of {states.n_frames} frames and {states.n_objects} object slots does "
+                f"not fit a file of {self.config.n_frames} frames and {k} slots"
+            )
+        if states.n_events > e or states.n_vertices > v:
+            raise PhylawError(
+                f"{self.final}: a block with {states.n_events} events and {states.n_vertices} vertices does "
+                f"not fit a file laid out for {e} and {v}"
+            )
+        return states.padded(k, e, v)
 
     def write(self, block: RowBlock) -> None:
         """Write rows [block.start, block.stop) (blocks must come in order) and flush."""
         if block.start != self.rows_written:
             raise RuntimeError(f"block starts at {block.start}, expected {self.rows_written}")
         f, s = self.file, slice(block.start, block.stop)
+        states = self._fit(block.trajectories)
         f["params"][s] = block.params
-        traj = block.trajectories
-        for name in STATE_FIELDS:
-            f[f"states/{name}"][s] = getattr(traj, name)
+        for name in ARRAY_FIELDS:
+            value = getattr(states, name)
+            if value.size:
+                f[f"states/{name}"][s] = value
         f["labels/split"][s] = _encode(block.split)
         f["labels/level"][s] = _encode(block.level)
         f["labels/index"][s] = np.asarray(block.index, dtype=np.int64)
@@ -229,15 +276,13 @@ class DatasetWriter:
         """Check completeness, fsync, and rename ``NAME.partial`` → ``NAME``."""
         if self.rows_written != self.n_rows:
             raise RuntimeError(f"{self.partial}: {self.rows_written} of {self.n_rows} rows written")
+        if "states/position" not in self.file:  # no rows at all: an empty layout
+            self._create_states(self.file, 0, 0)
         self.file.close()
         with self.partial.open("rb") as fh:
             os.fsync(fh.fileno())
         self.partial.replace(self.final)
-        dir_fd = os.open(self.final.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        fsync_dir(self.final.parent)
         return self.final
 
     def close(self) -> None:

@@ -15,8 +15,9 @@ class VideoDataset(torch.utils.data.Dataset):
     """Item j = video ``indices[j]``: ``(frames, states, labels)``.
 
     frames: uint8 tensor (T, H, W, 3) at ``resolution`` (default: the file's; another resolution is rendered
-    from the states, exactly). states: dict of tensors (position (T, K, 2), velocity (T, K, 2), radius (K,),
-    color (K,), shape (K,), in_view (T, K), contact_time (), contact_frame ()). labels: dict with ``split``,
+    from the states, exactly). states: dict of tensors, every ``States`` field of the video (position (T, K, 2),
+    velocity, angle (T, K), in_view (T, K), present (K,), radius (K,), ..., event_time (E,), ...) and
+    contact_time (), contact_frame (). labels: dict with ``split``,
     ``level`` (str) and ``index`` (int). ``n_frames`` keeps the first n frames (frames and per-frame states).
     h5py files are opened lazily in each DataLoader worker.
     """
@@ -54,7 +55,7 @@ class VideoDataset(torch.utils.data.Dataset):
         raw = self.data.states(i)
         states = {}
         for name, value in raw.items():
-            if name in ("position", "velocity", "in_view"):
+            if name in ("position", "velocity", "angle", "in_view"):
                 value = value[:t]
             states[name] = torch.from_numpy(np.ascontiguousarray(value))
         lab = self.data.labels_slice(i, i + 1)

@@ -174,28 +174,7 @@ class States:
 
     def check(self) -> None:
         """PhylawError naming the fields whose shapes disagree (N, T, K, V, E must be one value each)."""
-        dims: dict[str, dict[int, list[str]]] = {}
-        for name, _, after in FIELD_LAYOUT:
-            arr = getattr(self, name)
-            if arr.ndim != 1 + len(after):
-                raise PhylawError(
-                    f"states: {name} must have {1 + len(after)} dimensions (N, {', '.join(after)}), "
-                    f"got shape {arr.shape}"
-                )
-            for dim, size in zip(("N", *after), arr.shape, strict=True):
-                dims.setdefault(dim, {}).setdefault(int(size), []).append(name)
-        for dim, by_size in dims.items():
-            if dim == "2":
-                if set(by_size) != {2}:
-                    bad = [f for s, names in by_size.items() if s != 2 for f in names]
-                    raise PhylawError(f"states: the last axis of {', '.join(bad)} must have 2 entries (x, y)")
-            elif len(by_size) > 1:  # name every field off the majority, and the majority by its first field
-                major = max(by_size, key=lambda size: len(by_size[size]))
-                odd = [f"{f} has {size}" for size, names in by_size.items() if size != major for f in names]
-                raise PhylawError(
-                    f"states: fields disagree on {_DIM_WORDS[dim]}: {', '.join(odd)}, "
-                    f"{by_size[major][0]} has {major}"
-                )
+        check_shapes({name: getattr(self, name).shape for name in ARRAY_FIELDS})
 
     # ------------------------------------------------------------------ sizes
 
@@ -296,6 +275,39 @@ class States:
         padded = [p.padded(k, e, v) for p in parts]
         kw = {name: np.concatenate([getattr(p, name) for p in padded]) for name in ARRAY_FIELDS}
         return replace(first, **kw)
+
+
+def check_shapes(
+    shapes: dict[str, tuple[int, ...]],
+    layout: tuple[tuple[str, str, tuple[str, ...]], ...] = FIELD_LAYOUT,
+    what: str = "states",
+) -> None:
+    """PhylawError (one line, starting with ``what``) unless ``shapes`` (field -> array shape, every field of
+    ``layout``) agree on N, T, K, V, E and fixed-size axes ("2", "3") have that size. Fields of ``layout``
+    missing from ``shapes`` are skipped; a layout may name other axes (e.g. "H" for frames)."""
+    dims: dict[str, dict[int, list[str]]] = {}
+    for name, _, after in layout:
+        if name not in shapes:
+            continue
+        shape = tuple(int(x) for x in shapes[name])
+        if len(shape) != 1 + len(after):
+            raise PhylawError(
+                f"{what}: {name} must have {1 + len(after)} dimensions (N, {', '.join(after)}), got shape {shape}"
+            )
+        for dim, size in zip(("N", *after), shape, strict=True):
+            dims.setdefault(dim, {}).setdefault(size, []).append(name)
+    for dim, by_size in dims.items():
+        if dim.isdigit():
+            bad = [f for size, names in by_size.items() if size != int(dim) for f in names]
+            if bad:
+                raise PhylawError(f"{what}: the last axis of {', '.join(bad)} must have {dim} entries")
+        elif len(by_size) > 1:  # name every field off the majority, and the majority by its first field
+            major = max(by_size, key=lambda size: len(by_size[size]))
+            odd = [f"{f} has {size}" for size, names in by_size.items() if size != major for f in names]
+            raise PhylawError(
+                f"{what}: fields disagree on {_DIM_WORDS.get(dim, dim)}: {', '.join(odd)}, "
+                f"{by_size[major][0]} has {major}"
+            )
 
 
 _DIM_WORDS = {
