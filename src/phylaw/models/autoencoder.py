@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from phylaw.errors import PhylawError
+from phylaw.io import atomic_path
 from phylaw.models.vae import VAEConfig, VideoVAE
 
 VAE_WEIGHTS = "vae.pt"
@@ -173,9 +174,8 @@ def save_video_vae(
         "state_dict": vae.state_dict(),
         "extra": extra or {},
     }
-    tmp = path.with_name(path.name + ".partial")
-    torch.save(payload, tmp)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
 
 
 def load_video_vae(path: str | Path, map_location: str | torch.device = "cpu") -> VideoVAEAutoencoder:

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from phylaw.errors import PhylawError
+from phylaw.io import atomic_path, write_text
 
 _CKPT = re.compile(r"^meta_(\d{7})\.json$")
 
@@ -25,12 +26,6 @@ def ckpt_path(run_dir: Path, step: int) -> Path:
 
 def meta_path(run_dir: Path, step: int) -> Path:
     return run_dir / f"meta_{step:07d}.json"
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".partial")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
 
 
 def checkpoint_steps(run_dir: Path) -> list[int]:
@@ -67,12 +62,9 @@ def save_checkpoint(
 ) -> Path:
     """Write checkpoint + meta atomically, then delete all but the newest ``keep_last`` checkpoints."""
     path = ckpt_path(run_dir, step)
-    tmp = path.with_name(path.name + ".partial")
-    torch.save(canonical(state), tmp)
-    tmp.replace(path)
-    write_text_atomic(
-        meta_path(run_dir, step), json.dumps({"step": step, **meta}, indent=2, sort_keys=True) + "\n"
-    )
+    with atomic_path(path) as tmp:
+        torch.save(canonical(state), tmp)
+    write_text(meta_path(run_dir, step), json.dumps({"step": step, **meta}, indent=2, sort_keys=True) + "\n")
     for old in checkpoint_steps(run_dir)[:-keep_last]:
         meta_path(run_dir, old).unlink(missing_ok=True)
         ckpt_path(run_dir, old).unlink(missing_ok=True)

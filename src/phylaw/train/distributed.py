@@ -46,7 +46,9 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
     try:
         return torch.device(name)
     except RuntimeError:
-        raise PhylawError(f"runtime.device={name!r} is not a torch device (auto, cpu, cuda, cuda:N, ...)") from None
+        raise PhylawError(
+            f"runtime.device={name!r} is not a torch device (auto, cpu, cuda, cuda:N, ...)"
+        ) from None
 
 
 # torch's messages when deterministic mode meets an op without a deterministic kernel (or cuBLAS unconfigured)
@@ -191,7 +193,9 @@ class StopSignal:
         """A signal arrived, or the launcher of this rank died (:func:`die_with_launcher`)."""
         if LAUNCHER_GONE.is_set() and not self._requested:
             self._requested = True
-            log.warning("the process that started this rank has exited: stopping after this step (checkpoint first)")
+            log.warning(
+                "the process that started this rank has exited: stopping after this step (checkpoint first)"
+            )
         return self._requested
 
     def _handle(self, signum: int, frame: object) -> None:

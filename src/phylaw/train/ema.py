@@ -21,7 +21,9 @@ def update_ema(ema: nn.Module, model: nn.Module, decay: float) -> None:
     a few fused launches on a GPU instead of one per tensor (the same arithmetic as ``lerp_`` per tensor)."""
     ema_params = dict(ema.named_parameters())
     targets = [ema_params[name] for name, _ in model.named_parameters()]
-    sources = [p.detach().to(e.dtype) for e, p in zip(targets, model.parameters(), strict=True)]  # no copy if same dtype
+    sources = [
+        p.detach().to(e.dtype) for e, p in zip(targets, model.parameters(), strict=True)
+    ]  # no copy if same dtype
     torch._foreach_lerp_(targets, sources, 1.0 - decay)
     ema_buffers = dict(ema.named_buffers())
     for name, buf in model.named_buffers():

@@ -10,6 +10,8 @@ import csv
 from pathlib import Path
 from typing import Any
 
+from phylaw.io import atomic_path
+
 COLUMNS = ("step", "loss", "lr", "grad_norm", "samples_per_s", "tokens_per_s", "mfu")
 
 
@@ -23,12 +25,10 @@ class MetricsLogger:
         if self.path.is_file():
             with self.path.open(newline="") as f:
                 kept = [r for r in csv.DictReader(f) if int(r["step"]) <= start_step]
-        tmp = self.path.with_name(self.path.name + ".partial")
-        with tmp.open("w", newline="") as f:
+        with atomic_path(self.path) as tmp, tmp.open("w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=columns)
             writer.writeheader()
             writer.writerows(kept)
-        tmp.replace(self.path)
         self._file = self.path.open("a", newline="")
         self._writer = csv.DictWriter(self._file, fieldnames=columns)
         self._tb = None

@@ -22,6 +22,7 @@ from phylaw import __version__
 from phylaw.config import TrainConfig, to_dict, to_json
 from phylaw.diffusion import make_condition, make_train_scheduler, training_loss
 from phylaw.errors import PhylawError
+from phylaw.io import write_text
 from phylaw.models.dit import model_flops_per_sample
 from phylaw.seeding import derive_seed
 from phylaw.train import distributed
@@ -30,7 +31,6 @@ from phylaw.train.checkpoint import (
     latest_step,
     load_checkpoint,
     save_checkpoint,
-    write_text_atomic,
 )
 from phylaw.train.data import BatchOrder, LatentSource, flip_flags
 from phylaw.train.ema import ema_decay, update_ema
@@ -137,7 +137,7 @@ def _train(
         return run_dir
     if info.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(run_dir / "config.json", to_json(cfg))
+        write_text(run_dir / "config.json", to_json(cfg))
         log.info("training config:\n%s", to_json(cfg))
         log.info(
             "model %s: %.2fM parameters, %d tokens",

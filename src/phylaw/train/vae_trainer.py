@@ -14,7 +14,6 @@ import logging
 import math
 from pathlib import Path
 
-import h5py
 import numpy as np
 import pandas as pd
 import torch
@@ -22,8 +21,10 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from phylaw.config import TrainConfig, to_json
+from phylaw.datasets.samples import FORMAT, FORMAT_VERSION, SampleWriter, finish, open_samples
 from phylaw.datasets.torch_dataset import VideoDataset
 from phylaw.errors import PhylawError
+from phylaw.io import partial_path, write_text
 from phylaw.models.autoencoder import (
     VAE_WEIGHTS,
     frames_to_tensor,
@@ -33,7 +34,7 @@ from phylaw.models.autoencoder import (
 )
 from phylaw.models.vae import VAEConfig, VideoVAE
 from phylaw.seeding import child_rng, derive_seed
-from phylaw.train.checkpoint import latest_step, load_checkpoint, save_checkpoint, write_text_atomic
+from phylaw.train.checkpoint import latest_step, load_checkpoint, save_checkpoint
 from phylaw.train.data import LatentSource, flip_flags, step_indices
 from phylaw.train.distributed import (
     cpu_threads,
@@ -43,7 +44,6 @@ from phylaw.train.distributed import (
 )
 from phylaw.train.logger import MetricsLogger
 from phylaw.train.lr import get_lr
-from phylaw.train.sampling import FORMAT, FORMAT_VERSION
 from phylaw.train.setup import open_training_data
 
 log = logging.getLogger(__name__)
@@ -112,7 +112,7 @@ def _train_vae(cfg: TrainConfig, run: Path, resume: bool, progress: bool, stop_a
         vae.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
     run.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(run / "config.json", to_json(cfg))
+    write_text(run / "config.json", to_json(cfg))
     source = LatentSource(data, None, device, hflip=cfg.data.hflip)  # frames only
     logger = MetricsLogger(run, start, tensorboard=cfg.logging.tensorboard, columns=VAE_COLUMNS)
     seed, b, total = cfg.runtime.seed, cfg.optim.batch_size, cfg.schedule.steps
@@ -189,31 +189,19 @@ def reconstruct_to_samples(
     ds = VideoDataset(data, resolution=resolution)
     n = len(ds) if limit is None else min(limit, len(ds))
     ds = VideoDataset(ds.data, resolution=resolution, indices=np.arange(n), n_frames=n_frames)
-    tmp = out.with_name(out.name + ".partial")
-    with h5py.File(tmp, "w") as f:
-        f.attrs.update({
-            "format": FORMAT, "format_version": FORMAT_VERSION, "dataset": str(data), "dataset_fingerprint": ds.data.fingerprint,
-            "scenario": ds.data.scenario, "cond_frames": cond_frames, "n_frames": n_frames, "resolution": resolution,
-            "checkpoint": str(vae_path), "steps": 0, "seed": 0, "complete": True, "config_json": "{}",
-        })  # fmt: skip
-        f["index"] = np.arange(n, dtype=np.int64)
-        frames = f.create_dataset(
-            "frames",
-            (n, n_frames, resolution, resolution, 3),
-            "uint8",
-            chunks=(1, n_frames, resolution, resolution, 3),
-            compression="gzip",
-        )
+    attrs = {
+        "format": FORMAT, "format_version": FORMAT_VERSION, "dataset": str(data), "dataset_fingerprint": ds.data.fingerprint,
+        "scenario": ds.data.scenario, "cond_frames": cond_frames, "n_frames": n_frames, "resolution": resolution,
+        "checkpoint": str(vae_path), "steps": 0, "seed": 0, "config_json": "{}",
+    }  # fmt: skip
+    index = np.arange(n, dtype=np.int64)
+    partial_path(out).unlink(missing_ok=True)  # a reconstruction is cheap: never resumed
+    with SampleWriter(partial_path(out), attrs, index, n_frames, resolution) as writer:
         for start in tqdm(range(0, n, batch_size), desc="reconstruct", disable=not progress):
-            batch = torch.stack(
-                [ds[j][0] for j in range(start, min(n, start + batch_size))]
-            )  # (B, T, H, W, 3)
-            frames[start : start + len(batch)] = tensor_to_frames(
-                ae.decode(ae.encode(frames_to_tensor(batch)))
-            )
-        f["done"] = np.ones(n, dtype=bool)
-    tmp.replace(out)
-    return out
+            rows = np.arange(start, min(n, start + batch_size))
+            batch = torch.stack([ds[int(j)][0] for j in rows])  # (B, T, H, W, 3)
+            writer.write(rows, tensor_to_frames(ae.decode(ae.encode(frames_to_tensor(batch)))))
+    return finish(out, attrs, index, 1, n_frames, resolution)
 
 
 def vae_report(
@@ -228,8 +216,8 @@ def vae_report(
         run, data, run / "recon.h5", resolution=cfg.data.resolution, n_frames=cfg.data.n_frames,
         cond_frames=cfg.data.cond_frames, limit=limit, progress=progress,
     )  # fmt: skip
-    with h5py.File(recon, "r") as f:
-        n_rec = len(f["index"])
+    with open_samples(recon) as f:
+        n_rec = f.n_rows
     opts = EvalOptions(cond_frames=cfg.data.cond_frames, floor=True)
     result = evaluate(data, recon, run / "recon_eval", options=opts, progress=progress)
     s = result.summary
@@ -249,5 +237,5 @@ def vae_report(
         f"| {r.split} | {r.level} | {r.metric} | {r.gt_floor:.4f} | {r.vae_recon:.4f} | {r.ratio:.2f} |"
         for r in table.itertuples()
     ]
-    write_text_atomic(run / "report.md", "\n".join(lines) + "\n")
+    write_text(run / "report.md", "\n".join(lines) + "\n")
     return run / "report.md"
