@@ -22,6 +22,7 @@ from phylaw.sim.registry import (
     N_UNIFORMS,
     PARAM_NAMES,
     check_scenario,
+    get_scenario,
     simulate_uniforms,
     validate_params,
 )
@@ -55,13 +56,37 @@ class Batch:
         return self.trajectories
 
 
+APPEARANCE = ("color", "shape")  # the attributes a part may set (States.with_appearance)
+
+
 @dataclass(frozen=True, eq=False)
 class Part:
-    """One product grid of a split: every combination of the per-parameter value lists (C order)."""
+    """One product grid of a split: every combination of the per-parameter value lists (C order).
+
+    ``attributes``: appearance of the part's videos, ``{"color": ids, "shape": ids}`` with one palette id /
+    shape id (or name: "blue", "square") per object slot, or one for every slot; applied in
+    ``SplitDef.generate`` through ``States.with_appearance``. ``names``: the parameter name of each value list
+    when they are not in the scenario's order (``union_split`` reorders them); None means the scenario's order.
+    """
 
     split: str
     level: str
     values: tuple[np.ndarray, ...]  # one 1-D float64 array per parameter
+    attributes: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    names: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self, "values", tuple(np.atleast_1d(np.asarray(v, np.float64)) for v in self.values)
+        )
+        for v in self.values:
+            if v.ndim != 1:
+                raise PhylawError(f"level {self.level!r}: value lists must be 1-D, got shape {v.shape}")
+        if self.names is not None and len(self.names) != len(self.values):
+            raise PhylawError(
+                f"level {self.level!r}: {len(self.names)} names for {len(self.values)} value lists"
+            )
+        object.__setattr__(self, "attributes", _appearance(self.level, self.attributes))
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -70,6 +95,40 @@ class Part:
     @property
     def size(self) -> int:
         return int(np.prod(self.shape, dtype=np.int64))
+
+
+def _appearance(level: str, attributes: dict | None) -> dict[str, tuple[int, ...]]:
+    """``attributes`` with names turned into ids (PhylawError for unknown keys, names or ids)."""
+    from phylaw.render.palette import COLORS, color_id
+    from phylaw.sim.states import SHAPE_IDS
+
+    out = {}
+    for key, value in dict(attributes or {}).items():
+        if key not in APPEARANCE:
+            raise PhylawError(
+                f"level {level!r}: unknown attribute {key!r}; a part may set {', '.join(APPEARANCE)}"
+            )
+        items = (value,) if isinstance(value, str | int | np.integer) else tuple(value)
+        ids = []
+        for item in items:
+            if isinstance(item, str):
+                if key == "color":
+                    ids.append(color_id(item))
+                elif item in SHAPE_IDS:
+                    ids.append(SHAPE_IDS[item])
+                else:
+                    raise PhylawError(
+                        f"level {level!r}: unknown shape {item!r}; choose one of {', '.join(SHAPE_IDS)}"
+                    )
+            else:
+                known = COLORS if key == "color" else set(SHAPE_IDS.values())
+                if int(item) not in known:
+                    raise PhylawError(f"level {level!r}: unknown {key} id {item}; ids are {sorted(known)}")
+                ids.append(int(item))
+        if not ids:
+            raise PhylawError(f"level {level!r}: attribute {key!r} has no value")
+        out[key] = tuple(ids)
+    return out
 
 
 def _mix64(x: np.ndarray) -> np.ndarray:
@@ -119,7 +178,19 @@ class SplitDef:
             raise PhylawError(
                 f"{self.scenario} parameters are {PARAM_NAMES[self.scenario]}, got {self.param_names}"
             )
+        n_objects = get_scenario(self.scenario).n_objects
         for part in self.parts:
+            if len(part.values) != len(self.param_names) or part.names not in (None, self.param_names):
+                raise PhylawError(
+                    f"split {self.name!r} level {part.level!r}: needs one value list per parameter, in the order "
+                    f"{self.param_names} (union_split reorders named parts)"
+                )
+            for key, ids in part.attributes.items():
+                if len(ids) not in (1, n_objects):
+                    raise PhylawError(
+                        f"split {self.name!r} level {part.level!r}: attribute {key!r} needs 1 or {n_objects} ids "
+                        f"(one per object), got {len(ids)}"
+                    )
             if part.split not in SPLIT_LABELS:
                 raise PhylawError(f"split label {part.split!r} is not one of {SPLIT_LABELS}")
             if part.size == 0:
@@ -193,6 +264,13 @@ class SplitDef:
         """
         params = self.params(start, stop)
         traj = simulate_uniforms(self.scenario, params, self.uniforms(start, stop, seed), self.n_frames)
+        if any(p.attributes for p in self.parts):
+            part, _ = self._locate(*self._bounds(start, stop))
+            looks = {"color": traj.color.copy(), "shape": traj.shape.copy()}
+            for j, p in enumerate(self.parts):
+                for key, ids in p.attributes.items():
+                    looks[key][part == j] = np.asarray(ids, np.uint8)
+            traj = traj.with_appearance(**looks)
         return Batch(
             params=params, param_names=self.param_names, trajectories=traj, labels=self.labels(start, stop)
         )
@@ -213,6 +291,8 @@ class SplitDef:
                     "split": p.split,
                     "level": p.level,
                     "values": {n: v.tolist() for n, v in zip(self.param_names, p.values, strict=True)},
+                    # only when set: the description (and split_hash) of a plain split stays as it was
+                    **({"attributes": {k: list(v) for k, v in p.attributes.items()}} if p.attributes else {}),
                 }
                 for p in self.parts
             ],
@@ -319,3 +399,91 @@ def grid_split(
         values[n] = arr
     part = Part(split, level or split, tuple(values[n] for n in names))
     return SplitDef(scenario, name, version, ranges, names, (part,), shuffle=shuffle, n_frames=n_frames)
+
+
+def grid_minus_box(
+    split: str,
+    level: str,
+    values: dict[str, object],
+    box: dict[str, tuple[float, float]],
+    attributes: dict | None = None,
+) -> tuple[Part, ...]:
+    """The product grid of ``values`` (parameter name -> value list) without the points inside ``box``
+    (parameter name -> closed interval (lo, hi); parameters not named are unconstrained), as disjoint
+    product-grid parts: part j takes the values outside the box on the j-th boxed axis, inside it on the
+    boxed axes before, and every value on the others. A box on one axis is a gap; on several, a hole.
+    Parts that would be empty are left out; every part is labelled ``split`` / ``level`` / ``attributes``.
+    """
+    names = tuple(values)
+    unknown = [n for n in box if n not in values]
+    if unknown:
+        raise PhylawError(f"level {level!r}: the box names {unknown}, which are not grid parameters {names}")
+    axes = {n: np.atleast_1d(np.asarray(values[n], np.float64)) for n in names}
+    inside = {}
+    for n, (lo, hi) in box.items():
+        if not lo <= hi:
+            raise PhylawError(f"level {level!r}: box interval {n} = ({lo}, {hi}) has lo > hi")
+        inside[n] = (axes[n] >= lo) & (axes[n] <= hi)
+    parts = []
+    boxed = [n for n in names if n in box]
+    for j, cut in enumerate(boxed):
+        sel = {n: axes[n] for n in names}
+        for before in boxed[:j]:
+            sel[before] = axes[before][inside[before]]
+        sel[cut] = axes[cut][~inside[cut]]
+        if all(len(v) for v in sel.values()):
+            parts.append(Part(split, level, tuple(sel[n] for n in names), dict(attributes or {}), names))
+    return tuple(parts)
+
+
+def union_split(
+    scenario: str,
+    name: str,
+    parts: list[Part | tuple[Part, ...] | list[Part]],
+    *,
+    ranges: str = "paper",
+    version: str = SPLIT_VERSION,
+    shuffle: bool = True,
+    n_frames: int = 32,
+    allow_overlap: bool = False,
+) -> SplitDef:
+    """A split that is the union of ``parts`` (``Part`` objects, or the tuples ``grid_minus_box`` returns):
+    grids, gapped or holed grids, attribute-labelled sets. Rows are shuffled over all parts (as the named
+    splits); each row keeps its part's split / level labels and attributes.
+
+    Named parts (``Part.names``) are put in the scenario's parameter order. Two parts with the same
+    attributes that share a parameter vector are refused unless ``allow_overlap`` (the same motion with
+    other attributes is a different video and always allowed).
+    """
+    check_scenario(scenario)
+    rg.get_ranges(ranges, scenario)
+    order = PARAM_NAMES[scenario]
+    flat: list[Part] = []
+    for item in parts:
+        flat.extend(item if isinstance(item, tuple | list) else (item,))
+    built = []
+    for p in flat:
+        if not isinstance(p, Part):
+            raise PhylawError(f"split {name!r}: parts must be Part objects, got {type(p).__name__}")
+        if p.names is not None and p.names != order:
+            if sorted(p.names) != sorted(order):
+                raise PhylawError(
+                    f"split {name!r} level {p.level!r}: parameters {p.names}, {scenario} has {order}"
+                )
+            by_name = dict(zip(p.names, p.values, strict=True))
+            p = Part(p.split, p.level, tuple(by_name[n] for n in order), p.attributes, order)
+        built.append(p)
+    if not built:
+        raise PhylawError(f"split {name!r} has no parts")
+    if not allow_overlap:
+        for i, a in enumerate(built):
+            for b in built[i + 1 :]:
+                if a.attributes == b.attributes and len(a.values) == len(b.values):
+                    common = [np.intersect1d(u, w) for u, w in zip(a.values, b.values, strict=True)]
+                    if all(len(c) for c in common):
+                        point = dict(zip(order, (float(c[0]) for c in common), strict=False))
+                        raise PhylawError(
+                            f"split {name!r}: levels {a.level!r} and {b.level!r} share parameter vectors "
+                            f"(e.g. {point}); pass allow_overlap=True if that is intended"
+                        )
+    return SplitDef(scenario, name, version, ranges, order, tuple(built), shuffle=shuffle, n_frames=n_frames)
