@@ -1,8 +1,9 @@
 """Training configs: YAML/TOML files (or built-in preset names) resolved into frozen dataclasses.
 
 ``load_config("cpu-tiny", ["optim.lr=3e-4"])`` returns a :class:`TrainConfig`. Overrides are
-``section.key=value``; the value is parsed with ``ast.literal_eval`` (falling back to YAML, then to the raw
-string) and type-checked against the dataclass field. Unknown keys and wrong types raise
+``section.key=value`` strings or typed ``(key, value)`` pairs; a string's value is parsed with
+``ast.literal_eval`` (falling back to YAML, then to the raw string) and type-checked against the dataclass
+field (:func:`apply_overrides` works on any frozen config dataclass: the demo's, a DiT preset's). Unknown keys and wrong types raise
 :class:`~phylaw.errors.PhylawError` naming the key. The resolved config is saved as ``config.json`` beside every
 checkpoint (:func:`to_json`) and read back with :func:`config_from_dict`.
 """
@@ -38,7 +39,9 @@ class DataConfig:
     hflip: bool = True  # horizontal-flip augmentation (frames and states), p = 0.5 per video
     limit: int | None = None  # use only the first `limit` videos of the dataset
     cache_latents: bool = True  # encode every video once and keep the latents in the run dir
-    cache_dir: str = ""  # where the latent cache lives ("" = the run dir); content-addressed, so runs can share one
+    cache_dir: str = (
+        ""  # where the latent cache lives ("" = the run dir); content-addressed, so runs can share one
+    )
 
 
 @dataclass(frozen=True)
@@ -134,7 +137,9 @@ class RuntimeConfig:
     sample_steps: int = 50  # default DDIM steps for `phylaw sample`
     sample_batch_size: int = 16
     threads: int = 0  # torch intra-op CPU threads for this run (0 = torch's default)
-    deterministic: bool = True  # CUDA: deterministic kernels, same seed -> same bytes (false: torch's faster defaults)
+    deterministic: bool = (
+        True  # CUDA: deterministic kernels, same seed -> same bytes (false: torch's faster defaults)
+    )
 
 
 @dataclass(frozen=True)
@@ -210,13 +215,32 @@ def _allowed(tp: Any) -> tuple[Any, ...]:
     return (tp,)
 
 
+def type_name(tp: Any) -> str:
+    """``int | None`` -> "int | None" (for error messages)."""
+    return " | ".join(getattr(o, "__name__", None) or str(o) for o in _allowed(tp))
+
+
 _YAML11_EXP_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
 
 
-def _coerce(value: Any, tp: Any, key: str) -> Any:
-    """Check ``value`` against the field type ``tp``; int -> float and list -> tuple are the only coercions."""
+def _coerce_tuple(value: Any, option: Any, key: str) -> tuple[Any, ...] | None:
+    """``value`` as the tuple type ``option`` (fixed ``tuple[int, str]`` or variadic ``tuple[int, ...]``)."""
+    if not isinstance(value, list | tuple):
+        return None
+    args = typing.get_args(option)
+    if len(args) == 2 and args[1] is Ellipsis:
+        return tuple(coerce(v, args[0], key) for v in value)
+    if len(args) == len(value):
+        return tuple(coerce(v, a, key) for v, a in zip(value, args, strict=True))
+    return None
+
+
+def coerce(value: Any, tp: Any, key: str) -> Any:
+    """``value`` checked against the type hint ``tp`` (any field of any config dataclass).
+
+    int -> float and list -> tuple (fixed or variadic, nested) are the only coercions; anything else that does
+    not match is a one-line :class:`PhylawError` naming ``key``."""
     for option in _allowed(tp):
-        origin = typing.get_origin(option)
         if option is type(None) and value is None:
             return None
         if option is float and isinstance(value, int | float) and not isinstance(value, bool):
@@ -227,12 +251,11 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
             return value
         if option in (bool, str) and type(value) is option:
             return value
-        if origin is tuple and isinstance(value, list | tuple):
-            args = typing.get_args(option)
-            if len(args) == len(value):
-                return tuple(_coerce(v, a, key) for v, a in zip(value, args, strict=True))
-    names = " | ".join(getattr(o, "__name__", str(o)) for o in _allowed(tp))
-    raise PhylawError(f"config key {key!r} must be {names}, got {value!r}")
+        if typing.get_origin(option) is tuple:
+            out = _coerce_tuple(value, option, key)
+            if out is not None:
+                return out
+    raise PhylawError(f"config key {key!r} must be {type_name(tp)}, got {value!r}")
 
 
 def _build(cls: type[C], data: dict[str, Any], base: C, prefix: str = "") -> C:
@@ -252,8 +275,25 @@ def _build(cls: type[C], data: dict[str, Any], base: C, prefix: str = "") -> C:
         if dataclasses.is_dataclass(tp):
             changes[key] = _build(tp, value, getattr(base, key), prefix=f"{full}.")
         else:
-            changes[key] = _coerce(value, tp, full)
+            changes[key] = _typed(value, tp, full)
     return dataclasses.replace(base, **changes)
+
+
+class _Text(str):
+    """The raw text of a ``--set`` value whose parse (YAML reads ``off`` as False) does not fit its field."""
+
+    parsed: Any = None
+
+
+def _typed(value: Any, tp: Any, key: str) -> Any:
+    if isinstance(value, _Text):
+        try:
+            return coerce(value.parsed, tp, key)
+        except PhylawError:
+            if str not in _allowed(tp):
+                raise
+            return str(value)  # a string field takes the text as written (`--set cpu_bf16=off`)
+    return coerce(value, tp, key)
 
 
 def parse_value(text: str) -> Any:
@@ -268,6 +308,26 @@ def parse_value(text: str) -> Any:
         return text
 
 
+def split_override(item: str) -> tuple[str, str]:
+    """``"optim.lr = 3e-4"`` -> ("optim.lr", "3e-4"); no ``=`` or no key -> one-line PhylawError."""
+    key, sep, text = item.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise PhylawError(f"override {item!r} is not of the form key.sub=value")
+    return key, text.strip()
+
+
+def parse_override(item: str) -> tuple[str, Any]:
+    """``"optim.lr=3e-4"`` -> ("optim.lr", 0.0003): the one parser of every ``--set`` (train, demo, reproduce).
+
+    The value is typed when it is applied (:func:`apply_overrides`); a bare word that YAML would read as
+    another type (``off``) still sets a string field to that word."""
+    key, text = split_override(item)
+    raw = _Text(text)
+    raw.parsed = parse_value(text)
+    return key, raw
+
+
 def _nest(key: str, value: Any) -> dict[str, Any]:
     out: Any = value
     for part in reversed(key.split(".")):
@@ -275,15 +335,35 @@ def _nest(key: str, value: Any) -> dict[str, Any]:
     return out
 
 
-def apply_overrides(cfg: C, overrides: list[str]) -> C:
-    """Apply ``["optim.lr=3e-4", "data.hflip=false"]`` to a config (each one checked; unknown key -> error)."""
+Override = str | tuple[str, Any]
+
+
+def apply_overrides(cfg: C, overrides: typing.Iterable[Override]) -> C:
+    """``cfg`` (any frozen config dataclass, nested or flat) with overrides applied, each checked.
+
+    An override is ``"optim.lr=3e-4"`` (parsed by :func:`parse_override`) or an already typed pair
+    ``("optim.lr", 3e-4)``; unknown key or wrong type -> one-line :class:`PhylawError`."""
     for item in overrides:
-        key, sep, text = item.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise PhylawError(f"override {item!r} is not of the form key.sub=value")
-        cfg = _build(type(cfg), _nest(key, parse_value(text.strip())), cfg)
+        key, value = parse_override(item) if isinstance(item, str) else item
+        cfg = _build(type(cfg), _nest(key, value), cfg)
     return cfg
+
+
+def get_value(cfg: Any, key: str) -> Any:
+    """The value at a dotted ``key`` of a (nested) config dataclass."""
+    for part in key.split("."):
+        cfg = getattr(cfg, part)
+    return cfg
+
+
+def resolve_overrides(cfg: Any, overrides: typing.Iterable[Override]) -> tuple[tuple[str, Any], ...]:
+    """Overrides as typed ``(key, value)`` pairs, each checked against ``cfg``'s type (what a cell stores)."""
+    out = []
+    for item in overrides:
+        key, _ = parse_override(item) if isinstance(item, str) else item
+        cfg = apply_overrides(cfg, [item])
+        out.append((key, get_value(cfg, key)))
+    return tuple(out)
 
 
 def _load_toml(text: str, path: Path) -> Any:
@@ -311,7 +391,7 @@ def _read_file(path: Path) -> dict[str, Any]:
     return data
 
 
-def load_config(source: str | Path, overrides: list[str] | None = None) -> TrainConfig:
+def load_config(source: str | Path, overrides: typing.Iterable[Override] | None = None) -> TrainConfig:
     """Resolve a preset name or a YAML/TOML file (plus ``key=value`` overrides) into a :class:`TrainConfig`.
 
     A file may start from a preset with a top-level ``base: <preset>`` key (default: the dataclass defaults,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 
@@ -10,7 +11,15 @@ import pytest
 from phylaw.cli.main import main
 from phylaw.errors import PhylawError
 from phylaw.experiments import demo as demo_mod
-from phylaw.experiments.demo import DEMO, SMOKE, demo_config, demo_plan, run_demo, train_spec
+from phylaw.experiments.demo import (
+    DEMO,
+    SMOKE,
+    demo_config,
+    demo_plan,
+    run_demo,
+    runtime_settings,
+    train_spec,
+)
 from phylaw.experiments.registry import get_plan
 
 
@@ -39,10 +48,14 @@ def test_demo_overrides_are_typed():
         "DiT-micro",
         (("id", 4), ("ood", 3)),
     )
-    with pytest.raises(PhylawError, match="bad demo override"):
+    with pytest.raises(PhylawError, match="unknown config key 'nosuchkey'"):
         demo_config(DEMO, ["nosuchkey=1"])
     with pytest.raises(PhylawError, match="must be int"):
         demo_config(DEMO, ["steps='many'"])
+    # a bare word that YAML reads as a bool still sets a string field (README: --set cpu_bf16=off)
+    assert demo_config(DEMO, ["cpu_bf16=off", "flip=true"]) == dataclasses.replace(
+        DEMO, cpu_bf16="off", flip=True
+    )
 
 
 @pytest.mark.parametrize(("setting", "native", "bf16"), [
@@ -50,10 +63,27 @@ def test_demo_overrides_are_typed():
 ])  # fmt: skip
 def test_demo_cpu_bf16_setting(monkeypatch, setting, native, bf16):
     monkeypatch.setattr(demo_mod, "cpu_has_native_bf16", lambda: native)
-    extra = dict(train_spec(demo_config(DEMO, [f"cpu_bf16='{setting}'"])).extra)
-    assert (extra.get("runtime.precision") == "bf16") is bf16
-    if not bf16:
-        assert "runtime.precision" not in extra  # the spec (and so the cell id) of an fp32 run is unchanged
+    cfg = demo_config(DEMO, [f"cpu_bf16='{setting}'"])
+    assert (dict(runtime_settings(cfg)).get("runtime.precision") == "bf16") is bf16
+
+
+def test_the_demo_id_does_not_depend_on_the_machine(monkeypatch):
+    """Ranks and CPU bf16 are runtime settings (applied at launch, in runtime.json), not the cell's identity."""
+    from pathlib import Path
+
+    from phylaw.experiments.stages import train_config
+
+    ids, precisions = set(), set()
+    for cuda, native in ((False, True), (False, False), (True, False)):
+        monkeypatch.setattr(demo_mod, "cpu_has_native_bf16", lambda native=native: native)
+        monkeypatch.setattr("torch.cuda.is_available", lambda cuda=cuda: cuda)
+        monkeypatch.setattr(demo_mod, "_device_words", lambda: "a machine")
+        (cell,) = demo_plan(DEMO).cells
+        ids.add(cell.run_id)
+        cfg = train_config(cell, Path("d.h5"), demo_mod.launch_options(DEMO).runtime)
+        precisions.add((cfg.runtime.precision, cfg.runtime.threads))
+    assert len(ids) == 1
+    assert precisions == {("bf16", 1), ("auto", 1), ("auto", 0)}  # but the machine's choices are applied
 
 
 def test_demo_bad_cpu_bf16_setting_is_one_line_error():
@@ -62,10 +92,10 @@ def test_demo_bad_cpu_bf16_setting_is_one_line_error():
 
 
 def test_demo_timestep_sampling_reaches_the_training_config():
-    extra = dict(train_spec(demo_config(DEMO, ["timesteps='logit_normal'", "logit_mean=0.5"])).extra)
+    extra = dict(train_spec(demo_config(DEMO, ["timesteps='logit_normal'", "logit_mean=0.5"])).overrides)
     assert extra["diffusion.timesteps"] == "logit_normal"
     assert extra["diffusion.logit_mean"] == 0.5
-    assert "diffusion.timesteps" not in dict(train_spec(demo_config(DEMO, ["timesteps='uniform'"])).extra)
+    assert "diffusion.timesteps" not in dict(train_spec(demo_config(DEMO, ["timesteps='uniform'"])).overrides)
 
 
 def test_demo_plan_is_one_uniform_motion_cell():
@@ -215,8 +245,10 @@ def test_demo_presets_and_unknown_preset(tmp_path, capsys):
 def test_demo_deterministic_switch_reaches_the_training_config():
     import dataclasses
 
-    assert ("runtime.deterministic", False) in train_spec(dataclasses.replace(DEMO, deterministic=False)).extra
-    assert not any(k == "runtime.deterministic" for k, _ in train_spec(DEMO).extra)  # default: cell ids unchanged
+    assert ("runtime.deterministic", False) in train_spec(
+        dataclasses.replace(DEMO, deterministic=False)
+    ).overrides
+    assert not any(k == "runtime.deterministic" for k, _ in train_spec(DEMO).overrides)
     assert demo_config(DEMO, ["deterministic=False"]).deterministic is False
 
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from phylaw.errors import PhylawError
-from phylaw.experiments.registry import EXPERIMENTS, SCENARIOS, get_plan
+from phylaw.experiments.fig3 import SCENARIOS
+from phylaw.experiments.registry import EXPERIMENTS, get_plan
 from phylaw.experiments.spec import size_label
 
 
@@ -57,10 +58,12 @@ def test_tiny_grids_have_their_nominal_sizes():
         assert 0.7 * c.data_size <= c.train_data.size <= 1.3 * c.data_size
 
 
-def test_tiny_cell_ids_are_pinned():
-    """The README's tiny Fig. 3 table was measured in these cells; tuning the demo must not rename them
-    (finished cells would then be trained again)."""
-    assert sorted(c.run_id for c in get_plan("fig3", "tiny").cells) == [
+def test_the_frozen_legacy_formula_gives_the_old_tiny_ids():
+    """The README's tiny Fig. 3 table was measured in cells under these ids (every field hashed, before
+    issue 11); ``phylaw migrate`` finds them with the frozen copy of that formula."""
+    from phylaw.experiments.migrate import legacy_run_id
+
+    assert sorted(legacy_run_id(c) for c in get_plan("fig3", "tiny").cells) == [
         "collision-DiTmicro-2K-bec30573",
         "collision-DiTmicro-500-09ab7640",
         "collision-DiTtiny-2K-f5aa03d6",
@@ -85,6 +88,37 @@ def test_run_id_is_a_content_hash():
     assert dataclasses.replace(a, notes="x").run_id == a.run_id  # notes do not change the job
 
 
+def test_a_field_added_with_its_default_renames_no_cell():
+    """Ids hash only what differs from the defaults: a spec class that grows a field (here a subclass of
+    each spec) keeps every id while the new field keeps its default, and changes it when it does not."""
+    from phylaw.experiments.spec import DataSpec, RunSpec, TrainSpec
+
+    @dataclasses.dataclass(frozen=True)
+    class DataSpec2(DataSpec):
+        holes: tuple = ()
+
+    @dataclasses.dataclass(frozen=True)
+    class TrainSpec2(TrainSpec):
+        grad_noise: float = 0.0
+
+    @dataclasses.dataclass(frozen=True)
+    class RunSpec2(RunSpec):
+        judge: str = ""
+
+    for a in get_plan("fig3", "tiny").cells + get_plan("fig3", "paper").cells:
+        fields = {f.name: getattr(a, f.name) for f in dataclasses.fields(a)}
+        grown = RunSpec2(**{**fields, "train_data": DataSpec2(**dataclasses.asdict(a.train_data)),
+                            "train": TrainSpec2(**{f.name: getattr(a.train, f.name) for f in dataclasses.fields(a.train)})})  # fmt: skip
+        assert grown.run_id == a.run_id
+        assert grown.train_data.data_id == a.train_data.data_id
+        assert dataclasses.replace(grown, judge="vlm").run_id != a.run_id
+        assert dataclasses.replace(grown.train_data, holes=((1, 2),)).data_id != a.train_data.data_id
+        assert (
+            dataclasses.replace(grown, train=dataclasses.replace(grown.train, grad_noise=0.1)).run_id
+            != a.run_id
+        )
+
+
 def test_unknown_names_give_one_line_errors():
     with pytest.raises(PhylawError, match="unknown experiment 'fig99'; known: fig3") as exc:
         get_plan("fig99", "tiny")
@@ -100,14 +134,17 @@ def test_small_scale_cells_run_end_to_end_when_shrunk(tmp_path, scenario):
     """The `small` grid's real data (stored 30K, procedural 300K at 64²), pixel-space autoencoder and stages, with
     the model, steps and evaluation set shrunk to CPU size: every stage runs for both data sizes (~1 min each)."""
     from phylaw.experiments.experiment import ExperimentPlan, run_experiment
-    from phylaw.experiments.stages import LaunchOptions, default_pipeline
+    from phylaw.experiments.stages import default_pipeline
+    from phylaw.train.launch import LaunchOptions
 
     cells = []
     for spec in get_plan("fig3", "small").cells:
         if spec.model == "DiT-S" and spec.scenario == scenario:
             train = dataclasses.replace(spec.train, model="DiT-micro", steps=3, batch_size=4, warmup=1)
             evald = dataclasses.replace(spec.eval_data, per_split=(("id", 3), ("ood", 3)))
-            cells.append(dataclasses.replace(spec, train=train, eval_data=evald, sample_steps=2, sample_batch_size=4))
+            cells.append(
+                dataclasses.replace(spec, train=train, eval_data=evald, sample_steps=2, sample_batch_size=4)
+            )
     assert {c.data_size for c in cells} == {30_000, 300_000}
     plan = ExperimentPlan("fig3", "small", tuple(cells), "the small grid, shrunk")
     outcome = run_experiment(plan, tmp_path / "out", default_pipeline(LaunchOptions()), progress=False,
@@ -128,9 +165,10 @@ def test_training_overrides_reach_every_cell_and_change_ids(capsys):
     assert not {c.run_id for c in fast.cells} & {c.run_id for c in plan.cells}  # another config, other cells
     cfg = train_config(fast.cells[5], Path("x.h5"))
     assert (cfg.runtime.deterministic, cfg.runtime.sample_batch_size) == (False, 32)
+    assert ("runtime.deterministic", False) in fast.cells[5].train.overrides  # typed, not the string "false"
     with pytest.raises(PhylawError, match=r"unknown config key 'runtime\.nope'"):
         with_train_overrides(plan, ["runtime.nope=1"])
-    with pytest.raises(PhylawError, match="bad training override"):
+    with pytest.raises(PhylawError, match="not of the form"):
         with_train_overrides(plan, ["runtime.deterministic"])
     assert main(["reproduce", "fig3", "--scale", "tiny", "--out", "/tmp/none", "--list-cells",
                  "--set", "runtime.deterministic=false"]) == 0  # fmt: skip

@@ -164,7 +164,9 @@ def test_report_plots_per_video_errors_when_cells_have_them(tmp_path):
             for metric, v in (("velocity_error", scale * rng.lognormal()), ("mean_velocity_error", 0.01))]  # fmt: skip
     pd.DataFrame(rows).to_csv(cell / "metrics.csv", index=False)
     (run / "cells" / plan.cells[1].run_id / "eval").mkdir(parents=True)
-    (run / "cells" / plan.cells[1].run_id / "eval" / "metrics.csv").write_text("something,else\n1,2\n")  # other layout: skipped
+    (run / "cells" / plan.cells[1].run_id / "eval" / "metrics.csv").write_text(
+        "something,else\n1,2\n"
+    )  # other layout: skipped
     files = build_report([run], tmp_path / "report")
     assert {p.name for p in files.pngs} == {"scaling.png", "training_curves.png", "error_distribution.png"}
     with Image.open(tmp_path / "report" / "error_distribution.png") as im:

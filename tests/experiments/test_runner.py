@@ -104,7 +104,9 @@ def test_gather_reads_cell_results_written_before_the_median_columns(tmp_path):
     plan = make_plan()
     cell = tmp_path / "cells" / plan.cells[0].run_id
     cell.mkdir(parents=True)
-    fake_results(plan.cells[0]).drop(columns=["median", "floor_median"]).to_csv(cell / CELL_RESULTS, index=False)
+    fake_results(plan.cells[0]).drop(columns=["median", "floor_median"]).to_csv(
+        cell / CELL_RESULTS, index=False
+    )
     res = gather_results(plan, tmp_path)
     assert len(res) == 5
     assert res["median"].isna().all()

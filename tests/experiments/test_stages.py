@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,13 +12,8 @@ from tests.experiments.conftest import make_plan
 from phylaw.errors import PhylawError
 from phylaw.evaluate.report import SUMMARY_COLUMNS
 from phylaw.experiments.experiment import RESULT_COLUMNS
-from phylaw.experiments.stages import (
-    LaunchOptions,
-    eval_indices,
-    tidy_results,
-    torchrun_command,
-    train_config,
-)
+from phylaw.experiments.stages import eval_indices, tidy_results, train_config
+from phylaw.train.launch import LaunchOptions, torchrun_command
 
 
 def test_eval_indices_spread_over_levels_and_deterministic():
@@ -133,14 +130,14 @@ def test_a_failing_rank_stops_the_others():
     import sys
     import time
 
-    from phylaw.experiments.stages import _wait_interruptible
+    from phylaw.train.launch import wait_interruptible
 
     start = time.monotonic()
     procs = [
         subprocess.Popen([sys.executable, "-c", "import sys; sys.exit(3)"]),
         subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]),
     ]
-    codes = _wait_interruptible(procs)
+    codes = wait_interruptible(procs)
     assert codes[0] == 3
     assert codes[1] != 0  # terminated, not left waiting for its failed peer
     assert time.monotonic() - start < 30
@@ -154,14 +151,17 @@ def test_the_vae_trains_on_every_core_when_the_dit_ranks_use_one(tmp_path, monke
     from phylaw.experiments.runner import CellContext
 
     spec = make_plan().cells[0]
-    train = dataclasses.replace(spec.train, autoencoder="vae", extra=(("runtime.threads", 1),))
-    spec = dataclasses.replace(spec, train=train)
+    spec = dataclasses.replace(spec, train=dataclasses.replace(spec.train, autoencoder="vae"))
+    launch = LaunchOptions(2, 2, 0, "n0:1", runtime=(("runtime.threads", 1),))
     seen = {}
     monkeypatch.setattr(phylaw.train, "train_vae", lambda cfg, *a, **k: seen.setdefault("vae", cfg))
     monkeypatch.setattr(stages, "_torchrun_train", lambda *a, **k: None)
     data_root = tmp_path / "data"
     ctx = CellContext(spec, tmp_path / "cells" / spec.run_id, data_root / spec.train_data.data_id,
-                      data_root / spec.eval_data.data_id, options={"launch": LaunchOptions(2, 2, 0, "n0:1")})  # fmt: skip
+                      data_root / spec.eval_data.data_id, options={"launch": launch})  # fmt: skip
     stages.train(ctx)
     assert seen["vae"].runtime.threads == 0
-    assert stages.train_config(spec, tmp_path / "d.h5").runtime.threads == 1  # the DiT ranks keep theirs
+    assert (
+        stages.train_config(spec, tmp_path / "d.h5", launch.runtime).runtime.threads == 1
+    )  # the DiT ranks keep theirs
+    assert json.loads(ctx.path("runtime.json").read_text())["overrides"] == {"runtime.threads": 1}  # recorded

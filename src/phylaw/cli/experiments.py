@@ -1,4 +1,4 @@
-"""CLI: ``phylaw demo``, ``phylaw reproduce EXPERIMENT``, ``phylaw report RUN_DIR...``."""
+"""CLI: ``phylaw demo``, ``phylaw reproduce EXPERIMENT``, ``phylaw report RUN_DIR...``, ``phylaw migrate DIR``."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ def demo(
         False, "--smoke", help="a 1-2 minute configuration that only checks the pipeline (= --preset smoke)"
     ),
     preset: str = typer.Option(
-        "demo", "--preset", help="demo (2 CPU cores, 15 min), smoke (1-2 min, pipeline check) or gpu128 (one GPU, 128 px)"
+        "demo",
+        "--preset",
+        help="demo (2 CPU cores, 15 min), smoke (1-2 min, pipeline check) or gpu128 (one GPU, 128 px)",
     ),
     overrides: list[str] = typer.Option([], "--set", help="override a demo setting, e.g. --set steps=3000"),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="show progress bars"),
@@ -46,7 +48,9 @@ def _preset_hint(preset: str) -> None:
     if preset == "gpu128" and not torch.cuda.is_available():
         typer.echo("note: --preset gpu128 is sized for one GPU; without one it trains for hours")
     elif preset == "demo" and torch.cuda.is_available():
-        typer.echo("note: on a GPU, --preset gpu128 runs the demo at 128 px, where the OOD gap shows (docs/experiments.md)")
+        typer.echo(
+            "note: on a GPU, --preset gpu128 runs the demo at 128 px, where the OOD gap shows (docs/experiments.md)"
+        )
 
 
 def reproduce(
@@ -62,22 +66,28 @@ def reproduce(
         "", "--rdzv-endpoint", help="host:port of node 0 (multi-node torchrun)"
     ),
     overrides: list[str] = typer.Option(
-        [], "--set", help="training-config override for every cell, e.g. --set runtime.deterministic=false (new cell ids)"
+        [],
+        "--set",
+        help="training-config override for every cell, e.g. --set runtime.deterministic=false (new cell ids)",
     ),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="show progress bars"),
 ) -> None:
     """Run (or resume) every cell of a paper experiment at a scale, then write results.csv and summary.md."""
-    from phylaw.experiments.experiment import run_experiment
-    from phylaw.experiments.registry import get_plan, with_train_overrides
-    from phylaw.experiments.stages import LaunchOptions, default_pipeline
+    from phylaw.experiments.experiment import check_plan, run_experiment
+    from phylaw.experiments.registry import get_experiment, get_plan, with_train_overrides
+    from phylaw.train.launch import LaunchOptions
 
     plan = with_train_overrides(get_plan(experiment, scale), overrides)
+    launch = LaunchOptions(nproc_per_node, nnodes, node_rank, rdzv_endpoint)
+    pipeline = get_experiment(experiment).pipeline(launch)
+    check_plan(plan, pipeline.check)  # one-line error before anything is listed or written
     if list_cells:
         for spec in plan.cells:
             sets = "".join(f" --set {o}" for o in overrides)
-            typer.echo(f"phylaw reproduce {experiment} --scale {scale} --out {out}{sets} --cell {spec.run_id}")
+            typer.echo(
+                f"phylaw reproduce {experiment} --scale {scale} --out {out}{sets} --cell {spec.run_id}"
+            )
         return
-    launch = LaunchOptions(nproc_per_node, nnodes, node_rank, rdzv_endpoint)
     if node_rank > 0:
         from phylaw.errors import PhylawError
         from phylaw.experiments.stages import train_on_worker_node
@@ -86,9 +96,7 @@ def reproduce(
             raise PhylawError("--node-rank > 0 joins the training of exactly one cell: give one --cell ID")
         train_on_worker_node(out, plan.cell(cell[0]), launch)
         return
-    outcome = run_experiment(
-        plan, out, default_pipeline(launch), only=cell, progress=progress, options={"launch": launch}
-    )
+    outcome = run_experiment(plan, out, pipeline, only=cell, progress=progress, options={"launch": launch})
     _echo_outcome(outcome, out)
 
 
@@ -105,6 +113,27 @@ def report(
     typer.echo(f"report: {files.html}\nmarkdown: {files.markdown}")
 
 
+def migrate(
+    out: Path = typer.Argument(
+        ..., help="a directory written by `phylaw demo` / `phylaw reproduce` before issue 11"
+    ),
+    overrides: list[str] = typer.Option(
+        [], "--set", help="the training overrides the reproduction was run with (the same --set as then)"
+    ),
+) -> None:
+    """Rename a directory's cells, datasets and VAEs from the old ids (every field, machine choices included)
+    to the current ones, so `phylaw demo` / `phylaw reproduce` find them finished. Running it again does nothing."""
+    from phylaw.experiments.migrate import migrate as run_migrate
+    from phylaw.experiments.migrate import plan_of
+
+    done = run_migrate(out, plan_of(out, overrides))
+    for kind, pairs in (("cell", done.cells), ("data", done.data), ("vae", done.vaes)):
+        for old, new in pairs:
+            typer.echo(f"{kind}: {old} -> {new}")
+    if not (done.cells or done.data or done.vaes):
+        typer.echo(f"{out}: nothing to migrate (no cell, dataset or VAE under an old id)")
+
+
 def _echo_outcome(outcome, out: Path) -> None:
     summary = Path(out) / "summary.md"
     if summary.is_file():
@@ -118,3 +147,4 @@ def register(app: typer.Typer) -> None:
     app.command("demo")(demo)
     app.command("reproduce")(reproduce)
     app.command("report")(report)
+    app.command("migrate")(migrate)

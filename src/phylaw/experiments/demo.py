@@ -11,18 +11,21 @@ measured, with bf16 and two training ranks);
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from phylaw.errors import PhylawError
-from phylaw.experiments.experiment import ExperimentPlan, run_experiment
-from phylaw.experiments.runner import RunOutcome, write_json_atomic
+from phylaw.experiments.experiment import FIG3_FACTORS, ExperimentPlan, check_plan, run_experiment
+from phylaw.experiments.runner import RunOutcome
 from phylaw.experiments.spec import DataSpec, RunSpec, TrainSpec
+from phylaw.io import read_json, write_json
+from phylaw.train.launch import LaunchOptions
 
 log = logging.getLogger(__name__)
+
+FACTORS = FIG3_FACTORS  # the demo is one point of the Fig. 3 study: scenario, model, data_size
 
 
 @dataclass(frozen=True)
@@ -47,20 +50,34 @@ class DemoConfig:
     space_to_depth: int = 8
     patch: int = 2
     temporal_patch: int = 2
-    steps: int = 4500  # fits 15 minutes on 2 cores with bf16 and 2 ranks, with a minute to spare (5,000 took 15:08)
+    steps: int = (
+        4500  # fits 15 minutes on 2 cores with bf16 and 2 ranks, with a minute to spare (5,000 took 15:08)
+    )
     batch_size: int = 16
-    micro_batch_size: int = 8  # per forward pass (0: batch_size / train_procs); fixed, results do not depend on train_procs
-    train_procs: int = 2  # CPU: >1 trains the DiT in that many local ranks (gloo), one thread each; CUDA: always 1
+    micro_batch_size: int = (
+        8  # per forward pass (0: batch_size / train_procs); fixed, results do not depend on train_procs
+    )
+    train_procs: int = (
+        2  # CPU: >1 trains the DiT in that many local ranks (gloo), one thread each; CUDA: always 1
+    )
     lr: float = 2e-3  # 1e-3: ID 4.5x floor, 2e-3: 3.4x (3,000 steps, same cost)
     warmup: int = 50
     ema_decay: float = 0.995
-    cpu_bf16: str = "auto"  # DiT training on CPU in bf16 autocast: off | on | auto (where the CPU has native bf16)
-    deterministic: bool = True  # CUDA: deterministic kernels (runtime.deterministic); False: torch's faster defaults
+    cpu_bf16: str = (
+        "auto"  # DiT training on CPU in bf16 autocast: off | on | auto (where the CPU has native bf16)
+    )
+    deterministic: bool = (
+        True  # CUDA: deterministic kernels (runtime.deterministic); False: torch's faster defaults
+    )
     timesteps: str = "uniform"  # diffusion-step distribution in training: uniform | logit_normal
     logit_mean: float = 0.0
     logit_std: float = 1.0
-    flip: bool = False  # horizontal flips: off, all testbed videos move right (on: ID error 7.7x floor, off: 5.3x)
-    sample_steps: int = 4  # DDIM steps; on the same model 4 steps scored 9 % lower ID error than 10 (and 30: 8 % higher)
+    flip: bool = (
+        False  # horizontal flips: off, all testbed videos move right (on: ID error 7.7x floor, off: 5.3x)
+    )
+    sample_steps: int = (
+        4  # DDIM steps; on the same model 4 steps scored 9 % lower ID error than 10 (and 30: 8 % higher)
+    )
     sample_batch_size: int = 50
     eval_per_split: tuple[tuple[str, int], ...] = (("id", 100), ("ood", 99))
     gallery_per_split: int = 3
@@ -85,31 +102,10 @@ PRESETS = {"demo": DEMO, "smoke": SMOKE, "gpu128": GPU128}
 
 
 def demo_config(base: DemoConfig, overrides: list[str]) -> DemoConfig:
-    """``base`` with ``["steps=3000", "resolution=32"]`` applied (values parsed as Python literals, type-checked)."""
-    import ast
+    """``base`` with ``["steps=3000", "resolution=32"]`` applied (the one typed parser, ``phylaw.config``)."""
+    from phylaw.config import apply_overrides
 
-    fields = {f.name: f for f in dataclasses.fields(DemoConfig)}
-    changes: dict[str, Any] = {}
-    for item in overrides:
-        key, sep, text = item.partition("=")
-        key = key.strip()
-        if not sep or key not in fields:
-            raise PhylawError(
-                f"bad demo override {item!r}; use KEY=VALUE with KEY one of {', '.join(fields)}"
-            )
-        try:
-            value = ast.literal_eval(text.strip())
-        except (ValueError, SyntaxError):
-            value = text.strip()
-        current = getattr(base, key)
-        if isinstance(current, float) and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if isinstance(current, tuple) and isinstance(value, list | tuple):
-            value = tuple(tuple(v) if isinstance(v, list) else v for v in value)
-        if type(value) is not type(current):
-            raise PhylawError(f"demo override {key} must be {type(current).__name__}, got {value!r}")
-        changes[key] = value
-    return dataclasses.replace(base, **changes)
+    return apply_overrides(base, overrides)
 
 
 def cpu_has_native_bf16() -> bool:
@@ -129,21 +125,16 @@ def use_cpu_bf16(cfg: DemoConfig) -> bool:
 
 
 def train_spec(cfg: DemoConfig) -> TrainSpec:
-    """The training settings of a demo configuration (also the tiny-scale grids' settings, see registry).
+    """The training settings of a demo configuration (also the tiny-scale grids' settings, see fig3.py).
 
-    Settings added after the tiny grid ran (CPU bf16, timestep sampling) enter the spec only when they differ
-    from the old behaviour, so the ids of existing cells stay what they were."""
-    extra: tuple[tuple[str, object], ...] = ()
+    This machine's choices (ranks, CPU bf16) are not part of it: :func:`runtime_settings`."""
+    overrides: tuple[tuple[str, object], ...] = ()
     if cfg.micro_batch_size:
-        extra += (("optim.micro_batch_size", cfg.micro_batch_size),)
-    if train_procs(cfg) > 1:  # CPU ranks: one thread each (on CUDA the demo trains in one process)
-        extra += (("runtime.threads", 1),)
-    if use_cpu_bf16(cfg):
-        extra += (("runtime.precision", "bf16"),)
+        overrides += (("optim.micro_batch_size", cfg.micro_batch_size),)
     if not cfg.deterministic:
-        extra += (("runtime.deterministic", False),)
+        overrides += (("runtime.deterministic", False),)
     if cfg.timesteps != "uniform":
-        extra += (
+        overrides += (
             ("diffusion.timesteps", cfg.timesteps), ("diffusion.logit_mean", cfg.logit_mean),
             ("diffusion.logit_std", cfg.logit_std),
         )  # fmt: skip
@@ -152,8 +143,23 @@ def train_spec(cfg: DemoConfig) -> TrainSpec:
         autoencoder=cfg.autoencoder, space_to_depth=cfg.space_to_depth, patch=cfg.patch,
         temporal_patch=cfg.temporal_patch, ema_decay=cfg.ema_decay, flip=cfg.flip, preset="cpu-tiny", seed=cfg.seed,
         vae_factor=cfg.vae_factor, vae_base_channels=cfg.vae_base_channels, vae_steps=cfg.vae_steps,
-        vae_batch_size=cfg.vae_batch_size, vae_lr=cfg.vae_lr, extra=extra,
+        vae_batch_size=cfg.vae_batch_size, vae_lr=cfg.vae_lr, overrides=overrides,
     )  # fmt: skip
+
+
+def runtime_settings(cfg: DemoConfig) -> tuple[tuple[str, object], ...]:
+    """This machine's training-config choices for the demo: one thread per CPU rank, bf16 autocast where the
+    CPU has native bf16. Applied at launch and recorded in the cell's ``runtime.json``, not in its id."""
+    out: tuple[tuple[str, object], ...] = ()
+    if train_procs(cfg) > 1:  # CPU ranks: one thread each (on CUDA the demo trains in one process)
+        out += (("runtime.threads", 1),)
+    if use_cpu_bf16(cfg):
+        out += (("runtime.precision", "bf16"),)
+    return out
+
+
+def launch_options(cfg: DemoConfig) -> LaunchOptions:
+    return LaunchOptions(nproc_per_node=train_procs(cfg), runtime=runtime_settings(cfg))
 
 
 def check(cfg: DemoConfig) -> None:
@@ -187,11 +193,16 @@ def _device_words() -> str:
 
 def demo_plan(cfg: DemoConfig) -> ExperimentPlan:
     """The demo as a one-cell experiment (so it shares the runner's skip/resume logic and the report)."""
+    from phylaw.sim.ranges import get_ranges
+
     check(cfg)
-    r, v = (0.7, 1.5), (1.0, 4.0)  # the paper's ID ranges (SPEC I.1)
+    use_cpu_bf16(cfg)  # a bad cpu_bf16 setting is an error before anything runs
+    paper = get_ranges(
+        "paper", cfg.scenario
+    )  # the training grid lies inside the paper's ID ranges (SPEC I.1)
     train = DataSpec(
         cfg.scenario, f"{cfg.name}-train", resolution=cfg.resolution, n_frames=cfg.n_frames,
-        grid=(("r", *r, cfg.grid_r), ("v", *v, cfg.grid_v)), seed=cfg.seed,
+        grid=(("r", *paper.r_id, cfg.grid_r), ("v", *paper.v_id, cfg.grid_v)), seed=cfg.seed,
     )  # fmt: skip
     evald = DataSpec(
         cfg.scenario, "eval", resolution=cfg.resolution, n_frames=cfg.n_frames,
@@ -205,6 +216,7 @@ def demo_plan(cfg: DemoConfig) -> ExperimentPlan:
         cfg.name, "tiny", (cell,),
         f"phylaw demo: uniform motion, {cfg.model} on "
         + ("VideoVAE latents" if cfg.autoencoder == "vae" else "pixels") + f", on {_device_words()}.",
+        factors=FACTORS,
     )  # fmt: skip
 
 
@@ -212,34 +224,38 @@ def config_json(cfg: DemoConfig) -> dict[str, Any]:
     return {**dataclasses.asdict(cfg), "train_size": cfg.train_size}
 
 
+def saved_config(saved: dict[str, Any]) -> DemoConfig:
+    """The :class:`DemoConfig` of a saved ``demo_config.json``: its settings applied to the defaults (a setting
+    added to phylaw after that demo ran takes its default; ``train_size`` is derived)."""
+    from phylaw.config import apply_overrides
+
+    known = {f.name for f in dataclasses.fields(DemoConfig)}
+    return apply_overrides(DemoConfig(), [(k, v) for k, v in saved.items() if k in known])
+
+
 def same_demo_config(saved: dict[str, Any], cfg: DemoConfig) -> bool:
-    """Whether a saved ``demo_config.json`` describes ``cfg``. A setting added to phylaw after that demo ran
-    (absent from the file) counts as equal when ``cfg`` keeps its default, so updating phylaw does not orphan a
-    finished or interrupted demo directory."""
-    new = json.loads(json.dumps(config_json(cfg)))
-    defaults = json.loads(json.dumps(config_json(DemoConfig())))
-    filled = {**{k: v for k, v in new.items() if k not in saved and v == defaults.get(k)}, **saved}
-    return filled == new
+    """Whether a saved ``demo_config.json`` describes ``cfg``."""
+    try:
+        return saved_config(saved) == cfg
+    except PhylawError:
+        return False
 
 
 def run_demo(out: Path, cfg: DemoConfig = DEMO, *, progress: bool = True, pipeline=None) -> RunOutcome:
     """Run the demo into ``out`` (resumable) and build its report in ``out/report``."""
     from phylaw.experiments.report import build_report
+    from phylaw.experiments.stages import default_pipeline
 
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     saved = out / "demo_config.json"
-    if saved.exists() and not same_demo_config(json.loads(saved.read_text()), cfg):
-        raise PhylawError(
-            f"{out} holds a demo with another configuration ({saved}); choose another --out"
-        )
-    write_json_atomic(saved, config_json(cfg))
-    from phylaw.experiments.stages import LaunchOptions, default_pipeline
-
+    if saved.exists() and not same_demo_config(read_json(saved), cfg):
+        raise PhylawError(f"{out} holds a demo with another configuration ({saved}); choose another --out")
     plan = demo_plan(cfg)
-    launch = LaunchOptions(nproc_per_node=train_procs(cfg))
+    launch = launch_options(cfg)
     if pipeline is None:
         pipeline = default_pipeline(launch)
+    check_plan(plan, pipeline.check)  # nothing is written for a bad configuration
+    write_json(saved, config_json(cfg))
     options = {"gallery_per_split": cfg.gallery_per_split, "launch": launch}
     outcome = run_experiment(plan, out, pipeline, progress=progress, options=options)
     if not outcome.failed:

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from phylaw.io import atomic_path
 from phylaw.sim.trajectory import WORLD_SIZE
 
 GT_TRACK = (0, 160, 0)  # parsed from ground-truth frames
@@ -91,11 +92,10 @@ def side_by_side_frames(
 
 
 def write_gif(frames: list[Image.Image], path: Path, *, frame_ms: int = 120) -> Path:
-    """An endlessly looping GIF, written to ``path.partial.gif`` then renamed."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".partial.gif")
-    frames[0].save(tmp, save_all=True, append_images=frames[1:], duration=frame_ms, loop=0, optimize=False)
-    tmp.replace(path)
+    """An endlessly looping GIF, written atomically (``phylaw.io.atomic_path``)."""
+    with atomic_path(path) as tmp:
+        frames[0].save(tmp, format="GIF", save_all=True, append_images=frames[1:], duration=frame_ms, loop=0,
+                       optimize=False)  # fmt: skip
     return path
 
 

@@ -11,6 +11,7 @@ from matplotlib.ticker import NullFormatter, NullLocator
 from phylaw.experiments.published import published_for
 from phylaw.experiments.spec import size_label
 from phylaw.experiments.tables import HEADLINE_METRIC, pooled
+from phylaw.io import atomic_path
 
 SCENARIO_TITLES = {"uniform_motion": "Uniform motion", "collision": "Collision", "parabola": "Parabola"}
 
@@ -24,10 +25,8 @@ def _figure(nrows: int, ncols: int, size: tuple[float, float]):
 
 
 def _save(fig, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".partial" + path.suffix)
-    fig.savefig(tmp, dpi=110)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format=path.suffix.lstrip(".") or "png")
     return path
 
 
@@ -152,6 +151,6 @@ def error_distribution(videos: dict[str, pd.DataFrame], path: Path, *, max_cells
         ax.grid(True, which="both", alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7, loc="lower right")
-    for ax in list(axes.flat)[len(names):]:
+    for ax in list(axes.flat)[len(names) :]:
         ax.set_visible(False)
     return _save(fig, path)

@@ -17,11 +17,19 @@ from pathlib import Path
 import pandas as pd
 
 from phylaw.errors import PhylawError
-from phylaw.experiments.experiment import OPTIONAL_RESULT_COLUMNS, RESULT_COLUMNS, with_result_columns
+from phylaw.experiments.experiment import (
+    FIG3_FACTORS,
+    OPTIONAL_RESULT_COLUMNS,
+    RESULT_COLUMNS,
+    ReportSection,
+    factor_columns,
+    with_result_columns,
+)
 from phylaw.experiments.plots import error_distribution, scaling_plot, training_curves
 from phylaw.experiments.published import published_for
 from phylaw.experiments.spec import size_label
 from phylaw.experiments.tables import HEADLINE_METRIC, headline_table, html_table, level_table, markdown_table
+from phylaw.io import write_text
 
 log = logging.getLogger(__name__)
 
@@ -71,10 +79,11 @@ def load_runs(run_dirs: Sequence[Path]) -> RunData:
             raise PhylawError(
                 f"{d} is not a phylaw run directory (no results.csv); run `phylaw demo` or `phylaw reproduce` first"
             )
-        df = pd.read_csv(path)
-        missing = set(RESULT_COLUMNS) - set(df.columns) - set(OPTIONAL_RESULT_COLUMNS)
-        if missing:
-            raise PhylawError(f"{path} lacks columns {sorted(missing)}")
+        df = pd.read_csv(path, dtype={"split": str, "level": str})
+        required = set(RESULT_COLUMNS) - set(OPTIONAL_RESULT_COLUMNS) - set(FIG3_FACTORS)
+        missing = required - set(df.columns)
+        if missing or not factor_columns(df):
+            raise PhylawError(f"{path} lacks columns {sorted(missing) or ['(factor columns)']}")
         results.append(with_result_columns(df))
         if (d / "status.csv").is_file():
             status.append(pd.read_csv(d / "status.csv"))
@@ -88,6 +97,7 @@ def load_runs(run_dirs: Sequence[Path]) -> RunData:
             if per_video is not None:
                 videos[cell.name] = per_video
     res = pd.concat(results, ignore_index=True) if results else pd.DataFrame(columns=list(RESULT_COLUMNS))
+    res = with_result_columns(res)  # runs with other factors side by side: the union of their factor columns
     res = res.drop_duplicates(subset=["run_id", "split", "level", "metric"], keep="last")
     st = pd.concat(status, ignore_index=True) if status else pd.DataFrame()
     return RunData(res, st, curves, tuple(gifs), tuple(dict.fromkeys(names)), videos)
@@ -110,25 +120,45 @@ def _b64(path: Path, mime: str) -> str:
     return f"data:{mime};base64," + base64.b64encode(path.read_bytes()).decode()
 
 
+def report_section(experiment: str) -> ReportSection:
+    """The report section a registered experiment declares; the default one for any other results."""
+    from phylaw.experiments.registry import EXPERIMENTS, get_experiment
+
+    return get_experiment(experiment).report if experiment in EXPERIMENTS else ReportSection()
+
+
+def _figures(data: RunData, out: Path, section: ReportSection, experiment: str) -> dict[str, Path]:
+    """The section's figures that these results can draw (a scaling plot needs scenario, model, data_size)."""
+    figs: dict[str, Path] = {}
+    factors = set(factor_columns(data.results))
+    if "scaling" in section.figures and set(FIG3_FACTORS) <= factors:
+        figs["scaling"] = scaling_plot(
+            data.results, out / "scaling.png", experiment=experiment, metric=section.metric
+        )
+    if "training_curves" in section.figures and data.curves:
+        figs["training_curves"] = training_curves(data.curves, out / "training_curves.png")
+    if "error_distribution" in section.figures and data.videos:
+        figs["error_distribution"] = error_distribution(data.videos, out / "error_distribution.png")
+    return figs
+
+
 def build_report(
     run_dirs: Sequence[Path], out: Path, *, max_gifs: int = 8, title: str = "phylaw report"
 ) -> ReportFiles:
-    """Write ``out/report.html`` (all images inline), ``out/report.md``, PNG plots and copied GIFs."""
+    """Write ``out/report.html`` (all images inline), ``out/report.md``, PNG plots and copied GIFs; tables
+    group by the results' factor columns."""
     if not run_dirs:
         raise PhylawError("give at least one run directory")
     data = load_runs(run_dirs)
     out = Path(out)
     (out / "media").mkdir(parents=True, exist_ok=True)
-    experiment = data.results["experiment"].iloc[0] if len(data.results) else "fig3"
-    figs = {"scaling": scaling_plot(data.results, out / "scaling.png", experiment=str(experiment))}
-    if data.curves:
-        figs["training_curves"] = training_curves(data.curves, out / "training_curves.png")
-    if data.videos:
-        figs["error_distribution"] = error_distribution(data.videos, out / "error_distribution.png")
+    experiment = str(data.results["experiment"].iloc[0]) if len(data.results) else "fig3"
+    section = report_section(experiment)
+    figs = _figures(data, out, section, experiment)
     pngs = list(figs.values())
     gifs = _copy_gifs(data.gifs, out / "media", max_gifs)
-    head = headline_table(data.results)
-    levels = level_table(data.results)
+    head = headline_table(data.results, section.metric)
+    levels = level_table(data.results, section.metric)
     extra = {
         m: headline_table(data.results, m, label="value")
         for m in EXTRA_METRICS
@@ -137,11 +167,7 @@ def build_report(
     pub = _published_table(published_for(str(experiment)))
     md = _markdown(title, data, head, levels, pub, pngs, gifs, extra)
     page = _html(title, data, head, levels, pub, figs, gifs, extra)
-    md_path, html_path = out / "report.md", out / "report.html"
-    for path, text in ((md_path, md), (html_path, page)):
-        tmp = path.with_name(path.name + ".partial")
-        tmp.write_text(text)
-        tmp.replace(path)
+    md_path, html_path = write_text(out / "report.md", md), write_text(out / "report.html", page)
     return ReportFiles(html_path, md_path, tuple(pngs), tuple(p for _, p in gifs))
 
 
@@ -218,7 +244,11 @@ def _html(title, data: RunData, head, levels, pub, figs: dict[str, Path], gifs, 
         "<h2 id='scaling'>Error vs training data (Fig. 3 style)</h2>",
         "<p class='note'>Solid: ours (95 % CI). Hollow diamonds: values stated in the paper's text; dotted: the "
         "paper's GT floor at 128 px. The paper's other Fig. 3 points exist only as a plot and are not shown.</p>",
-        f"<img class='plot' alt='scaling plot' src='{_b64(figs['scaling'], 'image/png')}'>",
+        *(
+            [f"<img class='plot' alt='scaling plot' src='{_b64(figs['scaling'], 'image/png')}'>"]
+            if "scaling" in figs
+            else []
+        ),
         *(f"<h2>{e(EXTRA_METRICS[m])}</h2>" + html_table(t) for m, t in extra.items()),
         "<h2 id='levels'>Per split and level</h2>",
         html_table(levels),

@@ -8,6 +8,7 @@ Layout under the output directory ``OUT``::
     OUT/cells/<run_id>/status.json     state ("pending" | "running" | "done" | "failed" | "interrupted"),
                                        finished stages, the error of a failed stage
     OUT/cells/<run_id>/.done/<stage>.json   completion marker of each stage (written last, atomically)
+    OUT/cells/<run_id>/runtime.json    how this machine trained it (ranks, device, CPU bf16): not its identity
     OUT/results.csv, OUT/summary.md    tidy results of all finished cells, and a summary with failures
 
 A stage is skipped when its marker exists. A stage that is interrupted (KeyboardInterrupt, a killed process)
@@ -18,7 +19,6 @@ the runner goes on with the next cell; running the same command again retries fa
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import traceback
@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from phylaw.experiments.spec import DataSpec, RunSpec
+from phylaw.io import read_json, write_json, write_text
 
 log = logging.getLogger(__name__)
 
@@ -67,10 +68,12 @@ class Stage:
 
 @dataclass(frozen=True)
 class Pipeline:
-    """How to build a dataset and which stages make up a cell."""
+    """How to build a dataset and which stages make up a cell; ``check`` validates a cell before anything
+    runs (one-line PhylawError, e.g. an unknown training-config key)."""
 
     data: Stage
     cell: tuple[Stage, ...]
+    check: Callable[[RunSpec], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -91,18 +94,6 @@ class RunOutcome:
         return tuple(c for c in self.cells if c.state == "failed")
 
 
-def write_json_atomic(path: Path, obj: Any) -> None:
-    """Write JSON to ``path.partial`` and rename, so ``path`` is always complete."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".partial")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
-    tmp.replace(path)
-
-
-def read_json(path: Path) -> Any:
-    return json.loads(path.read_text())
-
-
 def marker_path(directory: Path, stage: str) -> Path:
     return directory / MARKER_DIR / f"{stage}.json"
 
@@ -120,7 +111,7 @@ def run_stage(directory: Path, stage: Stage, ctx: Any) -> bool:
     t0 = time.perf_counter()
     info = stage.fn(ctx) or {}
     info = {"stage": stage.name, "seconds": round(time.perf_counter() - t0, 3), **info}
-    write_json_atomic(marker_path(directory, stage.name), info)
+    write_json(marker_path(directory, stage.name), info)
     return True
 
 
@@ -132,7 +123,7 @@ def ensure_data(out: Path, spec: DataSpec, stage: Stage, *, progress: bool, opti
     if not spec_path.exists():
         from dataclasses import asdict
 
-        write_json_atomic(spec_path, {"data_id": spec.data_id, **asdict(spec)})
+        write_json(spec_path, {"data_id": spec.data_id, **asdict(spec)})
     run_stage(data_dir, stage, DataContext(spec, data_dir, progress, options))
     return data_dir
 
@@ -141,7 +132,7 @@ def _status(cell_dir: Path, stages: Sequence[Stage], state: str, error: str | No
     done = [s.name for s in stages if is_done(cell_dir, s.name)]
     status = {"state": state, "stages_done": done, "stages": [s.name for s in stages], "error": error}
     status["updated"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    write_json_atomic(cell_dir / "status.json", status)
+    write_json(cell_dir / "status.json", status)
     return status
 
 
@@ -158,7 +149,7 @@ def run_cell(
     cell_dir = out / "cells" / spec.run_id
     cell_dir.mkdir(parents=True, exist_ok=True)
     if not (cell_dir / "cell.json").exists():
-        write_json_atomic(cell_dir / "cell.json", spec.to_json())
+        write_json(cell_dir / "cell.json", spec.to_json())
     stages = (Stage("data", pipeline.data.fn), *pipeline.cell)
     if all(is_done(cell_dir, s.name) for s in stages):
         _status(cell_dir, stages, "done")
@@ -169,7 +160,7 @@ def run_cell(
         train_dir = ensure_data(out, spec.train_data, pipeline.data, progress=progress, options=options)
         eval_dir = ensure_data(out, spec.eval_data, pipeline.data, progress=progress, options=options)
         if not is_done(cell_dir, "data"):
-            write_json_atomic(
+            write_json(
                 marker_path(cell_dir, "data"),
                 {"stage": "data", "train": str(train_dir), "eval": str(eval_dir)},
             )
@@ -182,7 +173,7 @@ def run_cell(
         raise
     except Exception as exc:
         message = f"{type(exc).__name__}: {exc}".splitlines()[0] if str(exc) else type(exc).__name__
-        (cell_dir / "error.txt").write_text(traceback.format_exc())
+        write_text(cell_dir / "error.txt", traceback.format_exc())
         _status(cell_dir, stages, "failed", message)
         log.error("cell %s failed: %s", spec.run_id, message)
         return CellOutcome(spec.run_id, "failed", message, tuple(ran))

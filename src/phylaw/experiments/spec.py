@@ -1,17 +1,20 @@
 """Run specifications: what one dataset and one grid cell of an experiment are, and their stable ids.
 
 A ``DataSpec`` names one dataset file (a testbed split, optionally a custom grid or a subset); a ``RunSpec`` is
-one cell of an experiment grid (scenario x model x training data) together with its training, sampling and
-evaluation settings. Both are frozen dataclasses; their ids are a readable prefix plus a short content hash of
-every field, so two specs share a directory exactly when they are the same job.
+one cell of an experiment (its factor values: scenario, model, training data, ...) together with its training,
+sampling and evaluation settings. Both are frozen dataclasses; their ids are a readable prefix plus a short
+content hash of the fields that differ from their defaults (:func:`identity`), so two specs share a directory
+exactly when they are the same job, and a field added later with a default renames no finished cell. Nothing in
+an id depends on the machine: ranks and CPU bf16 are launch settings (``phylaw.train.launch.LaunchOptions``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field
 from typing import Any
 
 SCALES = ("tiny", "small", "paper")
@@ -20,6 +23,29 @@ SCALES = ("tiny", "small", "paper")
 def _content_hash(obj: Any, n: int = 8) -> str:
     text = json.dumps(obj, sort_keys=True, separators=(",", ":"))
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()[:n]
+
+
+def _default(f: dataclasses.Field) -> Any:
+    if f.default is not MISSING:
+        return f.default
+    if f.default_factory is not MISSING:
+        return f.default_factory()
+    return MISSING
+
+
+def identity(obj: Any) -> Any:
+    """What a spec's id hashes: its fields that differ from their defaults (required fields always), nested
+    specs likewise, tuples as lists; fields with ``compare=False`` (notes) are left out."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        out = {}
+        for f in dataclasses.fields(obj):
+            value = getattr(obj, f.name)
+            if f.compare and not (_default(f) is not MISSING and value == _default(f)):
+                out[f.name] = identity(value)
+        return out
+    if isinstance(obj, tuple | list):
+        return [identity(v) for v in obj]
+    return obj
 
 
 def _slug(text: str) -> str:
@@ -61,7 +87,7 @@ class DataSpec:
     @property
     def data_id(self) -> str:
         label = f"{self.scenario}-{_slug(self.split)}-{self.resolution}px"
-        return f"{label}-{_content_hash(asdict(self))}"
+        return f"{label}-{_content_hash(identity(self))}"
 
     @property
     def size(self) -> int | None:
@@ -78,7 +104,7 @@ class DataSpec:
 
 @dataclass(frozen=True)
 class TrainSpec:
-    """Training settings of a cell (mapped onto ``phylaw.config`` by the training stage)."""
+    """Training settings of a cell: typed overrides of a ``phylaw.config`` preset (``stages.cell_overrides``)."""
 
     model: str  # DiT preset name, e.g. "DiT-S" or a tiny preset
     steps: int
@@ -94,7 +120,7 @@ class TrainSpec:
     ema_decay: float | None = None
     flip: bool = True
     preset: str = "cpu-tiny"  # phylaw.config base preset the overrides apply to
-    extra: tuple[tuple[str, Any], ...] = ()  # further config overrides as (dotted key, value)
+    overrides: tuple[tuple[str, Any], ...] = ()  # further typed config overrides: (("optim.lr", 1e-3), ...)
     # autoencoder == "vae": phylaw's VideoVAE, trained first on the cell's training data (shared when equal)
     vae_factor: int = 8
     vae_base_channels: int = 32
@@ -106,7 +132,10 @@ class TrainSpec:
 
 @dataclass(frozen=True)
 class RunSpec:
-    """One cell of an experiment grid."""
+    """One cell of an experiment.
+
+    factors: the cell's factor values as result columns, (("scenario", ...), ("model", ...), ...); () = the
+    Fig. 3 factors scenario, model and data_size (:attr:`factor_values`)."""
 
     experiment: str
     scale: str
@@ -119,6 +148,7 @@ class RunSpec:
     sample_batch_size: int = 16
     seed: int = 0
     distributed: bool = False  # launch training under torchrun (paper scale)
+    factors: tuple[tuple[str, Any], ...] = ()
     notes: str = field(default="", compare=False)
 
     @property
@@ -130,11 +160,16 @@ class RunSpec:
         return size_label(self.data_size)
 
     @property
+    def factor_values(self) -> dict[str, Any]:
+        """The cell's factors by name (the columns that identify it in results.csv)."""
+        if self.factors:
+            return dict(self.factors)
+        return {"scenario": self.scenario, "model": self.model, "data_size": self.data_size}
+
+    @property
     def run_id(self) -> str:
-        """Readable id + short content hash, e.g. ``uniform_motion-DiTS-30K-1a2b3c4d``."""
-        body = asdict(self)
-        body.pop("notes", None)
-        return f"{self.scenario}-{_slug(self.model)}-{self.data_label}-{_content_hash(body)}"
+        """Readable id + short content hash of :func:`identity`, e.g. ``uniform_motion-DiTS-30K-1a2b3c4d``."""
+        return f"{self.scenario}-{_slug(self.model)}-{self.data_label}-{_content_hash(identity(self))}"
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from phylaw.errors import PhylawError
-from phylaw.experiments.experiment import CELL_RESULTS, RESULT_COLUMNS
+from phylaw.experiments.experiment import CELL_RESULTS, result_columns
 from phylaw.experiments.runner import CellContext, DataContext, Pipeline, Stage
 from phylaw.experiments.spec import DataSpec, RunSpec
 from phylaw.experiments.tables import POOLED
@@ -161,7 +161,7 @@ def write_runtime(ctx: CellContext, launch: LaunchOptions) -> Path:
     device = f"cuda ({torch.cuda.get_device_name()})" if torch.cuda.is_available() else "cpu"
     return write_json(ctx.path("runtime.json"), {
         "nproc_per_node": launch.nproc_per_node, "nnodes": launch.nnodes, "device": device,
-        "overrides": {k: v for k, v in launch.runtime},
+        "overrides": dict(launch.runtime),
     })  # fmt: skip
 
 
@@ -183,7 +183,11 @@ def vae_dir(ctx: CellContext) -> Path:
     """``OUT/vae/<train data id>-<hash of the VAE settings>``: one VAE per training set and VAE setting."""
     from phylaw.experiments.spec import _content_hash
 
-    return ctx.cell_dir.parent.parent / "vae" / f"{ctx.spec.train_data.data_id}-{_content_hash(vae_key(ctx.spec))}"
+    return (
+        ctx.cell_dir.parent.parent
+        / "vae"
+        / f"{ctx.spec.train_data.data_id}-{_content_hash(vae_key(ctx.spec))}"
+    )
 
 
 def _train_vae(ctx: CellContext, cfg) -> Path:
@@ -203,7 +207,9 @@ def _train_vae(ctx: CellContext, cfg) -> Path:
     return run
 
 
-def _torchrun_train(ctx: CellContext, cfg_dict: dict[str, Any], launch: LaunchOptions, quiet: bool = True) -> None:
+def _torchrun_train(
+    ctx: CellContext, cfg_dict: dict[str, Any], launch: LaunchOptions, quiet: bool = True
+) -> None:
     import yaml
 
     config_path = write_text(ctx.path("train_config.yaml"), yaml.safe_dump(cfg_dict, sort_keys=True))
@@ -248,7 +254,7 @@ def sample(ctx: CellContext) -> dict[str, Any]:
 
 # ----------------------------------------------------------------------------------------------- evaluate
 def evaluate(ctx: CellContext) -> dict[str, Any]:
-    from phylaw.evaluate import evaluate as run_eval
+    from phylaw.evaluate.run import evaluate as run_eval
 
     result = run_eval(ctx.eval_data_dir / DATA_FILE, ctx.path(SAMPLES_FILE), out=ctx.path("eval"),
                       progress=ctx.progress)  # fmt: skip
@@ -259,7 +265,7 @@ def gallery(ctx: CellContext) -> dict[str, Any]:
     """A few ID and OOD examples as GIFs (ground truth | generated) with parsed tracks drawn over them."""
     from phylaw.datasets import open_dataset
     from phylaw.datasets.samples import open_samples
-    from phylaw.evaluate import parse
+    from phylaw.evaluate.parse import parse
     from phylaw.experiments.gallery import pick_examples, side_by_side_frames, write_gif
 
     per_split = int(ctx.options.get("gallery_per_split", 3))
@@ -285,32 +291,31 @@ def gallery(ctx: CellContext) -> dict[str, Any]:
 
 # ----------------------------------------------------------------------------------------------- collect
 def tidy_results(summary: pd.DataFrame, spec: RunSpec) -> pd.DataFrame:
-    """The evaluator's summary.csv -> RESULT_COLUMNS rows, one pooled row (level POOLED) per split and metric.
+    """The evaluator's summary.csv -> tidy result rows (the cell's factor columns, then one row per split,
+    level and metric), one pooled row (level POOLED) per split and metric.
 
     The evaluator appends a pooled row (level "pooled"; "all" in its first version) after the per-level rows
     of a split with several levels; a split with a single level (ID) gets its only row as the pooled row.
+    Columns are read by name; those an evaluator does not write (medians, ``n_videos``, ``floor_n``, ``kind``)
+    are NaN.
     """
     rows = []
     fail = summary[summary["metric"] == "parse_failure_rate"]
+    ids = {"experiment": spec.experiment, "scale": spec.scale, "run_id": spec.run_id, **spec.factor_values}
     for (split, metric), g in summary.groupby(["split", "metric"], sort=False):
         levels = list(g.itertuples())
         has_pooled = len(levels) > 1 and levels[-1].level in (POOLED, "all")
         per_level = levels[:-1] if has_pooled else levels
         for r, level in [*((r, r.level) for r in per_level), (levels[-1], POOLED)]:
             f = fail[(fail["split"] == split) & (fail["level"] == r.level)]
-            rows.append(
-                {
-                    "experiment": spec.experiment, "scale": spec.scale, "run_id": spec.run_id,
-                    "scenario": spec.scenario, "model": spec.model, "data_size": spec.data_size,
-                    "split": split, "level": level, "metric": metric, "value": r.mean,
-                    "ci_low": r.ci95_lo, "ci_high": r.ci95_hi, "n": r.n, "floor": r.floor_mean,
-                    "floor_ci_low": r.floor_ci95_lo, "floor_ci_high": r.floor_ci95_hi,
-                    "parse_fail_rate": float(f["mean"].iloc[-1]) if len(f) else float("nan"),
-                    # older evaluator summaries have no medians
-                    "median": getattr(r, "median", float("nan")), "floor_median": getattr(r, "floor_median", float("nan")),
-                }
-            )  # fmt: skip
-    return pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
+            rows.append({
+                **ids, "split": split, "level": level, "metric": metric, "value": r.mean,
+                "ci_low": r.ci95_lo, "ci_high": r.ci95_hi, "n": r.n, "floor": r.floor_mean,
+                "floor_ci_low": r.floor_ci95_lo, "floor_ci_high": r.floor_ci95_hi,
+                "parse_fail_rate": float(f["mean"].iloc[-1]) if len(f) else float("nan"),
+                **{c: getattr(r, c, float("nan")) for c in ("median", "floor_median", "n_videos", "floor_n", "kind")},
+            })  # fmt: skip
+    return pd.DataFrame(rows, columns=list(result_columns(tuple(spec.factor_values))))
 
 
 def collect(ctx: CellContext) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import pandas as pd
 
@@ -32,33 +33,68 @@ def pooled(results: pd.DataFrame, metric: str = HEADLINE_METRIC) -> pd.DataFrame
     return sel.copy()
 
 
+def _factors(results: pd.DataFrame, factors: Sequence[str] | None) -> list[str]:
+    if factors is not None:
+        return list(factors)
+    from phylaw.experiments.experiment import factor_columns
+
+    return list(factor_columns(results))
+
+
+def _factor_cells(row: object, factors: Sequence[str]) -> dict[str, object]:
+    """A row's factor values as table cells (``data_size`` in the paper's notation, "data")."""
+    out: dict[str, object] = {}
+    for f in factors:
+        v = getattr(row, f) if not isinstance(row, dict) else row[f]
+        out["data" if f == "data_size" else f] = (
+            size_label(int(v)) if f == "data_size" and not _isnan(v) else v
+        )
+    return out
+
+
+def _count(x: object) -> object:
+    return "–" if _isnan(x) else int(x)
+
+
 def headline_table(
-    results: pd.DataFrame, metric: str = HEADLINE_METRIC, label: str = "error"
+    results: pd.DataFrame,
+    metric: str = HEADLINE_METRIC,
+    label: str = "error",
+    factors: Sequence[str] | None = None,
 ) -> pd.DataFrame:
-    """One row per (scenario, model, data size): ID and OOD error with 95 % CIs, the floor and the ratios."""
+    """One row per cell (its factor values): ID and OOD value with 95 % CIs and n, the floor and the ratios.
+
+    ``factors`` default to the table's own factor columns (scenario, model, data_size for Fig. 3)."""
     sel = pooled(results, metric)
+    keys = _factors(results, factors)
     rows = []
-    keys = ["scenario", "model", "data_size"]
-    for (scenario, model, data_size), g in sel.groupby(keys, sort=True):
-        row: dict[str, object] = {"scenario": scenario, "model": model, "data": size_label(int(data_size))}
+    for values, g in sel.groupby(keys, sort=True, dropna=False) if keys else [((), sel)]:
+        values = values if isinstance(values, tuple) else (values,)
+        row: dict[str, object] = _factor_cells(dict(zip(keys, values, strict=True)), keys)
         by = {r.split: r for r in g.itertuples()}
         for split in ("id", "ood"):
             r = by.get(split)
             row[f"{split.upper()} {label} [95% CI]"] = fmt_ci(r.value, r.ci_low, r.ci_high) if r else "–"
+            row[f"{split.upper()} n"] = _count(r.n) if r else "–"
             row[f"{split.upper()} GT floor"] = _fmt(r.floor) if r else "–"
         rid, rood = by.get("id"), by.get("ood")
         row["ID / floor"] = _ratio(rid.value, rid.floor) if rid else "–"
         row["OOD / ID"] = _ratio(rood.value, rid.value) if (rid and rood) else "–"
         # medians: a few videos whose object vanishes can dominate the mean (docs/experiments.md)
         row["OOD / ID (medians)"] = (
-            _ratio(getattr(rood, "median", float("nan")), getattr(rid, "median", float("nan"))) if (rid and rood) else "–"
+            _ratio(getattr(rood, "median", float("nan")), getattr(rid, "median", float("nan")))
+            if (rid and rood)
+            else "–"
         )
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-def level_table(results: pd.DataFrame, metric: str = HEADLINE_METRIC) -> pd.DataFrame:
-    """Per-level breakdown (OOD levels separately) with the parse failure rate."""
+def level_table(
+    results: pd.DataFrame, metric: str = HEADLINE_METRIC, factors: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """Per-level breakdown (OOD levels separately) with n, the floor's n and the parse failure rate."""
+    keys = _factors(results, factors)
     sel = results[results["metric"] == metric]
     n_levels = sel[sel["level"] != POOLED].groupby(["run_id", "split"])["level"].nunique()
     single = {k for k, v in n_levels.items() if v == 1}
@@ -69,18 +105,17 @@ def level_table(results: pd.DataFrame, metric: str = HEADLINE_METRIC) -> pd.Data
         ]
     ]
     rows = []
-    for r in sel.sort_values(["scenario", "model", "data_size", "split", "level"]).itertuples():
+    for r in sel.sort_values([*keys, "split", "level"]).itertuples():
         rows.append(
             {
-                "scenario": r.scenario,
-                "model": r.model,
-                "data": size_label(int(r.data_size)),
+                **_factor_cells(r, keys),
                 "split": r.split,
                 "level": r.level,
-                "n": int(r.n) if not _isnan(r.n) else "–",
+                "n": _count(r.n),
                 "error [95% CI]": fmt_ci(r.value, r.ci_low, r.ci_high),
                 "median": _fmt(getattr(r, "median", float("nan"))),
                 "GT floor": _fmt(r.floor),
+                "floor n": _count(getattr(r, "floor_n", float("nan"))),
                 "parse failures": "–" if _isnan(r.parse_fail_rate) else f"{100 * r.parse_fail_rate:.1f}%",
             }
         )
@@ -88,7 +123,7 @@ def level_table(results: pd.DataFrame, metric: str = HEADLINE_METRIC) -> pd.Data
 
 
 def _isnan(x: object) -> bool:
-    return x is None or (isinstance(x, float) and math.isnan(x))
+    return x is None or (isinstance(x, float) and math.isnan(x)) or x is pd.NA
 
 
 def _ratio(a: float, b: float) -> str:

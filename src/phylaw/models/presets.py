@@ -14,6 +14,7 @@ import typing
 import torch
 from torch import nn
 
+from phylaw.config import coerce
 from phylaw.errors import PhylawError
 from phylaw.models.dit import DiTConfig, VideoDiT
 
@@ -35,15 +36,12 @@ def dit_config(preset: str, **overrides: object) -> DiTConfig:
     """The preset's config with ``overrides`` applied (field names of :class:`DiTConfig`), type-checked."""
     if preset not in DIT_PRESETS:
         raise PhylawError(f"unknown DiT preset {preset!r}; choose one of {', '.join(DIT_PRESETS)}")
-    fields = {f.name: f for f in dataclasses.fields(DiTConfig)}
+    fields = {f.name for f in dataclasses.fields(DiTConfig)}
+    unknown = sorted(set(overrides) - fields)
+    if unknown:
+        raise PhylawError(f"unknown DiT config field {unknown[0]!r}; fields: {', '.join(sorted(fields))}")
     hints = typing.get_type_hints(DiTConfig)
-    for key, value in overrides.items():
-        if key not in fields:
-            raise PhylawError(f"unknown DiT config field {key!r}; fields: {', '.join(fields)}")
-        if not _type_ok(value, hints[key]):
-            raise PhylawError(f"DiT config field {key!r} expects {_type_name(hints[key])}, got {value!r}")
-    if isinstance(overrides.get("input_size"), list):
-        overrides["input_size"] = tuple(overrides["input_size"])
+    overrides = {key: coerce(value, hints[key], key) for key, value in overrides.items()}
     return dataclasses.replace(DIT_PRESETS[preset], **overrides)
 
 
@@ -68,24 +66,3 @@ def build_dit(
 def count_parameters(model: nn.Module) -> int:
     """Number of parameters (works on ``meta`` models)."""
     return sum(p.numel() for p in model.parameters())
-
-
-def _type_ok(value: object, hint: object) -> bool:
-    if hint is bool:
-        return isinstance(value, bool)
-    if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if hint is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if typing.get_origin(hint) is tuple:
-        args = typing.get_args(hint)
-        return (
-            isinstance(value, (tuple, list))
-            and len(value) == len(args)
-            and all(_type_ok(v, a) for v, a in zip(value, args, strict=True))
-        )
-    return isinstance(value, hint) if isinstance(hint, type) else True
-
-
-def _type_name(hint: object) -> str:
-    return getattr(hint, "__name__", None) or str(hint)
