@@ -345,7 +345,13 @@ class PhylawDataset:
 
     def _raw(self, part: int, name: str, rows: slice | np.ndarray) -> np.ndarray:
         try:
-            return self._file(part)[name][rows]
+            dset = self._file(part)[name]
+            if (
+                0 in dset.shape[1:]
+            ):  # an empty axis (no events / vertices): h5py cannot select every row of it
+                n = len(range(*rows.indices(dset.shape[0]))) if isinstance(rows, slice) else len(rows)
+                return np.empty((n, *dset.shape[1:]), dtype=dset.dtype)
+            return dset[rows]
         except (OSError, KeyError) as exc:
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise PhylawError(
