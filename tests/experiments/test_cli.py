@@ -91,6 +91,29 @@ def test_demo_bad_cpu_bf16_setting_is_one_line_error():
         demo_plan(demo_config(DEMO, ["cpu_bf16='yes'"]))
 
 
+def test_run_demo_launches_with_the_machines_choices_under_one_id(tmp_path, monkeypatch, recorder):
+    """run_demo hands this machine's choices (ranks, CPU bf16) to the train stage; the cell id stays the same."""
+    from phylaw.experiments.runner import Pipeline, Stage
+
+    seen = []
+
+    def train(ctx):
+        seen.append((ctx.spec.run_id, ctx.options["launch"].nproc_per_node, ctx.options["launch"].runtime))
+        return recorder.stage("train")(ctx)
+
+    fake = recorder.pipeline()
+    pipeline = Pipeline(fake.data, (Stage("train", train), *fake.cell[1:]))
+    monkeypatch.setattr(demo_mod, "train_procs", lambda cfg: 2)
+    for native in (True, False):
+        monkeypatch.setattr(demo_mod, "cpu_has_native_bf16", lambda native=native: native)
+        assert not run_demo(tmp_path / str(native), SMOKE, progress=False, pipeline=pipeline).failed
+    (cell,) = demo_plan(SMOKE).cells
+    assert seen == [
+        (cell.run_id, 2, (("runtime.threads", 1), ("runtime.precision", "bf16"))),
+        (cell.run_id, 2, (("runtime.threads", 1),)),
+    ]
+
+
 def test_demo_timestep_sampling_reaches_the_training_config():
     extra = dict(train_spec(demo_config(DEMO, ["timesteps='logit_normal'", "logit_mean=0.5"])).overrides)
     assert extra["diffusion.timesteps"] == "logit_normal"
