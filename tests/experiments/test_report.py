@@ -174,3 +174,48 @@ def test_report_plots_per_video_errors_when_cells_have_them(tmp_path):
     page = files.html.read_text()
     assert "Per-video errors" in page
     assert page.count("data:image/png;base64,") == 3
+
+
+def test_tables_group_by_the_experiments_own_factors_and_show_n(tmp_path):
+    """A results.csv whose cells are told apart by other factors (a gap, template counts) is reported by those
+    columns, with n per level; the Fig. 3 scaling plot needs scenario/model/data_size and is left out."""
+    from phylaw.experiments.experiment import factor_columns
+
+    plan = make_plan()
+    rows = []
+    for i, c in enumerate(plan.cells):
+        df = fake_results(c).drop(columns=["model", "data_size"])
+        df.insert(4, "gap", ["none", "middle"][i % 2])
+        df.insert(5, "templates", [1, 4][i // 2])
+        df["n"] = 40 + i
+        rows.append(df)
+    run = tmp_path / "run"
+    run.mkdir()
+    pd.concat(rows).to_csv(run / "results.csv", index=False)
+    results = pd.read_csv(run / "results.csv")
+    assert factor_columns(results) == ("scenario", "gap", "templates")
+    head = headline_table(results)
+    assert list(head.columns[:3]) == ["scenario", "gap", "templates"]
+    assert len(head) == 4
+    assert sorted(head["ID n"]) == [40, 41, 42, 43]
+    files = build_report([run], tmp_path / "rep")
+    md = files.markdown.read_text()
+    assert "| scenario | gap | templates | split | level | n |" in md
+    assert not (tmp_path / "rep" / "scaling.png").exists()
+
+
+def test_tidy_results_carry_a_cells_declared_factors():
+    import dataclasses
+
+    from phylaw.evaluate.report import SUMMARY_COLUMNS
+    from phylaw.experiments.stages import tidy_results
+
+    spec = dataclasses.replace(
+        make_plan().cells[0], factors=(("scenario", "uniform_motion"), ("gap", "middle"))
+    )
+    summary = pd.DataFrame([dict.fromkeys(SUMMARY_COLUMNS, 0.0) | {"split": "id", "level": "id", "metric": "velocity_error", "n": 7, "floor_n": 7, "n_videos": 8}])  # fmt: skip
+    tidy = tidy_results(summary, spec)
+    assert list(tidy.columns[:5]) == ["experiment", "scale", "run_id", "scenario", "gap"]
+    assert "model" not in tidy.columns
+    assert (tidy["gap"] == "middle").all()
+    assert tidy[["n", "floor_n", "n_videos"]].iloc[0].tolist() == [7, 7, 8]

@@ -17,7 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from phylaw.errors import PhylawError
-from phylaw.experiments.experiment import FIG3_FACTORS, ExperimentPlan, check_plan, run_experiment
+from phylaw.experiments.experiment import (
+    FIG3_FACTORS,
+    Experiment,
+    ExperimentPlan,
+    ReportSection,
+    check_plan,
+    run_experiment,
+)
 from phylaw.experiments.runner import RunOutcome
 from phylaw.experiments.spec import DataSpec, RunSpec, TrainSpec
 from phylaw.io import read_json, write_json
@@ -244,7 +251,6 @@ def same_demo_config(saved: dict[str, Any], cfg: DemoConfig) -> bool:
 def run_demo(out: Path, cfg: DemoConfig = DEMO, *, progress: bool = True, pipeline=None) -> RunOutcome:
     """Run the demo into ``out`` (resumable) and build its report in ``out/report``."""
     from phylaw.experiments.report import build_report
-    from phylaw.experiments.stages import default_pipeline
 
     out = Path(out)
     saved = out / "demo_config.json"
@@ -253,11 +259,25 @@ def run_demo(out: Path, cfg: DemoConfig = DEMO, *, progress: bool = True, pipeli
     plan = demo_plan(cfg)
     launch = launch_options(cfg)
     if pipeline is None:
-        pipeline = default_pipeline(launch)
+        pipeline = EXPERIMENT.pipeline(launch)
     check_plan(plan, pipeline.check)  # nothing is written for a bad configuration
     write_json(saved, config_json(cfg))
     options = {"gallery_per_split": cfg.gallery_per_split, "launch": launch}
     outcome = run_experiment(plan, out, pipeline, progress=progress, options=options)
     if not outcome.failed:
-        build_report([out], out / "report", title=f"phylaw {cfg.name}")
+        build_report([out], out / "report", title=f"phylaw {cfg.name}", section=EXPERIMENT.report)
     return outcome
+
+
+def _pipeline(launch: LaunchOptions):
+    from phylaw.experiments.stages import default_pipeline
+
+    return default_pipeline(launch)
+
+
+# the demo as a declaration: one cell (the embedded DEMO at every scale; `phylaw demo` builds it from its
+# --preset/--set), the standard stages, and a report of the Fig. 3 factors
+EXPERIMENT = Experiment(
+    "demo", FACTORS, lambda _scale: demo_plan(DEMO), pipeline=_pipeline,
+    report=ReportSection("Velocity error", figures=("scaling", "training_curves", "error_distribution")),
+)  # fmt: skip

@@ -143,7 +143,12 @@ def _figures(data: RunData, out: Path, section: ReportSection, experiment: str) 
 
 
 def build_report(
-    run_dirs: Sequence[Path], out: Path, *, max_gifs: int = 8, title: str = "phylaw report"
+    run_dirs: Sequence[Path],
+    out: Path,
+    *,
+    max_gifs: int = 8,
+    title: str = "phylaw report",
+    section: ReportSection | None = None,
 ) -> ReportFiles:
     """Write ``out/report.html`` (all images inline), ``out/report.md``, PNG plots and copied GIFs; tables
     group by the results' factor columns."""
@@ -153,7 +158,7 @@ def build_report(
     out = Path(out)
     (out / "media").mkdir(parents=True, exist_ok=True)
     experiment = str(data.results["experiment"].iloc[0]) if len(data.results) else "fig3"
-    section = report_section(experiment)
+    section = section or report_section(experiment)
     figs = _figures(data, out, section, experiment)
     pngs = list(figs.values())
     gifs = _copy_gifs(data.gifs, out / "media", max_gifs)
