@@ -165,3 +165,26 @@ def test_the_vae_trains_on_every_core_when_the_dit_ranks_use_one(tmp_path, monke
         stages.train_config(spec, tmp_path / "d.h5", launch.runtime).runtime.threads == 1
     )  # the DiT ranks keep theirs
     assert json.loads(ctx.path("runtime.json").read_text())["overrides"] == {"runtime.threads": 1}  # recorded
+
+
+def test_a_data_spec_can_be_a_union_of_a_gapped_grid_and_an_attribute_labelled_grid():
+    from phylaw.experiments.spec import DataSpec, GridPart
+    from phylaw.experiments.stages import split_def
+
+    gapped = GridPart((("r", 0.7, 1.5, 5), ("v", 1.0, 4.0, 7)), level="gap", box=(("v", 2.0, 3.0),))
+    blue = GridPart(
+        (("v", 1.0, 4.0, 3), ("r", 1.0, 1.0, 1)), level="blue", attributes=(("color", ("blue",)),)
+    )
+    spec = DataSpec("uniform_motion", "gap-train", resolution=32, parts=(gapped, blue))
+    split = split_def(spec)
+    v = np.linspace(1.0, 4.0, 7)
+    assert len(split) == spec.size == 5 * int(((v < 2.0) | (v > 3.0)).sum()) + 3
+    params = split.params()
+    labels = split.labels()
+    gap_v = params[np.asarray(labels.level) == "gap", 1]
+    assert not ((gap_v >= 2.0) & (gap_v <= 3.0)).any()  # the gap is empty
+    assert sorted(set(labels.level)) == ["blue", "gap"]
+    assert np.allclose(params[np.asarray(labels.level) == "blue", 0], 1.0)  # named parts put in r, v order
+    grid = DataSpec("uniform_motion", "g", resolution=32, grid=(("r", 0.7, 1.5, 2), ("v", 1.0, 4.0, 2)))
+    with pytest.raises(PhylawError, match="a grid or parts, not both"):
+        DataSpec("uniform_motion", "x", resolution=32, grid=grid.grid, parts=(blue,))

@@ -62,12 +62,39 @@ def size_label(n: int) -> str:
 
 
 @dataclass(frozen=True)
+class GridPart:
+    """One part of a union dataset: a product grid ((param, lo, hi, n), ...) without the points in ``box``
+    ((param, lo, hi), ...: a gap on one axis, a hole on several), its rows labelled ``split`` / ``level`` and
+    given ``attributes`` (appearance per object slot, ``(("color", ("blue",)),)``; ``phylaw.sim.splits.Part``)."""
+
+    grid: tuple[tuple[str, float, float, int], ...]
+    split: str = "train"
+    level: str = "train"
+    box: tuple[tuple[str, float, float], ...] = ()
+    attributes: tuple[tuple[str, tuple[Any, ...]], ...] = ()
+
+    @property
+    def size(self) -> int:
+        import numpy as np
+
+        axes = {name: np.linspace(lo, hi, int(n)) for name, lo, hi, n in self.grid}
+        total = int(np.prod([len(v) for v in axes.values()]))
+        box = {name: (lo, hi) for name, lo, hi in self.box}
+        inside = [
+            int(((v >= box[k][0]) & (v <= box[k][1])).sum()) if k in box else len(v) for k, v in axes.items()
+        ]
+        return total - int(np.prod(inside)) if box else total
+
+
+@dataclass(frozen=True)
 class DataSpec:
     """One dataset file.
 
     split:   a named testbed split ("train-30k", "eval", ...) or a custom grid name when ``grid`` is given.
     grid:    custom grid as ((param, lo, hi, n), ...); each param takes ``np.linspace(lo, hi, n)`` values and
              the product is enumerated (``phylaw.sim.grid_split``).
+    parts:   a union of grids, gapped or holed grids and attribute-labelled sets (:class:`GridPart`), instead
+             of ``grid`` (``phylaw.sim.union_split``).
     limit:   keep only this many videos (the first ones of the split), None = all.
     per_split: for evaluation splits, keep at most this many videos per split label ("id", "ood"), spread
              evenly over its levels, as ((label, count), ...); () = all.
@@ -83,6 +110,13 @@ class DataSpec:
     per_split: tuple[tuple[str, int], ...] = ()
     seed: int = 0
     procedural: bool = False
+    parts: tuple[GridPart, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.grid and self.parts:
+            from phylaw.errors import PhylawError
+
+            raise PhylawError(f"data spec {self.split!r}: give a grid or parts, not both")
 
     @property
     def data_id(self) -> str:
@@ -97,6 +131,8 @@ class DataSpec:
             n = 1
             for _, _, _, k in self.grid:
                 n *= int(k)
+        if self.parts:
+            n = sum(p.size for p in self.parts)
         if self.limit is not None:
             n = self.limit if n is None else min(n, self.limit)
         return n

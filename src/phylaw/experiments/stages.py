@@ -25,7 +25,7 @@ import pandas as pd
 from phylaw.errors import PhylawError
 from phylaw.experiments.experiment import CELL_RESULTS, result_columns
 from phylaw.experiments.runner import CellContext, DataContext, Pipeline, Stage
-from phylaw.experiments.spec import DataSpec, RunSpec
+from phylaw.experiments.spec import DataSpec, GridPart, RunSpec
 from phylaw.experiments.tables import POOLED
 from phylaw.io import write_csv, write_json, write_text
 from phylaw.seeding import child_rng
@@ -39,13 +39,28 @@ SAMPLES_FILE = "samples.h5"
 
 # ----------------------------------------------------------------------------------------------- data
 def split_def(spec: DataSpec):
-    """The testbed split of a DataSpec (a named split, or a custom product grid)."""
+    """The testbed split of a DataSpec: a named split, a custom product grid, or a union of parts."""
     from phylaw import sim
+    from phylaw.sim.splits import union_split
 
+    if spec.parts:
+        parts = [_part(p) for p in spec.parts]
+        return union_split(spec.scenario, spec.split, parts, ranges=spec.ranges, n_frames=spec.n_frames)
     if spec.grid:
         values = {name: np.linspace(lo, hi, int(n)) for name, lo, hi, n in spec.grid}
         return sim.grid_split(spec.scenario, spec.split, ranges=spec.ranges, n_frames=spec.n_frames, **values)
     return sim.get_split(spec.scenario, spec.split, ranges=spec.ranges, n_frames=spec.n_frames)
+
+
+def _part(p: GridPart):
+    """A GridPart as ``phylaw.sim.splits`` parts (a grid, or the disjoint parts of a grid minus a box)."""
+    from phylaw.sim.splits import Part, grid_minus_box
+
+    values = {name: np.linspace(lo, hi, int(n)) for name, lo, hi, n in p.grid}
+    attributes = {k: tuple(v) for k, v in p.attributes}
+    if p.box:
+        return grid_minus_box(p.split, p.level, values, {k: (lo, hi) for k, lo, hi in p.box}, attributes)
+    return Part(p.split, p.level, tuple(values.values()), attributes, tuple(values))
 
 
 def build_data(ctx: DataContext) -> dict[str, Any]:
