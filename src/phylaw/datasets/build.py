@@ -270,18 +270,18 @@ def _ray_shard(scenario: str, split: str | SplitDef, out: str, shard: tuple[int,
 
 def parse_values(items: list[str]) -> dict[str, np.ndarray]:
     """``["r=0.7:1.4:8", "v=1,2,4"]`` → value lists (``lo:hi:n`` is ``np.linspace(lo, hi, n)``)."""
+    from phylaw.config import split_override
+
     out: dict[str, np.ndarray] = {}
     for item in items:
-        name, sep, spec = item.partition("=")
         try:
-            if not sep or not name:
-                raise ValueError
+            name, spec = split_override(item)  # the one KEY=VALUE splitter of every --set (phylaw.config)
             if ":" in spec:
                 lo, hi, n = spec.split(":")
-                out[name.strip()] = np.linspace(float(lo), float(hi), int(n))
+                out[name] = np.linspace(float(lo), float(hi), int(n))
             else:
-                out[name.strip()] = np.array([float(x) for x in spec.split(",")])
-        except ValueError:
+                out[name] = np.array([float(x) for x in spec.split(",")])
+        except (ValueError, PhylawError):
             raise PhylawError(f"--values must look like r=0.7:1.4:8 or v=1,2,4, got {item!r}") from None
     return out
 
