@@ -38,6 +38,10 @@ def test_migrate_renames_old_cells_so_the_plan_finds_them_finished(tmp_path, pla
     out = _old_layout(tmp_path, plan, recorder)
     old_ids = {legacy_run_id(s, MACHINE) for s in plan.cells}
     assert old_ids.isdisjoint(s.run_id for s in plan.cells)  # the ids did change
+    recorder.calls.clear()
+    with pytest.raises(PhylawError, match=r"older phylaw; run `phylaw migrate .*` first"):
+        run_experiment(plan, out, recorder.pipeline(), progress=False)  # not silently trained again
+    assert recorder.calls == []
     done = migrate(out, plan)
     assert {new for _, new in done.cells} == {s.run_id for s in plan.cells}
     assert {old for old, _ in done.cells} == old_ids
@@ -74,6 +78,10 @@ def test_migrate_command_on_a_demo_directory_and_bad_input(tmp_path, capsys, mon
     out = tmp_path / "demo"
     (out / "cells" / legacy_run_id(spec, MACHINE) / ".done").mkdir(parents=True)
     (out / "demo_config.json").write_text(json.dumps(config_json(SMOKE)))
+    before = sorted(p.name for p in out.rglob("*"))
+    assert main(["demo", "--out", str(out), "--smoke", "--no-progress"]) == 2
+    assert "run `phylaw migrate" in capsys.readouterr().err
+    assert sorted(p.name for p in out.rglob("*")) == before  # nothing written
     assert main(["migrate", str(out)]) == 0
     assert f"cell: {legacy_run_id(spec, MACHINE)} -> {spec.run_id}" in capsys.readouterr().out
     assert (out / "cells" / spec.run_id / ".done").is_dir()

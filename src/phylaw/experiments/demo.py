@@ -250,6 +250,7 @@ def same_demo_config(saved: dict[str, Any], cfg: DemoConfig) -> bool:
 
 def run_demo(out: Path, cfg: DemoConfig = DEMO, *, progress: bool = True, pipeline=None) -> RunOutcome:
     """Run the demo into ``out`` (resumable) and build its report in ``out/report``."""
+    from phylaw.experiments.migrate import check_not_legacy
     from phylaw.experiments.report import build_report
 
     out = Path(out)
@@ -261,6 +262,7 @@ def run_demo(out: Path, cfg: DemoConfig = DEMO, *, progress: bool = True, pipeli
     if pipeline is None:
         pipeline = EXPERIMENT.pipeline(launch)
     check_plan(plan, pipeline.check)  # nothing is written for a bad configuration
+    check_not_legacy(out, plan)  # nor for a directory that `phylaw migrate` must rename first
     write_json(saved, config_json(cfg))
     options = {"gallery_per_split": cfg.gallery_per_split, "launch": launch}
     outcome = run_experiment(plan, out, pipeline, progress=progress, options=options)

@@ -132,8 +132,11 @@ def run_experiment(
     options: dict[str, Any] | None = None,
 ) -> RunOutcome:
     """Run every cell of ``plan`` (or only the cells named in ``only``) and write the summary files."""
+    from phylaw.experiments.migrate import check_not_legacy
+
     check_plan(plan, pipeline.check)
     out = Path(out)
+    check_not_legacy(out, plan)
     plan_path = out / "plan.json"
     if plan_path.exists():
         old = read_json(plan_path)

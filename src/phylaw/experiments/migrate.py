@@ -134,6 +134,22 @@ def migrate(out: Path, plan: ExperimentPlan) -> Migration:
     return Migration(tuple(cells), tuple(data), tuple(vaes))
 
 
+def check_not_legacy(out: Path, plan: ExperimentPlan) -> None:
+    """One-line PhylawError when ``out`` holds a cell of ``plan`` under its old id only (it would silently be
+    run again under the new one)."""
+    cells = Path(out) / "cells"
+    if not cells.is_dir():
+        return
+    for spec in plan.cells:
+        if not (cells / spec.run_id).exists() and any(
+            (cells / old).is_dir() for old, _ in legacy_candidates(spec)
+        ):
+            raise PhylawError(
+                f"{out} holds cells under the ids of an older phylaw; run `phylaw migrate {out}` first "
+                "(docs/experiments.md)"
+            )
+
+
 def plan_of(out: Path, overrides: list[str]) -> ExperimentPlan:
     """The current plan of a demo or reproduction directory (``--set``: the reproduction's training overrides)."""
     out = Path(out)
