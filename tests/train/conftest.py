@@ -15,8 +15,12 @@ import pytest
 import torch
 
 from phylaw.config import load_config
-from phylaw.datasets.store import STATE_FIELDS, DatasetConfig
+from phylaw.datasets.store import DatasetConfig
 from phylaw.sim.trajectory import FRAME_DT, WORLD_SIZE, Trajectories
+
+
+# the state fields of dataset format v1 (docs/formats.md): the file below is a v1 file, as phylaw wrote them
+V1_STATES = ("position", "velocity", "radius", "color", "shape", "in_view", "contact_time", "contact_frame")
 
 
 def draw(position: np.ndarray, radius: float, res: int) -> np.ndarray:
@@ -69,7 +73,7 @@ def make_dataset(path: Path, n: int = 8, t: int = 8, res: int = 16, seed: int = 
         f["labels/split"] = np.array([b"train"] * n)
         f["labels/level"] = np.array([b"id"] * n)
         f["labels/index"] = np.arange(n, dtype=np.int64)
-        for name in STATE_FIELDS:
+        for name in V1_STATES:
             f[f"states/{name}"] = getattr(traj, name)
         f.create_dataset(
             "frames",
