@@ -18,7 +18,6 @@ from phylaw.config import load_config
 from phylaw.datasets.store import DatasetConfig
 from phylaw.sim.trajectory import FRAME_DT, WORLD_SIZE, Trajectories
 
-
 # the state fields of dataset format v1 (docs/formats.md): the file below is a v1 file, as phylaw wrote them
 V1_STATES = ("position", "velocity", "radius", "color", "shape", "in_view", "contact_time", "contact_frame")
 
