@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -125,3 +126,35 @@ def test_yaml_exponent_without_dot_is_a_float(tmp_path):
         load_config(tmp_path / "b.yaml")
     (tmp_path / "c.yaml").write_text("base: cpu-tiny\nmodel:\n  preset: 1e3\n")  # str fields stay strings
     assert load_config(tmp_path / "c.yaml").model.preset == "1e3"
+
+
+@dataclasses.dataclass(frozen=True)
+class _Flat:
+    steps: int = 1
+    mode: str = "auto"
+    on: bool = False
+    per_split: tuple[tuple[str, int], ...] = (("id", 1),)
+    sizes: tuple[float, ...] = ()
+
+
+def test_one_typed_parser_for_any_config_dataclass():
+    """parse_override/coerce/apply_overrides serve a flat dataclass (the demo's) as well as TrainConfig:
+    variadic and nested tuples, typed (key, value) pairs, and a bare word for a string field."""
+    from phylaw.config import parse_override, resolve_overrides
+
+    cfg = apply_overrides(
+        _Flat(), ["steps=3", "per_split=[['id', 4], ['ood', 3]]", "sizes=[1, 2.5]", "on=on"]
+    )
+    assert cfg == _Flat(steps=3, on=True, per_split=(("id", 4), ("ood", 3)), sizes=(1.0, 2.5))
+    assert apply_overrides(_Flat(), [("steps", 3), ("sizes", [1, 2.5])]) == _Flat(steps=3, sizes=(1.0, 2.5))
+    assert apply_overrides(_Flat(), ["mode=off"]).mode == "off"  # YAML would read `off` as False
+    assert apply_overrides(_Flat(), ["on=off"]).on is False
+    key, _ = parse_override(" steps = 7 ")
+    assert key == "steps"
+    assert resolve_overrides(load_config("cpu-tiny"), ["optim.lr=1", "data.hflip=false"]) == (
+        ("optim.lr", 1.0), ("data.hflip", False),
+    )  # fmt: skip
+    with pytest.raises(PhylawError, match=r"config key 'per_split' must be int, got 'many'"):
+        apply_overrides(_Flat(), ["per_split=[['id', 'many']]"])
+    with pytest.raises(PhylawError, match="unknown config key 'stepz'"):
+        apply_overrides(_Flat(), [("stepz", 1)])
