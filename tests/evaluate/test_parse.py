@@ -220,3 +220,19 @@ def test_several_objects_of_a_colour_need_the_frames(rng):
     _, red = _two_red(rng, [[0.6, 1.2, 2.0, 1.5]])
     with pytest.raises(PhylawError, match="several objects of colour id 1"):
         build_context(parse(render(red, 32)), red, 3)
+
+
+def test_every_matching_pixel_counts_by_default():
+    """SPEC I.4: the mask is every matching pixel, so 1-3 pixel masks are detections (their centroid and
+    √(A/π) radius); ``min_area`` is an opt-in noise threshold."""
+    frames = np.full((1, 3, 32, 32, 3), 255, np.uint8)
+    frames[0, 0, 5, 7] = (255, 0, 0)  # one pixel
+    frames[0, 1, 5, 7:10] = (255, 0, 0)  # three pixels in a row
+    p = parse(frames)
+    assert p.visible[0, :, 0].tolist() == [True, True, False]
+    px = WORLD_SIZE / 32
+    np.testing.assert_allclose(p.center[0, 0, 0], [7.5 * px, WORLD_SIZE - 5.5 * px])
+    np.testing.assert_allclose(p.center[0, 1, 0], [8.5 * px, WORLD_SIZE - 5.5 * px])
+    np.testing.assert_allclose(p.radius[0, :2, 0], np.sqrt(np.array([1, 3]) / np.pi) * px)
+    assert np.isnan(p.center[0, 2, 0]).all()
+    assert not parse(frames, min_area=4).visible.any()

@@ -34,7 +34,11 @@ def evaluate_cmd(
     chunk: int = typer.Option(
         1000, "--chunk", help="phyworld {meta}-{local} names: index = meta*chunk + local"
     ),
-    min_area: int = typer.Option(4, "--min-area", help="pixels; a smaller colour mask is a parse failure"),
+    min_area: int = typer.Option(
+        1,
+        "--min-area",
+        help="pixels; a smaller colour mask is a parse failure (default 1: every pixel counts)",
+    ),
     released_filter: bool = typer.Option(
         False, "--released-radius-filter", help="drop small radii as the released code"
     ),

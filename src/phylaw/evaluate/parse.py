@@ -5,8 +5,8 @@ B < 127 and blue = R < 127, G < 127, B > 127. For each frame and rule the parser
 centroid and bounding box in one compiled pass (``_moments``); centre and radius are converted to world units
 with the pixel-centre convention of docs/formats.md (x = (j + 0.5)·10/W, y = 10 − (i + 0.5)·10/H, y up),
 radius = √(area/π)·10/W (imported phyworld data: ``convention="linspace"``, pixel j at j·10/(W − 1)).
-A rule whose mask is smaller than ``min_area`` pixels in a frame is *not detected*
-there: its centre and radius are NaN (a parse failure), never a made-up position.
+A rule whose mask is smaller than ``min_area`` pixels in a frame (default 1: every matching pixel counts,
+SPEC I.4) is *not detected* there: its centre and radius are NaN (a parse failure), never a made-up position.
 """
 
 from __future__ import annotations
@@ -121,7 +121,7 @@ class ParsedStates:
     palette: Palette | None = (
         None  # how it was parsed (for splitting a colour into objects: ``object_stats``)
     )
-    min_area: int = 4
+    min_area: int = 1
     convention: str = "centre"
 
     @property
@@ -257,7 +257,7 @@ def keep_largest_blob(frames: np.ndarray, stats: np.ndarray, lo: np.ndarray, hi:
 def parse(
     frames: np.ndarray,
     palette: Palette = DEFAULT_PALETTE,
-    min_area: int = 4,
+    min_area: int = 1,
     chunk_frames: int = 4096,
     progress: bool = False,
     convention: str = "centre",

@@ -47,7 +47,7 @@ class EvalOptions:
     metrics: tuple[str, ...] | None = None  # None: every metric that applies to the scenario
     palette: Palette = DEFAULT_PALETTE
     cond_frames: int | None = None  # c (velocity intervals start at frame c); None: the sample file's, else 3
-    min_area: int = 4  # pixels; a smaller mask is a parse failure
+    min_area: int = 1  # pixels; a smaller mask is a parse failure (1: every matching pixel counts, SPEC I.4)
     layout: str = "auto"  # folder videos: "auto" | "single" | "panels3"
     chunk: int = PHYWORLD_CHUNK  # phyworld {meta}-{local} names: index = meta * chunk + local
     limit: int | None = None  # score only the first N videos (by dataset index)
