@@ -38,8 +38,9 @@ def sample(
     ``"reimpose"``: before every model call they are set to ``add_noise(cond, x_T, t)``, the condition noised
     to the current step with the start noise as its one fixed draw, as in training, where x_t there is the
     real data noised with the sample's single ε (at the first step, where ᾱ = 0, this is x_T itself).
-    ``"free"``: they are left to the DDIM updates, so the model's own predictions there drift away from the
-    data; the model sees the real condition only through its cond/mask channels. Positions with
+    ``"free"``: they follow the DDIM updates driven by the model's output there, which the loss never trains,
+    so x_t there is not the noised condition that training showed; the model sees the real condition only
+    through its cond/mask channels. Positions with
     0 < mask < 1 (partly conditioned latent frames of a temporally compressing autoencoder) are generated
     either way. docs/training.md has the measurement that chose the default of ``phylaw sample``.
 
