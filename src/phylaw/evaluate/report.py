@@ -7,6 +7,10 @@ ground-truth floor (the same parser on ground-truth frames at the same resolutio
 and shown beside the model's number, over exactly the same videos: a video counts in a row when its model
 value and its floor are both defined (``n``; ``n_nan`` = ``n_videos`` − ``n`` are undefined), so
 ``floor_n == n`` in every row.
+
+Set metrics (``kind = "set"``, e.g. a Fréchet distance) have one value per split/level, computed from the
+per-video statistics of set_stats.csv, with a seeded percentile bootstrap CI over videos (``bootstrap_ci``);
+their floor is the same computation on the ground-truth frames' statistics of the same videos.
 """
 
 from __future__ import annotations

@@ -288,7 +288,10 @@ def _evaluate(dataset, source, videos, out: Path, opt: EvalOptions, progress: bo
 
 def _notes(rows: pd.DataFrame, opt: EvalOptions) -> list[str]:
     videos = rows.drop_duplicates("index")
-    notes = [f"{len(videos)} videos, conditioning frames c = {opt.cond_frames}; 95 % CI: Student-t interval"]
+    notes = [
+        f"{len(videos)} videos, conditioning frames c = {opt.cond_frames}; 95 % CI of per-video metrics: "
+        "Student-t interval"
+    ]
     short = videos[(videos["status"] == "ok") & (videos["n_frames_video"] < videos["n_frames_gt"])]
     if len(short):
         notes.append(
