@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from phylaw.sim import SCENARIOS, get_split, simulate
+from phylaw.sim import KINEMATIC_SCENARIOS, get_split, simulate
 from phylaw.sim.splits import BLOCK
 from phylaw.sim.trajectory import Trajectories
 
@@ -27,7 +27,7 @@ def _bytes(tr: Trajectories) -> bytes:
     return b"".join(np.ascontiguousarray(getattr(tr, f)).tobytes() for f in STATE_FIELDS)
 
 
-@pytest.mark.parametrize("scenario", SCENARIOS)
+@pytest.mark.parametrize("scenario", KINEMATIC_SCENARIOS)
 def test_same_seed_same_bytes_different_seed_different(scenario):
     s = get_split(scenario, "eval")
     a, b, c = s.generate(0, 500, seed=7), s.generate(0, 500, seed=7), s.generate(0, 500, seed=8)
@@ -36,7 +36,7 @@ def test_same_seed_same_bytes_different_seed_different(scenario):
     np.testing.assert_array_equal(a.params, c.params)  # the seed only moves the placement
 
 
-@pytest.mark.parametrize("scenario", SCENARIOS)
+@pytest.mark.parametrize("scenario", KINEMATIC_SCENARIOS)
 def test_shards_concatenate_to_the_same_bytes(scenario):
     s = get_split(scenario, "train-30k")
     n = 2 * BLOCK + 100  # a prefix: rows do not depend on where a call stops

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from phylaw.sim import RANGE_SETS, SCENARIOS, TRAIN_SPLITS, get_ranges, get_split, grid_split, list_splits
+from phylaw.sim import KINEMATIC_SCENARIOS, RANGE_SETS, TRAIN_SPLITS, get_ranges, get_split, grid_split, list_splits
 from phylaw.sim.splits import permute
 
 EXPECTED_SIZES = {
@@ -21,7 +21,7 @@ def test_split_names_are_closed_and_listed():
     assert list_splits("collision") == names
 
 
-@pytest.mark.parametrize("scenario", SCENARIOS)
+@pytest.mark.parametrize("scenario", KINEMATIC_SCENARIOS)
 @pytest.mark.parametrize("ranges", RANGE_SETS)
 def test_training_grid_sizes(scenario, ranges):
     for name, size in EXPECTED_SIZES[scenario].items():
@@ -30,7 +30,7 @@ def test_training_grid_sizes(scenario, ranges):
         assert (s.scenario, s.name, s.ranges, s.version) == (scenario, name, ranges, "1")
 
 
-@pytest.mark.parametrize("scenario", SCENARIOS)
+@pytest.mark.parametrize("scenario", KINEMATIC_SCENARIOS)
 def test_training_rows_are_a_permutation_of_the_grid(scenario):
     s = get_split(scenario, "train-30k")
     p = s.params()
@@ -68,7 +68,7 @@ def _on_grid(points: np.ndarray, values: tuple[np.ndarray, ...], tol: float = 1e
     return hit
 
 
-@pytest.mark.parametrize("scenario", SCENARIOS)
+@pytest.mark.parametrize("scenario", KINEMATIC_SCENARIOS)
 @pytest.mark.parametrize("ranges", RANGE_SETS)
 @pytest.mark.parametrize("eval_name", ["eval", "eval-small"])
 def test_id_eval_points_inside_ranges_and_never_training_points(scenario, ranges, eval_name):
@@ -87,7 +87,7 @@ def test_id_eval_points_inside_ranges_and_never_training_points(scenario, ranges
         assert not _on_grid(ids, part.values, tol=1e-6).any()
 
 
-@pytest.mark.parametrize("scenario", SCENARIOS)
+@pytest.mark.parametrize("scenario", KINEMATIC_SCENARIOS)
 @pytest.mark.parametrize("ranges", RANGE_SETS)
 def test_ood_points_are_outside_in_the_dimensions_of_their_level(scenario, ranges):
     ev = get_split(scenario, "eval", ranges)
@@ -187,7 +187,7 @@ def _linspace_grids(scenario: str) -> list[tuple[np.ndarray, ...]]:
     return [tuple(np.concatenate(a) for a in axes)]
 
 
-@pytest.mark.parametrize("scenario", SCENARIOS)
+@pytest.mark.parametrize("scenario", KINEMATIC_SCENARIOS)
 @pytest.mark.parametrize("ranges", RANGE_SETS)
 @pytest.mark.parametrize("val_name", ["val", "val-small"])
 def test_val_points_are_never_eval_or_training_points(scenario, ranges, val_name):
@@ -206,7 +206,7 @@ def test_val_points_are_never_eval_or_training_points(scenario, ranges, val_name
         assert not _on_grid(p, values, tol=1e-6).any()
 
 
-@pytest.mark.parametrize("scenario", SCENARIOS)
+@pytest.mark.parametrize("scenario", KINEMATIC_SCENARIOS)
 @pytest.mark.parametrize("ranges", RANGE_SETS)
 def test_val_has_the_levels_and_sizes_of_eval(scenario, ranges):
     for val_name, eval_name in (("val", "eval"), ("val-small", "eval-small")):

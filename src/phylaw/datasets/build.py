@@ -49,17 +49,19 @@ class BlockJob:
     row_offset: int
 
 
-def get_split_checked(scenario: str, split: str, ranges: str) -> SplitDef:
+def get_split_checked(scenario: str, split: str, ranges: str, n_frames: int | None = None) -> SplitDef:
     """``phylaw.sim.get_split`` with the names checked first (one-line errors for unknown names)."""
     if scenario not in sim.SCENARIOS:
         raise PhylawError(f"unknown scenario {scenario!r}; choose from {', '.join(sim.SCENARIOS)}")
     if ranges not in sim.RANGE_SETS:
         raise PhylawError(f"unknown range set {ranges!r}; choose from {', '.join(sim.RANGE_SETS)}")
+    if n_frames is None:
+        n_frames = sim.get_scenario(scenario).default_frames
     names = sim.list_splits(scenario)
     if split not in names:
         raise PhylawError(f"unknown split {split!r} for {scenario}; choose from {', '.join(names)}")
     try:
-        return sim.get_split(scenario, split, ranges=ranges)
+        return sim.get_split(scenario, split, ranges=ranges, n_frames=n_frames)
     except (ValueError, KeyError) as exc:
         raise PhylawError(f"{scenario}/{split}: {exc}") from None
 
@@ -91,6 +93,7 @@ def compute_block(job: BlockJob) -> RowBlock:
         level=np.asarray(lab.level),
         index=np.asarray(lab.index, dtype=np.int64),
         frame_chunks=chunks,
+        extras=dict(batch.extras),
     )
 
 
@@ -159,12 +162,14 @@ def generate(
     shard: tuple[int, int] | str | None = None,
     limit: int | None = None,
     seed: int = 0,
+    n_frames: int | None = None,
     progress: bool = True,
 ) -> Path:
     """Generate the split into ``out`` (or its shard file); returns the finished file's path.
 
     Resumable: a finished file is returned as is (if its config matches), an interrupted ``.partial`` file
     continues from its last flushed block, and nothing has the final name until it is complete.
+    ``n_frames``: video length of a named split (default: the scenario's, 32); a SplitDef brings its own.
     """
     if isinstance(shard, str):
         shard = parse_shard(shard)
@@ -173,7 +178,14 @@ def generate(
     if limit is not None and limit < 1:
         raise PhylawError(f"--limit must be >= 1, got {limit}")
     n_workers = resolve_workers(workers)  # checked before any file is created
-    split_def = split if isinstance(split, SplitDef) else get_split_checked(scenario, split, ranges)
+    if isinstance(split, SplitDef):
+        if n_frames is not None and n_frames != split.n_frames:
+            raise PhylawError(
+                f"split {split.name!r} has {split.n_frames} frames; n_frames={n_frames} disagrees"
+            )
+        split_def = split
+    else:
+        split_def = get_split_checked(scenario, split, ranges, n_frames)
     if split_def.scenario != scenario:
         raise PhylawError(f"split {split_def.name!r} is a {split_def.scenario} split, not {scenario}")
     n_total = len(split_def) if limit is None else min(limit, len(split_def))
@@ -207,7 +219,7 @@ def dataset_config(
 ) -> DatasetConfig:
     probe = split_def.generate(0, 1, seed).trajectories
     described = split_def.config()
-    custom = split_def.name not in sim.SPLITS
+    custom = split_def.name not in sim.list_splits(split_def.scenario)
     if not custom:
         builtin = sim.get_split(split_def.scenario, split_def.name, ranges=split_def.ranges)
         custom = builtin.config() != described

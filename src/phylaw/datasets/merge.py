@@ -49,7 +49,10 @@ def _block(ds: PhylawDataset, a: int, b: int) -> RowBlock:
     chunks = None
     if ds.frames_stored:
         chunks = tuple(_raw_chunk(ds, i) for i in range(a, b))
-    return RowBlock(a, b, ds.read("params", a, b), traj, labels.split, labels.level, labels.index, chunks)
+    extras = {name: ds.read(f"extras/{name}", a, b) for name in ds.extra_names}
+    return RowBlock(
+        a, b, ds.read("params", a, b), traj, labels.split, labels.level, labels.index, chunks, extras
+    )
 
 
 def _raw_chunk(ds: PhylawDataset, i: int) -> bytes:

@@ -269,6 +269,12 @@ class PhylawDataset:
         return self.parts[0].layout[3]
 
     @property
+    def extra_names(self) -> tuple[str, ...]:
+        """Names of the per-video arrays under ``extras/`` (phyre: "action"); read with ``read("extras/NAME")``."""
+        f = self._file(0)
+        return tuple(sorted(f["extras"])) if "extras" in f else ()
+
+    @property
     def format_versions(self) -> tuple[int, ...]:
         """The format version of each file (shards written by different phylaw versions may differ)."""
         return tuple(q.version for q in self.parts)

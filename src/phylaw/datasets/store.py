@@ -106,6 +106,7 @@ class RowBlock:
     level: np.ndarray  # (n,) str
     index: np.ndarray  # (n,) int64
     frame_chunks: tuple[bytes, ...] | None  # n gzip-compressed (T, H, W, 3) videos, or None (procedural)
+    extras: dict[str, np.ndarray] = field(default_factory=dict)  # name -> (n, ...) per-video arrays
 
 
 def compress_video(frames: np.ndarray, level: int = FRAME_GZIP_LEVEL) -> bytes:
@@ -249,6 +250,24 @@ class DatasetWriter:
             )
         return states.padded(k, e, v)
 
+    def _extra(self, name: str, value: np.ndarray) -> h5py.Dataset:
+        """Dataset ``extras/<name>`` (N, ...) for per-video arrays like ``value``, created on first use."""
+        key = f"extras/{name}"
+        if key not in self.file:
+            full = (self.n_rows, *value.shape[1:])
+            rows = max(1, min(self.n_rows, STATE_CHUNK_ROWS))
+            self.file.create_dataset(
+                key, full, value.dtype, chunks=(rows, *full[1:]), compression="gzip", compression_opts=1,
+                shuffle=True, track_times=False,
+            )  # fmt: skip
+        dset = self.file[key]
+        if dset.shape[1:] != value.shape[1:] or dset.dtype != value.dtype:
+            raise PhylawError(
+                f"{self.final}: extras/{name} of shape {value.shape[1:]} {value.dtype} does not fit the file's "
+                f"{dset.shape[1:]} {dset.dtype}"
+            )
+        return dset
+
     def write(self, block: RowBlock) -> None:
         """Write rows [block.start, block.stop) (blocks must come in order) and flush."""
         if block.start != self.rows_written:
@@ -263,6 +282,8 @@ class DatasetWriter:
         f["labels/split"][s] = _encode(block.split)
         f["labels/level"][s] = _encode(block.level)
         f["labels/index"][s] = np.asarray(block.index, dtype=np.int64)
+        for name, value in sorted(block.extras.items()):
+            self._extra(name, np.asarray(value))[s] = value
         if self.config.frames_stored:
             if block.frame_chunks is None or len(block.frame_chunks) != block.stop - block.start:
                 raise RuntimeError("frames_stored file needs one compressed chunk per video")

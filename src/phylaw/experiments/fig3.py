@@ -22,7 +22,7 @@ from phylaw.sim.ranges import get_ranges
 
 FACTORS = FIG3_FACTORS
 
-SCENARIOS = tuple(sim.SCENARIOS)  # the three kinematic scenarios of the paper
+SCENARIOS = sim.KINEMATIC_SCENARIOS  # the three kinematic scenarios of the paper
 
 # training grid of the paper: nominal size -> testbed split name (phylaw.sim splits)
 PAPER_SPLITS = {30_000: "train-30k", 300_000: "train-300k", 3_000_000: "train-3m"}

@@ -22,6 +22,13 @@ COLORS: dict[int, tuple[int, int, int]] = {
     5: (128, 128, 128),  # gray
     6: (0, 0, 0),  # black
     7: (255, 0, 255),  # magenta
+    # PHYRE's WAD colours (SPEC_COMBINATORIAL A.6); its white and black are ids 0 and 6
+    8: (243, 79, 70),  # phyre-red: the user ball
+    9: (107, 206, 187),  # phyre-green
+    10: (24, 119, 242),  # phyre-blue
+    11: (75, 74, 164),  # phyre-purple
+    12: (185, 202, 210),  # phyre-gray: dynamic bodies
+    13: (252, 223, 227),  # phyre-light-red
 }
 COLOR_NAMES: dict[str, int] = {
     "white": 0,
@@ -32,7 +39,15 @@ COLOR_NAMES: dict[str, int] = {
     "gray": 5,
     "black": 6,
     "magenta": 7,
+    "phyre-red": 8,
+    "phyre-green": 9,
+    "phyre-blue": 10,
+    "phyre-purple": 11,
+    "phyre-gray": 12,
+    "phyre-light-red": 13,
 }
+# PHYRE's WAD colour index (0 white, 1 red, 2 green, 3 blue, 4 purple, 5 gray, 6 black, 7 light red) -> palette id
+WAD_TO_PALETTE: tuple[int, ...] = (0, 8, 9, 10, 11, 12, 6, 13)
 
 
 # the parser's default colour classes (SPEC I.4 / D.1): name -> inclusive per-channel (lo, hi) RGB range;

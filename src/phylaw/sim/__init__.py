@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from phylaw.sim.ranges import RANGE_SETS, get_ranges
 from phylaw.sim.registry import (
+    KINEMATIC_SCENARIOS,
     PARAM_NAMES,
     Param,
     Scenario,
@@ -30,6 +31,7 @@ from phylaw.sim.splits import (
 from phylaw.sim.states import States, Trajectories
 
 __all__ = [
+    "KINEMATIC_SCENARIOS",
     "PAPER_SPLITS",
     "PARAM_NAMES",
     "RANGE_SETS",

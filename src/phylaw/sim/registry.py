@@ -38,6 +38,14 @@ class Scenario:
 
     ``has_contact_phase``: the scenario's videos are scored after their first contact event (collision); a
     video of such a scenario without a contact has no post-contact frames.
+
+    ``world_size``: side of the square world in the states' length unit (10 world units for the kinematic
+    scenes, 512 PHYRE scene units for ``phyre``); ``renderer``: "soft" (render.raster) or "phyre"
+    (render.phyre_raster). ``simulate_seeded(params, seed, n_frames) -> (States, extras)``: a simulator that
+    derives its own randomness from the dataset seed per row (e.g. one layout shared by every trial of a
+    task) instead of per-row uniforms; ``extras`` maps a name to a per-video array stored beside the states.
+    ``check_params(params) -> (row, problem) | None``: the scenario's own validity rule (default: the
+    kinematic radius/speed checks). ``max_frames``: the longest video the engine records (None: any).
     """
 
     name: str
@@ -46,8 +54,18 @@ class Scenario:
     n_objects: int
     render_kinds: tuple[str, ...]
     n_uniforms: int
-    simulate: Callable[[np.ndarray, np.ndarray, int], States]
+    simulate: Callable[[np.ndarray, np.ndarray, int], States] | None
     has_contact_phase: bool = False
+    world_size: float = WORLD_SIZE
+    renderer: str = "soft"
+    simulate_seeded: Callable[[np.ndarray, int, int], tuple[States, dict[str, np.ndarray]]] | None = None
+    check_params: Callable[[np.ndarray], tuple[int, str] | None] | None = None
+    max_frames: int | None = None
+    default_frames: int = 32
+
+    @property
+    def seeded(self) -> bool:
+        return self.simulate_seeded is not None
 
     @property
     def param_names(self) -> tuple[str, ...]:
@@ -66,6 +84,19 @@ class Scenario:
 
 
 _LEN, _SPEED = "world units", "world units/s"
+
+
+def _phyre_simulate(params: np.ndarray, seed: int, n_frames: int) -> tuple[States, dict[str, np.ndarray]]:
+    from phylaw.sim.phyre.engine import simulate_rows  # Box2D is imported only when phyre is simulated
+
+    return simulate_rows(params, seed, n_frames)
+
+
+def _phyre_check(params: np.ndarray) -> tuple[int, str] | None:
+    from phylaw.sim.phyre.templates import check_rows
+
+    return check_rows(params)
+
 
 SCENARIOS: dict[str, Scenario] = {
     s.name: s
@@ -109,6 +140,27 @@ SCENARIOS: dict[str, Scenario] = {
             n_uniforms=3,
             simulate=km.parabola,
         ),
+        Scenario(
+            "phyre",
+            (
+                Param(
+                    "template", "id", "PHYRE template (10000-10069, ambiguity 20000-20003)", "template", -1
+                ),
+                Param("task", "index", "task of the template (its layout; 0-99)", "task", -1),
+                Param("trial", "index", "trial of the task (the red ball's action)", "trial", -1),
+            ),
+            engine="box2d",
+            n_objects=14,
+            render_kinds=("disc", "box", "jar", "sticks"),
+            n_uniforms=0,
+            simulate=None,
+            world_size=512.0,
+            renderer="phyre",
+            simulate_seeded=_phyre_simulate,
+            check_params=_phyre_check,
+            max_frames=50,
+            default_frames=32,
+        ),
     )
 }
 
@@ -133,6 +185,14 @@ def validate_params(scenario: str, params: np.ndarray) -> np.ndarray:
     p = np.asarray(params, dtype=np.float64)
     if p.ndim != 2 or p.shape[1] != len(names):
         raise PhylawError(f"{scenario} params must have shape (n, {len(names)}) for {names}, got {p.shape}")
+    if sc.check_params is not None:
+        finite = np.isfinite(p).all(axis=1)
+        bad = sc.check_params(p) if finite.all() else (int(np.flatnonzero(~finite)[0]), "is not finite")
+        if bad is not None:
+            i, what = bad
+            row = dict(zip(names, p[i].tolist(), strict=True))
+            raise PhylawError(f"{scenario} parameter row {i} {row} {what}")
+        return p
     radii = p[:, sc.columns("radius")]
     speeds = p[:, sc.columns("speed")]
     checks = [
@@ -157,6 +217,8 @@ def simulate_uniforms(scenario: str, params: np.ndarray, u: np.ndarray, n_frames
     """States from params (n, P) and pre-drawn uniforms u (n, n_uniforms of the scenario)."""
     sc = get_scenario(scenario)
     p = validate_params(scenario, params)
+    if sc.simulate is None:
+        raise PhylawError(f"{scenario} is simulated from a seed (simulate_seeded), not from uniforms")
     u = np.asarray(u, dtype=np.float64)
     if u.shape != (p.shape[0], sc.n_uniforms):
         raise PhylawError(f"{scenario} needs uniforms of shape {(p.shape[0], sc.n_uniforms)}, got {u.shape}")
@@ -171,11 +233,15 @@ def simulate(scenario: str, params: np.ndarray, rng: np.random.Generator, n_fram
     """
     sc = get_scenario(scenario)
     p = validate_params(scenario, params)
+    if sc.simulate_seeded is not None:  # one seed drawn from rng for the whole batch
+        return sc.simulate_seeded(p, int(rng.integers(2**63 - 1)), n_frames)[0]
     u = rng.random((p.shape[0], sc.n_uniforms))  # (n, U)
     return sc.simulate(p, u, n_frames)
 
 
 # derived views kept for callers written before the registry
 SCENARIO_NAMES: tuple[str, ...] = tuple(SCENARIOS)
+# the closed-form scenes of the paper's section 3 (Fig. 3): uniform motion, collision, parabola
+KINEMATIC_SCENARIOS: tuple[str, ...] = tuple(n for n, s in SCENARIOS.items() if s.engine == "closed_form")
 PARAM_NAMES: dict[str, tuple[str, ...]] = {n: s.param_names for n, s in SCENARIOS.items()}
 N_UNIFORMS: dict[str, int] = {n: s.n_uniforms for n, s in SCENARIOS.items()}

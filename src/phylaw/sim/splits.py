@@ -44,12 +44,17 @@ class Labels:
 
 @dataclass(frozen=True)
 class Batch:
-    """Rows [start, stop) of a split: parameters, states (``trajectories``, the old name) and labels."""
+    """Rows [start, stop) of a split: parameters, states (``trajectories``, the old name) and labels.
+
+    ``extras``: per-video arrays a seeded simulator returns beside the states (phyre: ``"action"`` (n, 3)),
+    stored by the dataset file as ``extras/<name>``.
+    """
 
     params: np.ndarray  # (n, P) float64
     param_names: tuple[str, ...]
     trajectories: States
     labels: Labels
+    extras: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def states(self) -> States:
@@ -172,8 +177,12 @@ class SplitDef:
     n_frames: int = 32
 
     def __post_init__(self) -> None:
-        check_scenario(self.scenario)
+        sc = get_scenario(self.scenario)
         frame_times(self.n_frames)  # PhylawError unless >= 1
+        if sc.max_frames is not None and self.n_frames > sc.max_frames:
+            raise PhylawError(
+                f"{self.scenario} videos have at most {sc.max_frames} frames, got {self.n_frames}"
+            )
         if tuple(self.param_names) != PARAM_NAMES[self.scenario]:
             raise PhylawError(
                 f"{self.scenario} parameters are {PARAM_NAMES[self.scenario]}, got {self.param_names}"
@@ -195,8 +204,13 @@ class SplitDef:
                 raise PhylawError(f"split label {part.split!r} is not one of {SPLIT_LABELS}")
             if part.size == 0:
                 raise PhylawError(f"split {self.name!r} level {part.level!r} is empty")
-            # every check of validate_params is monotone per coordinate, so the grid's corners cover it
-            corners = np.array(list(product(*[(np.min(v), np.max(v)) for v in part.values])))
+            # every kinematic check is monotone per coordinate, so the grid's corners cover it; a scenario
+            # with its own rule (phyre: known templates, per-template task and trial counts) gets every value
+            # of its short axes and the ends of its long ones
+            corners = np.array(list(product(*[
+                v if sc.check_params is not None and len(v) <= 128 else (np.min(v), np.max(v))
+                for v in part.values
+            ])))  # fmt: skip
             try:
                 validate_params(self.scenario, corners)
             except PhylawError as exc:
@@ -250,6 +264,8 @@ class SplitDef:
         start, stop = self._bounds(start, stop)
         n_u = N_UNIFORMS[self.scenario]
         out = np.empty((stop - start, n_u), dtype=np.float64)
+        if n_u == 0:
+            return out
         for b in range(start // BLOCK, -(-stop // BLOCK)):
             rng = child_rng(seed, self.scenario, self.name, self.version, self.ranges, b)
             block = rng.random((BLOCK, n_u))  # (BLOCK, U)
@@ -260,10 +276,19 @@ class SplitDef:
     def generate(self, start: int, stop: int, seed: int) -> Batch:
         """Parameters, trajectories and labels of rows [start, stop).
 
-        Identical to the same rows of ``generate(0, len(self), seed)`` for any start/stop.
+        Identical to the same rows of ``generate(0, len(self), seed)`` for any start/stop. A seeded scenario
+        (phyre) derives each row's randomness from ``seed`` and the row's parameters alone, not from the split,
+        so the same (template, task) has the same layout in every split.
         """
         params = self.params(start, stop)
-        traj = simulate_uniforms(self.scenario, params, self.uniforms(start, stop, seed), self.n_frames)
+        sc = get_scenario(self.scenario)
+        extras: dict[str, np.ndarray] = {}
+        if sc.simulate_seeded is not None:
+            traj, extras = sc.simulate_seeded(
+                validate_params(self.scenario, params), int(seed), self.n_frames
+            )
+        else:
+            traj = simulate_uniforms(self.scenario, params, self.uniforms(start, stop, seed), self.n_frames)
         if any(p.attributes for p in self.parts):
             part, _ = self._locate(*self._bounds(start, stop))
             looks = {"color": traj.color.copy(), "shape": traj.shape.copy()}
@@ -272,7 +297,11 @@ class SplitDef:
                     looks[key][part == j] = np.asarray(ids, np.uint8)
             traj = traj.with_appearance(**looks)
         return Batch(
-            params=params, param_names=self.param_names, trajectories=traj, labels=self.labels(start, stop)
+            params=params,
+            param_names=self.param_names,
+            trajectories=traj,
+            labels=self.labels(start, stop),
+            extras=dict(extras),
         )
 
     def config(self) -> dict:
@@ -348,10 +377,19 @@ PAPER_SPLITS: tuple[str, ...] = ("train-30k", "train-300k", "train-3m", "eval")
 TRAIN_SPLITS: tuple[str, ...] = ("train-3k", "train-30k", "train-300k", "train-3m")
 
 
+def _scenario_splits(scenario: str) -> dict[str, Callable]:
+    """name -> constructor(ranges, n_frames) of a scenario's splits (the kinematic scenes share SPLITS)."""
+    if get_scenario(scenario).engine == "box2d":
+        from phylaw.sim.phyre.splits import SPLITS as PHYRE_SPLITS
+
+        return dict(PHYRE_SPLITS)
+    return {name: (lambda r, n, make=make: make(scenario, r, n)) for name, make in SPLITS.items()}
+
+
 def list_splits(scenario: str | None = None) -> list[str]:
-    """Names of the registered splits (the same for every scenario)."""
+    """Names of the registered splits of ``scenario`` (default: those of the kinematic scenarios)."""
     if scenario is not None:
-        check_scenario(scenario)
+        return list(_scenario_splits(check_scenario(scenario)))
     return list(SPLITS)
 
 
@@ -362,11 +400,15 @@ def get_split(scenario: str, split: str, ranges: str = "paper", n_frames: int = 
     length are prefixes of the 32-frame ones (same seed), collisions shorter than 32 frames get a
     proportionally earlier contact window (``kinematics.contact_window``).
     """
-    check_scenario(scenario)
-    if split not in SPLITS:
-        raise PhylawError(f"unknown split {split!r} for {scenario}; choose one of {', '.join(SPLITS)}")
+    splits = _scenario_splits(check_scenario(scenario))
+    if split not in splits:
+        raise PhylawError(f"unknown split {split!r} for {scenario}; choose one of {', '.join(splits)}")
+    if get_scenario(scenario).engine == "box2d":
+        from phylaw.sim.phyre.splits import get_split as phyre_split
+
+        return phyre_split(split, ranges, n_frames)
     rg.get_ranges(ranges, scenario)
-    return SPLITS[split](scenario, ranges, int(n_frames))
+    return splits[split](ranges, int(n_frames))
 
 
 def grid_split(

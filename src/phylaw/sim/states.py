@@ -20,14 +20,21 @@ SHAPE_DISC = 0  # extent: radius
 SHAPE_SQUARE = 1  # axis-aligned square of half side ``radius`` (the attribute studies' squares)
 SHAPE_RING = 2  # annulus of outer radius ``radius``
 SHAPE_BOX = 3  # rectangle of half sizes ``half_size`` (rotated by ``angle``)
-SHAPE_POLYGON = 4  # convex polygon ``vertices`` in the body frame (rotated by ``angle``)
+SHAPE_POLYGON = 4  # convex polygon(s) ``vertices`` in the body frame (rotated by ``angle``)
+SHAPE_JAR = 5  # PHYRE jar: three convex polygons in ``vertices`` (docs/phyre.md)
+SHAPE_STICKS = 6  # PHYRE standing sticks: two convex polygons in ``vertices``
 SHAPE_IDS: dict[str, int] = {
     "disc": SHAPE_DISC,
     "square": SHAPE_SQUARE,
     "ring": SHAPE_RING,
     "box": SHAPE_BOX,
     "polygon": SHAPE_POLYGON,
+    "jar": SHAPE_JAR,
+    "sticks": SHAPE_STICKS,
 }
+# the kinds whose outline is ``vertices``: one or more convex polygons, each followed by one NaN row
+# (a separator), NaN-padded at the end
+POLYGON_SHAPES: tuple[int, ...] = (SHAPE_POLYGON, SHAPE_JAR, SHAPE_STICKS)
 
 # (name, dtype, shape after N in terms of T, K, V, E) of every array field, in storage order
 FIELD_LAYOUT: tuple[tuple[str, str, tuple[str, ...]], ...] = (
@@ -63,10 +70,11 @@ class States:
       in_view     (N, T, K)     bool     object fully inside the world square at frame k
     per object:
       present     (N, K)        bool     the slot holds an object (False: padding; its values are NaN/0)
-      shape       (N, K)        uint8    SHAPE_DISC / SHAPE_SQUARE / SHAPE_RING / SHAPE_BOX / SHAPE_POLYGON
+      shape       (N, K)        uint8    SHAPE_DISC / SQUARE / RING / BOX / POLYGON / JAR / STICKS
       radius      (N, K)        float64  disc / ring radius, square half side; bounding radius otherwise
       half_size   (N, K, 2)     float64  box half sizes (discs and squares: (r, r))
-      vertices    (N, K, V, 2)  float64  convex polygon in the body frame, NaN-padded (V may be 0)
+      vertices    (N, K, V, 2)  float64  convex polygon(s) in the body frame, parts separated by one NaN
+                                         row, NaN-padded (V may be 0); boxes may list their 4 corners too
       static      (N, K)        bool     the object never moves
       color       (N, K)        uint8    palette id (render.palette)
     events (sorted by time in each video, padded):

@@ -1,0 +1,133 @@
+"""The named, versioned splits of the ``phyre`` scenario (issue 12; SPEC B.5, B.6.6).
+
+A row is (template, task, trial). Every split is a union of product grids over the three (``sim.splits.Part``),
+so the kinematic split machinery (keyed shuffle, slices, shards, resume) applies unchanged. Paper scale:
+
+- ``train6`` / ``train30`` / ``train60``: the subset's templates x tasks 0-99 x trials 0-989 (594K / 2.97M /
+  5.94M videos; the paper's 0.6M / 3M / 6M less the in-template evaluation trials);
+- ``eval-in-template``: the 60 training templates x tasks 0-99 x trials 990-999 (the release's in-template pool,
+  60K videos; the paper scores 600 of them), and ``eval-in-template-train6`` / ``-train30``: the pools of the
+  smaller subsets' templates;
+- ``eval-out-of-template``: the 10 held-out templates x tasks 0-99 x trial 0 (1,000; the paper scores 500);
+- ``ambiguity``: templates 20000-20003 with their fixed actions (101 + 101 + 100 + 100 = 402 videos).
+
+CPU sizes (``-small``): tasks 0-9, 10 trials per task for training (100 videos per template), trial 990 of
+tasks 0-9 of every template in the in-template pool (600 videos for the 60 templates, the paper's count),
+trial 0 of tasks 0-9 of the held-out templates (100). Small training and evaluation sets share the task
+layouts and never a trial.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from phylaw.errors import PhylawError
+
+SPLIT_VERSION = "1"
+N_TASKS = 100  # tasks per template (PHYRE's default)
+N_TRAIN_TRIALS = 990  # trials 0-989 train, 990-999 the in-template evaluation pool (SPEC B.5)
+N_TRIALS = 1000
+SMALL_TASKS = 10
+SMALL_TRAIN_TRIALS = 10
+# ambiguity templates (SPEC_COMBINATORIAL B.3): template -> (tasks, fixed actions per task)
+AMBIGUITY_SHAPE = {20000: (1, 101), 20001: (1, 101), 20002: (100, 1), 20003: (100, 1)}
+PARAM_NAMES = ("template", "task", "trial")
+
+
+def _ar(lo: int, hi: int) -> np.ndarray:
+    return np.arange(lo, hi, dtype=np.float64)
+
+
+def _subset(name: str) -> tuple[int, ...]:
+    from phylaw.sim.phyre.templates import SUBSETS
+
+    return tuple(SUBSETS[name])
+
+
+def _split(name: str, parts: list) -> Callable[[str, int], object]:
+    """A constructor ``(ranges, n_frames) -> SplitDef`` of the named split from (label, level, values)."""
+
+    def build(ranges: str, n_frames: int):
+        from phylaw.sim.splits import Part, SplitDef
+
+        made = tuple(Part(s, lvl, tuple(vals())) for s, lvl, vals in parts)
+        return SplitDef("phyre", name, SPLIT_VERSION, ranges, PARAM_NAMES, made, n_frames=n_frames)
+
+    return build
+
+
+def _train(subset: str, small: bool):
+    tasks, trials = (SMALL_TASKS, SMALL_TRAIN_TRIALS) if small else (N_TASKS, N_TRAIN_TRIALS)
+    name = subset + ("-small" if small else "")
+    return name, _split(
+        name, [("train", "train", lambda: (np.array(_subset(subset), float), _ar(0, tasks), _ar(0, trials)))]
+    )
+
+
+def _in_template(subset: str, name: str, small: bool):
+    tasks, trials = (
+        (SMALL_TASKS, (N_TRAIN_TRIALS, N_TRAIN_TRIALS + 1))
+        if small
+        else (N_TASKS, (N_TRAIN_TRIALS, N_TRIALS))
+    )
+    return name, _split(
+        name,
+        [("id", "in-template", lambda: (np.array(_subset(subset), float), _ar(0, tasks), _ar(*trials)))],
+    )
+
+
+def _out_of_template(name: str, small: bool):
+    tasks = SMALL_TASKS if small else N_TASKS
+    return name, _split(
+        name,
+        [
+            (
+                "ood",
+                "out-of-template",
+                lambda: (np.array(_subset("held-out"), float), _ar(0, tasks), _ar(0, 1)),
+            )
+        ],
+    )
+
+
+def _ambiguity():
+    parts = [
+        ("ood", f"ambiguity-{t}", (lambda t=t, n=n, a=a: (np.array([t], float), _ar(0, n), _ar(0, a))))
+        for t, (n, a) in AMBIGUITY_SHAPE.items()
+    ]
+    return "ambiguity", _split("ambiguity", parts)
+
+
+SPLITS: dict[str, Callable[[str, int], object]] = dict(
+    [
+        _train("train6", False),
+        _train("train30", False),
+        _train("train60", False),
+        _in_template("train60", "eval-in-template", False),
+        _in_template("train6", "eval-in-template-train6", False),
+        _in_template("train30", "eval-in-template-train30", False),
+        _out_of_template("eval-out-of-template", False),
+        _ambiguity(),
+        _train("train6", True),
+        _train("train30", True),
+        _train("train60", True),
+        _in_template("train60", "eval-in-template-small", True),
+        _in_template("train6", "eval-in-template-train6-small", True),
+        _in_template("train30", "eval-in-template-train30-small", True),
+        _out_of_template("eval-out-of-template-small", True),
+    ]
+)
+TRAIN_SPLITS = ("train6", "train30", "train60", "train6-small", "train30-small", "train60-small")
+
+
+def get_split(name: str, ranges: str = "paper", n_frames: int = 32):
+    """The named phyre split (PhylawError naming the known ones otherwise)."""
+    if name not in SPLITS:
+        raise PhylawError(f"unknown split {name!r} for phyre; choose one of {', '.join(SPLITS)}")
+    if ranges != "paper":
+        raise PhylawError(
+            f"phyre has no range sets (got --ranges {ranges!r}); its splits are fixed templates"
+        )
+    return SPLITS[name](ranges, int(n_frames))
