@@ -99,7 +99,7 @@ def test_angle_just_below_zero_wraps_into_unit_interval():
 
 def test_jar_centre_of_mass_shift():
     d = jar_com_by_triangles(H_JAR)
-    assert F.jar_com_offset(H_JAR) == pytest.approx(d, rel=1e-9)
+    assert F.jar_com_offset(H_JAR) == pytest.approx(d, rel=1e-9)  # the engine's jar, weighted by area
     assert 40 < d < 50  # the heavy walls lift the centre well above the base slab
     theta = 0.4
     diameter = 1.25 * H_JAR  # √((0.75 h)² + h²)
@@ -140,42 +140,59 @@ def test_unencodable_shape_is_refused():
 
 
 # ----------------------------------------------------------------------------------------------- geometry
-def test_jar_geometry_matches_the_compiled_task_numbers():
-    w, b, t = F.jar_dims(H_JAR)
-    assert t == pytest.approx(9.936, abs=1e-3)
-    assert b == pytest.approx(88.18, abs=1e-2)
-    base, right, left = F.jar_polygons(H_JAR)
-    assert right[:, 1].max() == pytest.approx(127.30, abs=1e-2)  # the rim
-    assert base[:, 1].min() == pytest.approx(-t / 2)
-    np.testing.assert_allclose(left, right[::-1] * [-1, 1])
-    # the inner edge of a wall is parallel to the outer one, t away
-    out_dir = right[1] - right[0]
-    normal = np.array([-out_dir[1], out_dir[0]]) / np.linalg.norm(out_dir)
-    assert np.dot(right[3] - right[0], normal) == pytest.approx(t)
-    assert np.dot(right[2] - right[0], normal) == pytest.approx(t)
-    for poly in (base, right, left):  # counter-clockwise
-        assert F.polygon_area_centroid(poly)[0] > 0
-    assert F.jar_diameter(H_JAR) == pytest.approx(math.hypot((w - b) / 2 + b, H_JAR))
-    assert F.jar_height(F.jar_diameter(H_JAR)) == pytest.approx(H_JAR)
+def rebuilt(shape: int, diameter: float, color: int = GRAY) -> States:
+    """The inverse's body for one feature row of ``shape`` and ``diameter`` at (256, 256), angle 0."""
+    row = np.zeros(14, np.float32)
+    row[:4] = [0.5, 0.5, 0.0, diameter / W]
+    row[4 + (SHAPE_DISC, SHAPE_BOX, SHAPE_JAR, SHAPE_STICKS).index(shape)] = 1
+    row[8 + F.FEATURE_PALETTE.index(color)] = 1
+    return F.states_from_features(row[None, None])
 
 
-def test_sticks_geometry():
+def test_inverse_jar_has_the_compiled_task_geometry():
+    # task 10000:000's jar (SC A.2): wall thickness t = 9.936, base width b = 88.18, rim at y = 127.30
+    s = rebuilt(SHAPE_JAR, 1.25 * H_JAR)
+    v = s.vertices[0, 0]
+    assert np.isnan(v[[4, 9]]).all()  # three parts of four vertices, one NaN row between two
+    parts = [v[0:4], v[5:9], v[10:14]]
+    origin = s.position[0, 0, 0]
+    rim = max(p[:, 1].max() for p in parts)
+    assert rim == pytest.approx(127.30, abs=1e-2)
+    base = next(p for p in parts if np.allclose(p[:, 1].max(), -p[:, 1].min()))  # centred on the origin
+    assert base[:, 0].max() - base[:, 0].min() == pytest.approx(88.18, abs=1e-2)
+    assert base[:, 1].max() - base[:, 1].min() == pytest.approx(9.936, abs=1e-3)
+    # the origin is the base slab's centre: the COM shift was undone along local y
+    np.testing.assert_allclose(origin, [256, 256 - jar_com_by_triangles(H_JAR)], atol=1e-3)
+    np.testing.assert_allclose(s.half_size[0, 0], [1.25 * H_JAR / 2] * 2, rtol=1e-6)
+
+
+def test_inverse_sticks_and_bar_geometry():
     length = 240.0
-    first, second = F.sticks_polygons(length)
-    for poly, sign in ((first, -1), (second, 1)):
-        long_side = poly[1] - poly[0]
-        short_side = poly[2] - poly[1]
-        assert np.linalg.norm(long_side) == pytest.approx(2 * length / 3)
-        assert np.linalg.norm(short_side) == pytest.approx(2 * 10.24 / 3)
-        # 12.5° from vertical, the two leaning opposite ways
+    s = rebuilt(SHAPE_STICKS, math.hypot(length, 10.24))
+    v = s.vertices[0, 0]
+    assert np.isnan(v[4]).all()
+    assert np.isnan(v[9:]).all()
+    for poly in (v[0:4], v[5:9]):
+        sides = sorted(np.linalg.norm(np.roll(poly, -1, axis=0) - poly, axis=1))
+        np.testing.assert_allclose(sides, [2 * 10.24 / 3] * 2 + [2 * length / 3] * 2, rtol=1e-5)
+        long_side = max((poly[(k + 1) % 4] - poly[k] for k in range(4)), key=np.linalg.norm)
         tilt = math.degrees(math.atan2(abs(long_side[0]), abs(long_side[1])))
-        assert tilt == pytest.approx(12.5)
-        assert np.sign(long_side[0] * long_side[1]) == sign
-        np.testing.assert_allclose(poly.mean(axis=0), [0, 0], atol=1e-12)
+        assert tilt == pytest.approx(12.5, abs=1e-4)  # ±77.5° from the horizontal rectangle
+        np.testing.assert_allclose(poly.mean(axis=0), [0, 0], atol=1e-4)
+    bar = rebuilt(SHAPE_BOX, math.hypot(160.0, 10.24), BLACK)
+    np.testing.assert_allclose(np.abs(bar.vertices[0, 0, :4]), np.tile([80, 5.12], (4, 1)), rtol=1e-5)
+    np.testing.assert_allclose(bar.half_size[0, 0], [80, 5.12], rtol=1e-5)
+    assert bar.static[0, 0]
+    assert rebuilt(SHAPE_BOX, 512.1, COLOR_NAMES["phyre-purple"]).static[0, 0]  # the ambiguity floor bar
+    assert not rebuilt(SHAPE_BOX, 100.0, COLOR_NAMES["phyre-blue"]).static[0, 0]
+    ball = rebuilt(SHAPE_DISC, 41.0)
+    assert ball.radius[0, 0] == pytest.approx(20.5, rel=1e-6)
+    assert np.isnan(ball.vertices[0, 0]).all()
 
 
 def test_lengths_from_diameters():
     assert F.bar_length(math.hypot(76.8, 10.24)) == pytest.approx(76.8)
+    assert F.jar_height(1.25 * H_JAR) == pytest.approx(H_JAR)
     with pytest.raises(PhylawError, match="thickness"):
         F.bar_length(10.0)
     with pytest.raises(PhylawError, match="too small"):
@@ -251,7 +268,7 @@ def test_inverse_geometry_from_type_and_diameter():
     # jar: h = d / 1.25 = 90; three parts of 4 vertices, NaN between them
     assert np.isnan(v[2, [4, 9]]).all()
     assert np.isfinite(v[2, [0, 1, 2, 3, 5, 6, 7, 8, 10, 11, 12, 13]]).all()
-    _, _, t = F.jar_dims(90.0)
+    t = math.log(90.0) / math.log(153.6) * 10.24
     assert np.nanmax(v[2, :, 1]) == pytest.approx(90 - t / 2, rel=1e-5)
     # sticks: two parts, each 2L/3 = 146.67 long
     assert np.isnan(v[3, 4]).all()
@@ -261,7 +278,13 @@ def test_inverse_geometry_from_type_and_diameter():
 
 def test_inverse_in_view_and_several_videos():
     t = 2
-    ball = {"shape": SHAPE_DISC, "radius": 20.0, "color": GRAY, "pos": [[30, 100], [19, 100]], "angle": [0, 0]}
+    ball = {
+        "shape": SHAPE_DISC,
+        "radius": 20.0,
+        "color": GRAY,
+        "pos": [[30, 100], [19, 100]],
+        "angle": [0, 0],
+    }
     bar = {"shape": SHAPE_BOX, "radius": math.hypot(100, 10.24) / 2, "color": BLACK,
            "pos": [[60, 200], [40, 200]], "angle": [0.0, 0.0]}  # fmt: skip
     s = phyre_states([ball, bar], t)
@@ -293,3 +316,26 @@ def test_inverse_absent_rows_and_bad_features():
         F.states_from_features(np.zeros((3, 15, 14), np.float32))
     with pytest.raises(PhylawError, match="shape"):
         F.states_from_features(np.zeros((3, 5, 13), np.float32))
+
+
+def test_inverse_reproduces_the_engine_states():
+    pytest.importorskip("Box2D")
+    from phylaw.sim.phyre.engine import simulate_rows
+
+    # templates with every shape: balls, bars (dynamic, standing, static), jars, sticks, static balls
+    params = np.array([[10000, 0, 0], [10002, 3, 5], [10016, 1, 2], [10065, 4, 0], [20000, 0, 4]], float)
+    s, _ = simulate_rows(params, 0, 6)
+    assert {SHAPE_DISC, SHAPE_BOX, SHAPE_JAR, SHAPE_STICKS} <= set(s.shape[s.present].tolist())
+    f = F.features(s)
+    for i in range(len(s)):
+        p = s.present[i]
+        back = F.states_from_features(f[i][:, p])
+        np.testing.assert_array_equal(back.present[0], p)
+        for name in ("shape", "color", "static"):
+            np.testing.assert_array_equal(getattr(back, name)[0][p], getattr(s, name)[i][p], err_msg=name)
+        np.testing.assert_allclose(back.position[0][:, p], s.position[i][:, p], atol=1e-3)
+        np.testing.assert_allclose(back.angle[0][:, p], s.angle[i][:, p], atol=1e-5)
+        np.testing.assert_allclose(back.radius[0][p], s.radius[i][p], rtol=1e-6)
+        np.testing.assert_allclose(back.half_size[0][p], s.half_size[i][p], rtol=1e-5)
+        np.testing.assert_allclose(back.vertices[0][p], s.vertices[i][p], atol=1e-4)  # same order, same NaNs
+        np.testing.assert_array_equal(back.in_view[0][:, p], s.in_view[i][:, p])

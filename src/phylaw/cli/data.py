@@ -20,6 +20,9 @@ def generate_cmd(
     shard: str | None = typer.Option(None, "--shard", help="I/N: write only slice I of N"),
     limit: int | None = typer.Option(None, "--limit", help="only the first N videos of the split"),
     seed: int = typer.Option(0, "--seed"),
+    frames: int | None = typer.Option(
+        None, "--frames", help="frames per video (default: the scenario's, 32; phyre has at most 50)"
+    ),
     backend: str = typer.Option("local", "--backend", help="local | ray (pip install 'phylaw[ray]')"),
     values: list[str] | None = typer.Option(
         None, "--values", help="custom grid instead of a named split: r=0.7:1.4:8 (linspace) or v=1,2,4"
@@ -30,7 +33,12 @@ def generate_cmd(
     from phylaw.datasets.build import custom_split, generate, generate_ray, parse_shard
 
     grid = custom_split(scenario, split, ranges, values) if values else split
-    kw = {"ranges": ranges, "resolution": resolution, "procedural": procedural, "limit": limit, "seed": seed}
+    if values and frames is not None:  # a custom grid is built at 32 frames; give it the asked length
+        import dataclasses
+
+        grid = dataclasses.replace(grid, n_frames=frames)
+    kw = {"ranges": ranges, "resolution": resolution, "procedural": procedural, "limit": limit, "seed": seed,
+          "n_frames": frames}  # fmt: skip
     if backend == "ray":
         if shard is not None:
             raise PhylawError("--backend ray makes its own shards; drop --shard")
@@ -46,11 +54,19 @@ def generate_cmd(
 
 
 def inspect_cmd(path: list[str] = typer.Argument(..., help="dataset file(s), directory or glob")) -> None:
-    """Show what a dataset holds: counts per split and level, parameter ranges, frames, size."""
+    """Show what a dataset holds: counts per split and level, parameter ranges, frames, size; for phyre also
+    per template, template subset and pool."""
     from phylaw.datasets.preview import summarize
 
-    for line in summarize(path if len(path) > 1 else path[0]).lines():
+    target = path if len(path) > 1 else path[0]
+    summary = summarize(target)
+    for line in summary.lines():
         typer.echo(line)
+    if summary.scenario == "phyre":
+        from phylaw.datasets.phyre_release import summary_lines
+
+        for line in summary_lines(target):
+            typer.echo(line)
 
 
 def preview_cmd(
@@ -67,22 +83,70 @@ def preview_cmd(
 
 
 def convert_cmd(
-    path: Path = typer.Argument(..., help="input file"),
-    to: str = typer.Option(..., "--to", help="phyworld (export) | phylaw (import)"),
+    path: Path = typer.Argument(..., help="input file (import of per-task phyre files: their directory)"),
+    to: str = typer.Option(
+        ..., "--to", help="phyworld | phyre-release (export a phylaw file) | phylaw (import a released file)"
+    ),
     out: Path = typer.Option(..., "--out"),
+    source: str = typer.Option(
+        "auto", "--from", help="import: phyworld | phyre-release (default auto: by the file's groups)"
+    ),
     procedural: bool = typer.Option(
         False, "--procedural", help="import: keep states only, skip MP4 decoding"
     ),
     split: str | None = typer.Option(
-        None, "--split", help="import: train | eval (default: eval if the file name has 'eval' or 'vis')"
+        None,
+        "--split",
+        help="phyworld import: train | eval (default: eval if the file name has 'eval' or 'vis')",
+    ),
+    per_task: bool = typer.Option(
+        False,
+        "--per-task",
+        help="phyre-release export: a directory of <task>.hdf5 files, not one merged file",
+    ),
+    resolution: int | None = typer.Option(
+        None,
+        "--resolution",
+        help="phyre-release: MP4 frame size on export, stored frame size on import "
+        "(default: the input's; export renders, import resizes by area averaging)",
     ),
     workers: int = typer.Option(1, "--workers", help="processes for MP4 encoding/decoding (0 = all cores)"),
     quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
 ) -> None:
-    """Convert between phylaw dataset files and the released phyworld layout (MP4 streams: lossy)."""
+    """Convert between phylaw dataset files and the released layouts: phyworld's kinematic files and the
+    combinatorial (PHYRE) files, merged or per task (MP4 streams: lossy)."""
+    from phylaw.datasets import phyre_release
     from phylaw.datasets.phyworld import convert
 
-    path = convert(path, to, out, procedural=procedural, split=split, workers=workers, progress=not quiet)
+    if to not in ("phyworld", "phyre-release", "phylaw"):
+        raise PhylawError(f"--to must be phyworld, phyre-release or phylaw, got {to!r}")
+    if source not in ("auto", "phyworld", "phyre-release"):
+        raise PhylawError(f"--from must be auto, phyworld or phyre-release, got {source!r}")
+    release = to == "phyre-release" or (
+        to == "phylaw"
+        and (source == "phyre-release" or (source == "auto" and phyre_release.is_release_file(path)))
+    )
+    if to != "phylaw" and source != "auto":
+        raise PhylawError("--from names the layout of an import; drop it with --to " + to)
+    if per_task and to != "phyre-release":
+        raise PhylawError("--per-task applies to --to phyre-release only")
+    if resolution is not None and not release:
+        raise PhylawError("--resolution applies to the phyre release layout only")
+    if release and split is not None:
+        raise PhylawError("--split applies to phyworld imports; phyre labels come from template and trial")
+    if release and procedural and to != "phylaw":
+        raise PhylawError("--procedural applies to imports only")
+    progress = not quiet
+    if to == "phyre-release":
+        path = phyre_release.export_release(
+            path, out, per_task=per_task, resolution=resolution, workers=workers, progress=progress
+        )
+    elif release:
+        path = phyre_release.import_release(
+            path, out, resolution=resolution, procedural=procedural, workers=workers, progress=progress
+        )
+    else:
+        path = convert(path, to, out, procedural=procedural, split=split, workers=workers, progress=progress)
     typer.echo(f"wrote {path}")
 
 

@@ -19,8 +19,9 @@ Absent slots (``present`` False) are NaN in every column. The inverse treats an 
 all NaN as absent. What the features cannot carry is rebuilt by convention: velocities by finite differences
 over dt = 20/60 s (``np.gradient``: central inside, one-sided at the ends; zero for a one-frame video), the
 angle as the wrapped angle moved to (−π, π] and unwrapped along time (equal to the engine's angle modulo 2π;
-the same number for a body that starts in (−π, π] and turns less than π per frame), ``static`` =
-black, no events, and ``in_view`` from the rebuilt outline.
+the same number for a body that starts in (−π, π] and turns less than π per frame), ``static`` = the
+static colours of PHYRE's roles (black, and purple for the static goal object: the ambiguity floor bar), no
+events, and ``in_view`` from the rebuilt outline.
 """
 
 from __future__ import annotations
@@ -31,11 +32,11 @@ import numpy as np
 
 from phylaw.errors import PhylawError
 from phylaw.render.palette import WAD_TO_PALETTE
+from phylaw.sim.phyre import objects
 from phylaw.sim.states import SHAPE_BOX, SHAPE_DISC, SHAPE_JAR, SHAPE_STICKS, States
 
 SCENE = 512.0  # W = H, PHYRE scene units (SC A.1)
 BAR_THICKNESS = SCENE / 50  # 10.24: bars, and (÷ 3 per half-extent) sticks (SC A.2)
-STICK_ANGLE = math.radians(77.5)  # the two sticks are the rectangle rotated by -77.5° and +77.5°
 FRAME_DT = 20 / 60  # seconds between stored frames (20 Box2D steps of 1/60 s, SC A.4)
 N_FEATURES = 14
 N_SLOTS = 14  # object slots of a phyre video (the most a template has, docs/phyre.md)
@@ -48,127 +49,81 @@ FEATURE_SHAPES: tuple[int, ...] = (SHAPE_DISC, SHAPE_BOX, SHAPE_JAR, SHAPE_STICK
 FEATURE_WAD: tuple[int, ...] = (1, 2, 3, 4, 5, 6)  # WAD index of columns 8..13
 FEATURE_PALETTE: tuple[int, ...] = tuple(WAD_TO_PALETTE[w] for w in FEATURE_WAD)
 BLACK = WAD_TO_PALETTE[6]
+# PHYRE's colour roles (SC A.6): static bodies are black, the static goal object purple (the ambiguity templates'
+# floor bar, SC B.3); gray, blue, green and the red user ball are dynamic
+STATIC_PALETTE: tuple[int, ...] = (BLACK, WAD_TO_PALETTE[4])
 UNENCODED_COLOR = WAD_TO_PALETTE[0]  # the colour given to an object whose colour columns are all zero
 
 
 # ----------------------------------------------------------------------------------------------- geometry
+# The shapes themselves come from sim.phyre.objects (the engine's builders), so a rebuilt body has the same
+# polygons, vertex order and half sizes as the engine's; this module only inverts the diameter formulas.
+
+
 def bar_length(diameter: float) -> float:
     """Length L of a bar (or the L of standing sticks) whose diameter feature is √(L² + 10.24²)."""
     sq = float(diameter) ** 2 - BAR_THICKNESS**2
     if sq <= 0:
-        raise PhylawError(f"a bar or sticks of diameter {diameter:.4g} is shorter than its thickness 10.24")
+        raise PhylawError(
+            f"a bar or sticks of diameter {diameter:.4g} is not longer than its thickness 10.24"
+        )
     return math.sqrt(sq)
 
 
-def bar_diameter(length: float) -> float:
-    return math.hypot(float(length), BAR_THICKNESS)
-
-
-def jar_dims(h: float) -> tuple[float, float, float]:
-    """(w, b, t) of a jar of height h: top width h / 1.2, base width 0.8·w, wall thickness
-    (ln h / ln(0.3·W))·W/50 (SC A.2)."""
-    if h <= 1:
-        raise PhylawError(f"a jar of height {h:.4g} is too small (its wall thickness needs ln h > 0)")
-    w = h / 1.2
-    return w, 0.8 * w, (math.log(h) / math.log(0.3 * SCENE)) * SCENE / 50
-
-
-def jar_diameter(h: float) -> float:
-    """The jar's diameter feature √(((w − b)/2 + b)² + h²) (SC A.2)."""
-    w, b, _ = jar_dims(h)
-    return math.hypot((w - b) / 2 + b, h)
-
-
 def jar_height(diameter: float) -> float:
-    """Inverse of :func:`jar_diameter`: the formula is linear in h (w and b are proportional to h), so
-    h = diameter / jar_diameter-per-unit-height, exact."""
-    per_unit = math.hypot(0.9 / 1.2, 1.0)  # ((w − b)/2 + b) / h = 0.9 w / h = 0.75, so D = 1.25 h
-    h = float(diameter) / per_unit
-    jar_dims(h)  # PhylawError for a degenerate jar
+    """Height h of a jar of diameter feature √(((w − b)/2 + b)² + h²) (SC A.2). w = h / 1.2 and b = 0.8·w are
+    proportional to h, so the formula is D = h·√(0.75² + 1) = 1.25·h and h = D / 1.25 exactly."""
+    h = float(diameter) / math.hypot(0.9 / 1.2, 1.0)
+    if h <= 1:  # the wall thickness (ln h / ln(0.3·W))·W/50 needs ln h > 0
+        raise PhylawError(f"a jar of diameter {diameter:.4g} (height {h:.4g}) is too small")
     return h
 
 
-def jar_polygons(h: float) -> list[np.ndarray]:
-    """The jar's three convex parts in its body frame, counter-clockwise (SC A.2): the base slab centred at
-    the origin (b wide, t thick), then the right and the left wall from the base's outer corners (±b/2, −t/2)
-    to the rim (±w/2, h − t/2), each wall's inner edge offset by t perpendicular to the slant."""
-    w, b, t = jar_dims(h)
-    alpha = math.atan2(h, (w - b) / 2)  # the wall's angle to the horizontal
-    s, c = math.sin(alpha), math.cos(alpha)
-    base = np.array([[b / 2, -t / 2], [b / 2, t / 2], [-b / 2, t / 2], [-b / 2, -t / 2]])
-    right = np.array(
-        [[b / 2, -t / 2], [w / 2, h - t / 2], [w / 2 - t / s, h - t / 2], [b / 2 - t * s, -t / 2 + t * c]]
-    )
-    left = right[::-1] * np.array([-1.0, 1.0])  # mirrored, reversed to stay counter-clockwise
-    return [base, right, left]
-
-
-def polygon_area_centroid(poly: np.ndarray) -> tuple[float, np.ndarray]:
-    """Signed area (positive counter-clockwise) and centroid of a simple polygon (shoelace)."""
-    x, y = poly[:, 0], poly[:, 1]
-    xn, yn = np.roll(x, -1), np.roll(y, -1)
-    cross = x * yn - xn * y
-    area = cross.sum() / 2
-    cx = ((x + xn) * cross).sum() / (6 * area)
-    cy = ((y + yn) * cross).sum() / (6 * area)
-    return float(area), np.array([cx, cy])
+def _body(shape: int, diameter: float) -> objects.Body:
+    """The engine's body (at the origin, unrotated) of a feature shape and diameter."""
+    if shape == SHAPE_DISC:
+        return objects.Body("ball", True, objects.GRAY, (0.0, 0.0), 0.0, (), diameter / 2, diameter)
+    if shape == SHAPE_BOX:
+        return objects.make_bar(bar_length(diameter) / SCENE, True)
+    if shape == SHAPE_JAR:
+        return objects.make_jar(jar_height(diameter) / SCENE, True)
+    return objects.make_sticks(bar_length(diameter) / SCENE, True)
 
 
 def jar_com_offset(h: float) -> float:
-    """d: the jar's area-weighted centre of mass (the three parts' areas as weights) along its local +y axis
+    """d: the jar's area-weighted centre of mass (its three parts' areas as weights) along its local +y axis
     from the body origin (the local x of the centre is 0 by symmetry)."""
-    parts = [polygon_area_centroid(p) for p in jar_polygons(h)]
-    total = sum(a for a, _ in parts)
-    return float(sum(a * cen[1] for a, cen in parts) / total)
+    return float(objects.make_jar(h / SCENE, True).center_of_mass_local()[1])
 
 
-def sticks_polygons(length: float) -> list[np.ndarray]:
-    """The two sticks in the body frame: the rectangle of half extents (L/3, 10.24/3) rotated by −77.5° and
-    +77.5° about the origin (SC A.2), counter-clockwise."""
-    hx, hy = length / 3, BAR_THICKNESS / 3
-    rect = np.array([[hx, hy], [-hx, hy], [-hx, -hy], [hx, -hy]])
-    out = []
-    for a in (-STICK_ANGLE, STICK_ANGLE):
-        rot = np.array([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]])
-        out.append(rect @ rot.T)
-    return out
-
-
-def bar_polygon(length: float) -> np.ndarray:
-    """The bar's rectangle, counter-clockwise from the top-right corner (SC A.2)."""
-    hx, hy = length / 2, BAR_THICKNESS / 2
-    return np.array([[hx, hy], [-hx, hy], [-hx, -hy], [hx, -hy]])
-
-
-def pack_polygons(polys: list[np.ndarray], n_vertices: int = N_VERTICES) -> np.ndarray:
+def pack_polygons(
+    polys: list[np.ndarray] | tuple[np.ndarray, ...], n_vertices: int = N_VERTICES
+) -> np.ndarray:
     """(n_vertices, 2): the parts one after another, one NaN row between two parts, NaN-padded at the end."""
     rows: list[np.ndarray] = []
     for j, p in enumerate(polys):
         if j:
             rows.append(np.full((1, 2), np.nan))
         rows.append(np.asarray(p, np.float64))
-    packed = np.concatenate(rows)
+    packed = np.concatenate(rows) if rows else np.zeros((0, 2))
     if len(packed) > n_vertices:
         raise PhylawError(f"{len(packed)} vertex rows do not fit {n_vertices}")
     return np.concatenate([packed, np.full((n_vertices - len(packed), 2), np.nan)])
 
 
 def body_geometry(shape: int, diameter: float) -> tuple[np.ndarray, list[np.ndarray]]:
-    """half_size (2,) and the convex parts (body frame) of a body of one feature shape and diameter.
-
-    half_size: balls (r, r), bars (L/2, 5.12), jars and sticks half the size of their parts' bounding box."""
+    """half_size (2,) and the convex parts (body frame) of a body of one feature shape and diameter, as the
+    engine stores them: balls (r, r) and no parts; bars (L/2, 5.12) and their rectangle; jars (three parts)
+    and sticks (two) with half_size (d/2, d/2)."""
     if not np.isfinite(diameter) or diameter <= 0:
         raise PhylawError(f"diameter {diameter!r} must be a positive number")
+    body = _body(shape, diameter)
     if shape == SHAPE_DISC:
-        return np.array([diameter / 2, diameter / 2]), []
+        return np.array([body.radius, body.radius]), []
     if shape == SHAPE_BOX:
-        length = bar_length(diameter)
-        return np.array([length / 2, BAR_THICKNESS / 2]), [bar_polygon(length)]
-    polys = (
-        jar_polygons(jar_height(diameter)) if shape == SHAPE_JAR else sticks_polygons(bar_length(diameter))
-    )
-    pts = np.concatenate(polys)
-    return (pts.max(axis=0) - pts.min(axis=0)) / 2, polys
+        p = body.polygons[0]
+        return np.array([p[:, 0].max(), p[:, 1].max()]), [p]
+    return np.array([diameter / 2, diameter / 2]), list(body.polygons)
 
 
 # ----------------------------------------------------------------------------------------------- forward
@@ -268,7 +223,7 @@ def states_from_features(
 
     Objects fill slots 0..N-1 in order (an all-NaN frame-0 row: an absent object), padded to ``n_slots``;
     geometry from shape + diameter (ball r = d/2; bar and sticks L = √(d² − 10.24²); jar h = d / 1.25);
-    jar origins moved back from the centre of mass; the rest as the module doc says. PhylawError (one line)
+    jar origins moved back from the centre of mass; static = black or purple; the rest as the module doc says. PhylawError (one line)
     for a wrong shape, a non-one-hot shape/colour, or a diameter that fits no body of its shape."""
     obj = np.asarray(obj, np.float64)
     if obj.ndim == 3:
@@ -333,7 +288,7 @@ def states_from_features(
     return States(
         scenario="phyre", position=position, velocity=velocity, radius=radius, color=color, shape=shape,
         in_view=in_view & ~absent, dt=dt, angle=angle, present=pres, half_size=half, vertices=verts,
-        static=(color == BLACK) & pres, event_time=np.full((nv, 0), np.nan),
+        static=np.isin(color, STATIC_PALETTE) & pres, event_time=np.full((nv, 0), np.nan),
         event_frame=np.full((nv, 0), -1, np.int32), event_a=np.full((nv, 0), -1, np.int16),
         event_b=np.full((nv, 0), -1, np.int16),
     )  # fmt: skip
