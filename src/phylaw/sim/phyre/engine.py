@@ -141,7 +141,8 @@ def simulate_scene(bodies: Sequence[Body], ball: Body | None, n_frames: int) -> 
         raise PhylawError(f"a phyre scene has at most {N_SLOTS} featurised bodies, got {n}")
     world, b2bodies, listener = build_world(bodies, ball)
 
-    # record: (T, n, 5) x, y, angle, vx, vy in Box2D units; static bodies are filled once
+    # record: (T, n, 5) x, y, angle, vx, vy in Box2D units. Static bodies are read once, at creation: they
+    # never move (Box2D's TOI sweep interpolation can shift one by a float32 ulp; phylaw holds them fixed)
     rec = np.empty((n_frames, n, 5))
     for i, b in enumerate(b2bodies):
         p = b.position
