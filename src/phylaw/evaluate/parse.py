@@ -3,8 +3,10 @@
 A colour rule is an inclusive per-channel range; the default palette is the paper's: red = R > 127, G < 127,
 B < 127 and blue = R < 127, G < 127, B > 127. For each frame and rule the parser computes the mask's area,
 centroid and bounding box in one compiled pass (``_moments``); centre and radius are converted to world units
-with the pixel-centre convention of docs/formats.md (x = (j + 0.5)·10/W, y = 10 − (i + 0.5)·10/H, y up),
-radius = √(area/π)·10/W (imported phyworld data: ``convention="linspace"``, pixel j at j·10/(W − 1)).
+with the pixel-centre convention of docs/formats.md (x = (j + 0.5)·S/W, y = S − (i + 0.5)·S/H, y up),
+radius = √(area/π)·S/W (imported phyworld data: ``convention="linspace"``, pixel j at j·S/(W − 1)), where S is
+the scenario's world size (``sim.registry.Scenario.world_size``: 10 world units for the kinematic scenes, 512
+PHYRE scene units for ``phyre``; ``parse(..., scenario=...)``, default 10).
 A rule whose mask is smaller than ``min_area`` pixels in a frame (default 1: every matching pixel counts,
 SPEC I.4) is *not detected* there: its centre and radius are NaN (a parse failure), never a made-up position.
 """
@@ -20,6 +22,7 @@ from tqdm.auto import tqdm
 from phylaw.errors import PhylawError
 from phylaw.evaluate import _moments as mom
 from phylaw.render.palette import COLOR_NAMES, PARSE_RULES
+from phylaw.sim.registry import get_scenario
 from phylaw.sim.trajectory import SHAPE_DISC, SHAPE_RING, SHAPE_SQUARE, WORLD_SIZE
 
 SHAPE_UNKNOWN = -1
@@ -101,7 +104,7 @@ class ParsedStates:
     """Parsed states of n videos, T frames, K palette rules (one object per colour). World units, y up.
 
     center:   (n, T, K, 2) float64  mask centroid (x, y); NaN where not detected
-    radius:   (n, T, K)    float64  √(area/π)·10/W; NaN where not detected
+    radius:   (n, T, K)    float64  √(area/π)·S/W (S = ``world_size``); NaN where not detected
     area:     (n, T, K)    int64    mask pixel count
     visible:  (n, T, K)    bool     area >= min_area
     fill:     (n, T, K)    float64  area / bounding-box area (NaN where not detected)
@@ -123,6 +126,7 @@ class ParsedStates:
     )
     min_area: int = 1
     convention: str = "centre"
+    world_size: float = WORLD_SIZE  # side of the world square the frames show, in world units
 
     @property
     def n_frames(self) -> int:
@@ -141,27 +145,36 @@ def _as_batch(frames: np.ndarray) -> np.ndarray:
     return frames
 
 
-def _pixel(height: int, width: int, convention: str) -> tuple[float, float, float]:
+def _pixel(
+    height: int, width: int, convention: str, world_size: float = WORLD_SIZE
+) -> tuple[float, float, float]:
     """(x pixel size, y pixel size, offset of a pixel's position within it) in world units."""
-    if convention == "centre":  # docs/formats.md: pixel j covers [j, j + 1)·10/W
-        return WORLD_SIZE / width, WORLD_SIZE / height, 0.5
-    return WORLD_SIZE / (width - 1), WORLD_SIZE / (height - 1), 0.0  # "linspace": pixel j at j·10/(W − 1)
+    s = float(world_size)
+    if convention == "centre":  # docs/formats.md: pixel j covers [j, j + 1)·S/W
+        return s / width, s / height, 0.5
+    return s / (width - 1), s / (height - 1), 0.0  # "linspace": pixel j at j·S/(W − 1)
 
 
-def _to_world(ci: np.ndarray, cj: np.ndarray, height: int, width: int, convention: str) -> np.ndarray:
+def _to_world(
+    ci: np.ndarray, cj: np.ndarray, height: int, width: int, convention: str, world_size: float = WORLD_SIZE
+) -> np.ndarray:
     """Mean row/column indices -> world (x, y), y up: (..., 2)."""
-    px, py, off = _pixel(height, width, convention)
-    return np.stack([(cj + off) * px, WORLD_SIZE - (ci + off) * py], axis=-1)
+    px, py, off = _pixel(height, width, convention, world_size)
+    return np.stack([(cj + off) * px, float(world_size) - (ci + off) * py], axis=-1)
 
 
-def _states_from_moments(stats: np.ndarray, min_area: int, height: int, width: int, convention: str):
+def _states_from_moments(
+    stats: np.ndarray, min_area: int, height: int, width: int, convention: str, world_size: float = WORLD_SIZE
+):
     area = stats[..., mom.AREA]  # (F, K)
     visible = area >= min_area
     safe = np.where(visible, area, 1).astype(np.float64)
     cj = np.where(visible, stats[..., mom.SUM_J] / safe, np.nan)  # mean column index
     ci = np.where(visible, stats[..., mom.SUM_I] / safe, np.nan)  # mean row index
-    center = _to_world(ci, cj, height, width, convention)  # (F, K, 2)
-    radius = np.where(visible, np.sqrt(area / np.pi) * _pixel(height, width, convention)[0], np.nan)
+    center = _to_world(ci, cj, height, width, convention, world_size)  # (F, K, 2)
+    radius = np.where(
+        visible, np.sqrt(area / np.pi) * _pixel(height, width, convention, world_size)[0], np.nan
+    )
     box = (stats[..., mom.J_MAX] - stats[..., mom.J_MIN] + 1) * (
         stats[..., mom.I_MAX] - stats[..., mom.I_MIN] + 1
     )
@@ -174,10 +187,16 @@ def _states_from_moments(stats: np.ndarray, min_area: int, height: int, width: i
 
 
 def object_stats(
-    frames: np.ndarray, rule: ColorRule, centres: np.ndarray, min_area: int, convention: str
+    frames: np.ndarray,
+    rule: ColorRule,
+    centres: np.ndarray,
+    min_area: int,
+    convention: str,
+    world_size: float = WORLD_SIZE,
 ) -> np.ndarray:
     """Moments of several objects of one colour, one 8-connected component each: frames (T, H, W, 3) of one
-    video, centres (T, m, 2) the m true objects' world centres -> stats (T, m, N_STATS).
+    video, centres (T, m, 2) the m true objects' world centres (a world of side ``world_size``, the parsed
+    states' ``world_size``) -> stats (T, m, N_STATS).
 
     In every frame the colour's mask is split into 8-connected components; those of at least ``min_area``
     pixels are matched to the true objects by a minimum-total-distance assignment between component centroid
@@ -206,7 +225,9 @@ def object_stats(
         comps = np.nonzero(area >= min_area)[0]
         if not len(comps):
             continue
-        world = _to_world(sum_i[comps] / area[comps], sum_j[comps] / area[comps], height, width, convention)
+        world = _to_world(
+            sum_i[comps] / area[comps], sum_j[comps] / area[comps], height, width, convention, world_size
+        )
         cost = np.linalg.norm(world[:, None, :] - centres[t][None, :, :], axis=-1)  # (components, objects)
         cost = np.where(np.isfinite(cost), cost, 1e9)  # an object without a true centre is matched last
         boxes = ndimage.find_objects(labels)
@@ -224,7 +245,9 @@ def object_stats(
 
 def object_states(stats: np.ndarray, parsed: ParsedStates) -> tuple[np.ndarray, ...]:
     """``object_stats`` output (T, m, N_STATS) -> center (T, m, 2), radius, area, visible, fill, shape."""
-    return _states_from_moments(stats, parsed.min_area, parsed.height, parsed.width, parsed.convention)
+    return _states_from_moments(
+        stats, parsed.min_area, parsed.height, parsed.width, parsed.convention, parsed.world_size
+    )
 
 
 def keep_largest_blob(frames: np.ndarray, stats: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -262,12 +285,16 @@ def parse(
     progress: bool = False,
     convention: str = "centre",
     largest_blob: bool = False,
+    scenario: str | None = None,
 ) -> ParsedStates:
     """Parse (T, H, W, 3) or (n, T, H, W, 3) uint8 frames into per-colour object states (see ParsedStates).
 
     ``convention`` is the dataset's pixel convention: "centre" (phylaw) or "linspace" (imported phyworld data).
     ``largest_blob``: measure only the largest connected component of each colour (off: SPEC I.4's parser).
+    ``scenario``: the frames show that scenario's world (its ``world_size``: 512 scene units for ``phyre``);
+    None: the kinematic 10 x 10 world.
     """
+    world_size = WORLD_SIZE if scenario is None else float(get_scenario(scenario).world_size)
     if convention not in PIXEL_CONVENTIONS:
         raise PhylawError(
             f"unknown pixel convention {convention!r}; choose one of {', '.join(PIXEL_CONVENTIONS)}"
@@ -285,7 +312,7 @@ def parse(
     if largest_blob:
         stats = keep_largest_blob(flat, stats, lo, hi)
     center, radius, area, visible, fill, shape = _states_from_moments(
-        stats, min_area, height, width, convention
+        stats, min_area, height, width, convention, world_size
     )
     k = len(palette.rules)
     return ParsedStates(
@@ -302,4 +329,5 @@ def parse(
         palette=palette,
         min_area=min_area,
         convention=convention,
+        world_size=world_size,
     )

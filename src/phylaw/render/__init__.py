@@ -1,4 +1,5 @@
-"""Renderer: trajectories -> uint8 RGB frames (soft discs, squares, rings; fixed palette)."""
+"""Renderer: trajectories -> uint8 RGB frames (fixed palette). ``render`` draws soft discs, squares and rings
+(render.raster), or PHYRE's hard-edged polygons and discs for the ``phyre`` scenario (render.phyre_raster)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from phylaw.render.palette import (
     color_name,
     rgb_table,
 )
-from phylaw.render.raster import EDGE_BAND, MIN_RESOLUTION, RING_INNER, render, render_video
+from phylaw.render.phyre_raster import render_phyre, render_phyre_indices
+from phylaw.render.raster import EDGE_BAND, MIN_RESOLUTION, RING_INNER, render, render_video, renderer_of
 
 __all__ = [
     "BACKGROUND",
@@ -28,6 +30,9 @@ __all__ = [
     "color_id",
     "color_name",
     "render",
+    "render_phyre",
+    "render_phyre_indices",
     "render_video",
+    "renderer_of",
     "rgb_table",
 ]

@@ -1,7 +1,10 @@
 """Batch rasteriser: soft-edged discs (SPEC B.0), hard squares and soft rings on a white background.
 
-Absent (padded) object slots draw nothing; boxes and polygons (sim.states SHAPE_BOX / SHAPE_POLYGON) are not
-drawn by this rasteriser (a PhylawError says so).
+``render`` dispatches on the scenario's renderer (``sim.registry.Scenario.renderer``): states of a scenario
+whose renderer is "phyre" are drawn by ``render.phyre_raster`` (PHYRE's hard-edged polygons and discs,
+SPEC_COMBINATORIAL A.6); every other scenario (and a name the registry does not know) by the soft rasteriser
+described here. Absent (padded) object slots draw nothing; boxes and polygons (sim.states SHAPE_BOX /
+SHAPE_POLYGON) are not drawn by this rasteriser (a PhylawError says so).
 
 Geometry (docs/formats.md): square images of ``resolution`` pixels for the 10 x 10 world, pixel column j
 has centre x = (j + 0.5)·10/W, row i has centre y = 10 − (i + 0.5)·10/H (row 0 is the top, world y up).
@@ -25,6 +28,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from phylaw.errors import PhylawError
 from phylaw.render.palette import BACKGROUND, rgb_table
+from phylaw.render.phyre_raster import render_phyre
 from phylaw.sim.states import SHAPE_DISC, SHAPE_RING, SHAPE_SQUARE, WORLD_SIZE, States
 
 EDGE_BAND = 0.03  # soft edge width as a fraction of r²
@@ -102,6 +106,14 @@ def _draw(canvas: np.ndarray, cx, cy, rp, rgb, shape, on_background: np.ndarray 
         windows[row, col] = new.reshape(c * box, 3 * box)
 
 
+def renderer_of(scenario: str) -> str:
+    """The renderer of a scenario: its registry entry's ``renderer``; "soft" for a name not registered."""
+    from phylaw.sim.registry import SCENARIOS  # at call time: sim.registry imports the palette (this package)
+
+    sc = SCENARIOS.get(scenario)
+    return "soft" if sc is None else sc.renderer
+
+
 def render(
     trajectories: States,
     resolution: int,
@@ -113,7 +125,10 @@ def render(
 
     indices selects videos (default all), frames selects frame indices (default all). ``out``: an optional
     C-contiguous uint8 array of that shape to draw into (reusing a buffer avoids page-faulting fresh memory).
+    A scenario whose renderer is "phyre" is drawn by ``phyre_raster.render_phyre`` (same arguments).
     """
+    if renderer_of(trajectories.scenario) == "phyre":
+        return render_phyre(trajectories, resolution, indices=indices, frames=frames, out=out)
     res = _check_resolution(resolution)
     vid = slice(None) if indices is None else indices
     fr = slice(None) if frames is None else frames
