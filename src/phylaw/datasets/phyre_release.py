@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import shutil
 from collections import Counter
@@ -243,6 +244,9 @@ def export_release(
                     bar.update(len(job.rows))
     finally:
         bar.close()
+    if tmp.is_file():
+        with tmp.open("rb") as fh:
+            os.fsync(fh.fileno())
     tmp.replace(out)
     fsync_dir(out.parent)
     return out

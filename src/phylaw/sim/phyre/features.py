@@ -130,8 +130,12 @@ def body_geometry(shape: int, diameter: float) -> tuple[np.ndarray, list[np.ndar
 def _jar_offsets(shape: np.ndarray, radius: np.ndarray) -> np.ndarray:
     """(N, K) d of every jar slot (0 elsewhere)."""
     d = np.zeros(shape.shape)
+    cache: dict[float, float] = {}  # the jars of a task's trials share one diameter
     for idx in zip(*np.nonzero(shape == SHAPE_JAR), strict=True):
-        d[idx] = jar_com_offset(jar_height(2 * radius[idx]))
+        r = float(radius[idx])
+        if r not in cache:
+            cache[r] = jar_com_offset(jar_height(2 * r))
+        d[idx] = cache[r]
     return d
 
 
@@ -165,12 +169,6 @@ def features(states: States) -> np.ndarray:
     angle[angle >= 1] = 0  # mod(-1e-12, 2π) / 2π rounds to 1: that angle is 0
     res[~np.broadcast_to(present[:, None, :], (n, t, k))] = np.nan
     return res
-
-
-def present_features(states: States, i: int) -> np.ndarray:
-    """(T, n_i, 14) float32: video i's features of its present slots, in slot order (one ``object_streams``
-    trial of the release)."""
-    return features(states.subset(slice(i, i + 1)))[0][:, states.present[i].astype(bool)]
 
 
 # ----------------------------------------------------------------------------------------------- inverse
