@@ -26,13 +26,11 @@ import numpy as np
 from phylaw.errors import PhylawError
 
 SPLIT_VERSION = "1"
-N_TASKS = 100  # tasks per template (PHYRE's default)
+N_TASKS = 100  # tasks per template (PHYRE's default; templates.N_TASKS, checked by the tests)
 N_TRAIN_TRIALS = 990  # trials 0-989 train, 990-999 the in-template evaluation pool (SPEC B.5)
 N_TRIALS = 1000
 SMALL_TASKS = 10
 SMALL_TRAIN_TRIALS = 10
-# ambiguity templates (SPEC_COMBINATORIAL B.3): template -> (tasks, fixed actions per task)
-AMBIGUITY_SHAPE = {20000: (1, 101), 20001: (1, 101), 20002: (100, 1), 20003: (100, 1)}
 PARAM_NAMES = ("template", "task", "trial")
 
 
@@ -41,9 +39,9 @@ def _ar(lo: int, hi: int) -> np.ndarray:
 
 
 def _subset(name: str) -> tuple[int, ...]:
-    from phylaw.sim.phyre.templates import SUBSETS
+    from phylaw.sim.phyre.templates import subset
 
-    return tuple(SUBSETS[name])
+    return subset(name)
 
 
 def _split(name: str, parts: list) -> Callable[[str, int], object]:
@@ -92,10 +90,16 @@ def _out_of_template(name: str, small: bool):
     )
 
 
+def _ambiguity_part(template: int):
+    """Every task of an ambiguity template with each of its fixed actions (SPEC_COMBINATORIAL B.3)."""
+    from phylaw.sim.phyre.templates import n_fixed_actions, n_tasks
+
+    return (np.array([template], float), _ar(0, n_tasks(template)), _ar(0, n_fixed_actions(template)))
+
+
 def _ambiguity():
     parts = [
-        ("ood", f"ambiguity-{t}", (lambda t=t, n=n, a=a: (np.array([t], float), _ar(0, n), _ar(0, a))))
-        for t, (n, a) in AMBIGUITY_SHAPE.items()
+        ("ood", f"ambiguity-{t}", (lambda t=t: _ambiguity_part(t))) for t in (20000, 20001, 20002, 20003)
     ]
     return "ambiguity", _split("ambiguity", parts)
 
