@@ -46,7 +46,9 @@ from phylaw.datasets.store import DatasetConfig, DatasetWriter, RowBlock, compre
 from phylaw.errors import PhylawError
 from phylaw.io import decode_mp4, encode_mp4, fsync_dir, partial_path
 from phylaw.sim.phyre import features as feat
-from phylaw.sim.phyre.splits import AMBIGUITY_SHAPE, N_TASKS, N_TRAIN_TRIALS, N_TRIALS, PARAM_NAMES
+from phylaw.sim.phyre.objects import AMBIGUITY_TEMPLATES
+from phylaw.sim.phyre.splits import N_TRAIN_TRIALS, N_TRIALS, PARAM_NAMES
+from phylaw.sim.phyre.templates import SUBSETS, TEMPLATES, n_fixed_actions, n_tasks
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +59,6 @@ META = (
     "phylaw"  # the group of per-trial trial numbers and labels phylaw adds (ignored by the release's tools)
 )
 TASK_NAME = re.compile(r"^(\d{5}):(\d{3})$")
-MAIN_TEMPLATES = range(10000, 10070)
 N_EVENTS = 32  # event slots of a phyre video (docs/phyre.md); imported videos have none, padded
 IMPORT_CHUNK = 64  # trials per block written by the importer (bounds memory at 512², 50 frames)
 FRAME_DT = feat.FRAME_DT
@@ -85,14 +86,11 @@ def check_task(template: int, task: int, n_trials: int, where: str = "") -> None
     """PhylawError unless (template, task) exists and has room for ``n_trials`` trials: templates 10000-10069
     with tasks 0-99 and up to 1000 trials, ambiguity templates 20000-20003 with their task and action counts."""
     name = task_name(template, task)
-    if template in AMBIGUITY_SHAPE:
-        tasks, trials = AMBIGUITY_SHAPE[template]
-    elif template in MAIN_TEMPLATES:
-        tasks, trials = N_TASKS, N_TRIALS
-    else:
+    if template not in TEMPLATES and template not in AMBIGUITY_TEMPLATES:
         raise PhylawError(
             f"{where}task {name}: template id {template} out of range (10000-10069, ambiguity 20000-20003)"
         )
+    tasks, trials = n_tasks(template), n_fixed_actions(template) or N_TRIALS
     if task >= tasks:
         raise PhylawError(f"{where}task {name}: template {template} has tasks 0-{tasks - 1}")
     if n_trials > trials:
@@ -103,10 +101,8 @@ def labels_of(template: int, trials: np.ndarray) -> tuple[np.ndarray, np.ndarray
     """(split, level) labels of trials of one template, as the phyre splits label them: held-out templates
     ("ood", "out-of-template"), ambiguity ("ood", "ambiguity-T"), trials 990-999 ("id", "in-template"),
     the rest ("train", "train")."""
-    from phylaw.sim.phyre.templates import SUBSETS
-
     n = len(trials)
-    if template in AMBIGUITY_SHAPE:
+    if template in AMBIGUITY_TEMPLATES:
         return np.full(n, "ood"), np.full(n, f"ambiguity-{template}")
     if template in SUBSETS["held-out"]:
         return np.full(n, "ood"), np.full(n, "out-of-template")
@@ -561,8 +557,6 @@ def summary_lines(path: str | Path | list[str]) -> list[str]:
     """What ``phylaw inspect`` adds for a phyre dataset: videos per template, per template subset
     (train6 / train30 / train60 / held-out, and the ambiguity templates) and per pool (train trials 0-989,
     in-template evaluation trials 990-999, out-of-template = the held-out templates, ambiguity)."""
-    from phylaw.sim.phyre.templates import SUBSETS
-
     per_template: Counter[int] = Counter()
     pools: Counter[str] = Counter()
     with open_dataset(path) as ds:
@@ -571,7 +565,7 @@ def summary_lines(path: str | Path | list[str]) -> list[str]:
             tmpl, trial = p[:, 0], p[:, 2]
             per_template.update(tmpl.tolist())
             held = np.isin(tmpl, list(SUBSETS["held-out"]))
-            amb = np.isin(tmpl, list(AMBIGUITY_SHAPE))
+            amb = np.isin(tmpl, list(AMBIGUITY_TEMPLATES))
             main = ~held & ~amb
             pools["train"] += int((main & (trial < N_TRAIN_TRIALS)).sum())
             pools["in-template"] += int((main & (trial >= N_TRAIN_TRIALS)).sum())
@@ -581,7 +575,7 @@ def summary_lines(path: str | Path | list[str]) -> list[str]:
     lines = [f"templates   {len(per_template)}:"]
     lines += ["    " + "   ".join(items[i : i + 8]) for i in range(0, len(items), 8)]
     subsets = {**{s: tuple(SUBSETS[s]) for s in ("train6", "train30", "train60", "held-out")},
-               "ambiguity": tuple(AMBIGUITY_SHAPE)}  # fmt: skip
+               "ambiguity": tuple(AMBIGUITY_TEMPLATES)}  # fmt: skip
     parts = []
     for s, ids in subsets.items():
         have = [t for t in ids if per_template[t]]
