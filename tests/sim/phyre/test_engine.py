@@ -59,6 +59,29 @@ def test_contact_event_time_and_frame():
     assert np.isnan(s.event_time[0, 1:]).all()
 
 
+def test_box2d_bodies_materials_and_masses():
+    """Density 0.25 on dynamic bodies only (mass = area / 36 x 0.25 in Box2D's metres), friction 0.5 and
+    restitution 0.2 on every fixture (walls too), damping, one fixture per convex part, walls first."""
+    bodies = build_task(10016, 0, seed=0)  # static balls, a bar, a jar, sticks
+    ball = ob.Body("ball", True, ob.RED, (60.0, 470.0), 0.0, (), 12.0, 24.0)
+    world, b2, _ = en.build_world(bodies, ball)
+    assert len(world.bodies) == 4 + len(b2)
+    assert [b.userData for b in world.bodies[:4]] == [None] * 4
+    for body, b in zip([*bodies, ball], b2, strict=True):
+        assert b.userData == b2.index(b)
+        assert b.mass == pytest.approx(body.area / 36 * 0.25 if body.dynamic else 0.0, rel=1e-5)
+        assert len(b.fixtures) == max(1, len(body.polygons))
+        assert b.angularDamping == pytest.approx(0.01)
+        assert b.linearDamping == 0
+        assert tuple(b.position) == pytest.approx((body.position[0] / 6, body.position[1] / 6), rel=1e-6)
+    for b in world.bodies:
+        for f in b.fixtures:
+            assert f.friction == pytest.approx(0.5)
+            assert f.restitution == pytest.approx(0.2)
+            assert f.density == pytest.approx(0.25 if b.type == 2 else 0.0)
+    assert tuple(world.gravity) == pytest.approx((0, -9.8))
+
+
 def test_in_view_uses_the_rotated_aabb():
     inside = ob.make_bar(0.3, False).placed(center_x=256, center_y=300, angle=45)
     poking = ob.make_bar(0.3, False).placed(center_x=40, center_y=300, angle=30)  # left end at x < 0

@@ -170,9 +170,18 @@ def test_standing_bars():
             assert b.angle == pytest.approx(math.pi / 2)
             assert b.aabb()[2] == pytest.approx(0, abs=1e-9)  # on the floor
             assert 2 * b.polygons[0][0, 0] == pytest.approx((0.2 + 0.05 * j) * W)
-        lefts = np.array([b.aabb()[0] for b in bars])
+        lefts = np.array([b.aabb()[0] for b in bars]) / W
         if len(bars) > 1:
-            assert np.abs(np.diff(lefts)) == pytest.approx(0.15 * W)
+            assert np.abs(np.diff(lefts)) == pytest.approx(0.15)
+        # bar i's left edge is offset + m idx, idx in range(-n//2, -n//2 + n); offset U(0.45, 0.6) with
+        # m = 0.15, or mirrored: 1 - offset with m = -0.15
+        first = (-len(bars)) // 2
+        signs = [np.sign(lefts[1] - lefts[0])] if len(bars) > 1 else [1.0, -1.0]
+        ok = []
+        for m in (0.15 * sg for sg in signs):
+            offset = lefts[0] - m * first
+            ok.append(0.45 - 1e-9 <= offset <= 0.6 + 1e-9 if m > 0 else 0.4 - 1e-9 <= offset <= 0.55 + 1e-9)
+        assert any(ok), (len(bars), lefts)
     assert sizes == {1, 2, 3, 4}
 
 
