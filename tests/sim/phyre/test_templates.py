@@ -221,3 +221,11 @@ def test_registry_uses_check_rows():
     assert validate_params("phyre", [[10000, 0, 0]]).shape == (1, 3)
     with pytest.raises(PhylawError, match="unknown template 10070"):
         validate_params("phyre", [[10070, 0, 0]])
+
+
+def test_package_import_does_not_load_box2d():
+    import subprocess
+    import sys
+
+    code = "import sys, phylaw.sim.phyre as p; p.build_task(10000, 0, 0); assert 'Box2D' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -5,6 +5,10 @@ divided by 6 (metres); gravity (0, -9.8); density 0.25 on dynamic bodies only, f
 on every fixture, angular damping 0.01, linear damping 0, sleeping allowed; ``Step(1/60, 15, 20)``. Frame k is
 the state after 20k + 1 steps (stepped first, then recorded), so only 20 (n_frames - 1) + 1 steps run.
 
+Events: the first Box2D begin-contact of each pair of featurised bodies (walls excluded), at t = s / 60 where
+s (1-based) is the step whose ``Step`` call reported it; ``event_frame`` = the first k with (20k + 1) / 60 >= t.
+At most 32 per video (the earliest). Static bodies are recorded at their creation pose on every frame.
+
 Box2D is imported here only (``import phylaw.sim.phyre`` does not load it).
 """
 
