@@ -406,3 +406,26 @@ def test_layout_detection(tmp_path):
         pr.import_release(tmp_path / "v.hdf5", tmp_path / "o.h5", progress=False)
     assert pr.is_release_file(tmp_path)
     assert not pr.is_release_file(tmp_path / "none.hdf5")
+
+
+def test_generated_procedural_dataset_through_the_release_layout(tmp_path, capsys):
+    code, _, err = run(capsys, "generate", "phyre", "--split", "eval-out-of-template-small", "--out",
+                       tmp_path / "g.h5", "--procedural", "--resolution", "64", "--limit", "3", "--frames", "4",
+                       "--quiet")  # fmt: skip
+    assert code == 0, err
+    code, _, err = run(capsys, "convert", tmp_path / "g.h5", "--to", "phyre-release", "--per-task", "--out",
+                       tmp_path / "tasks", "--quiet")  # fmt: skip
+    assert code == 0, err
+    assert len(list((tmp_path / "tasks").iterdir())) == 3  # trial 0 of three held-out tasks
+    code, _, err = run(capsys, "convert", tmp_path / "tasks", "--to", "phylaw", "--out", tmp_path / "b.h5",
+                       "--quiet")  # fmt: skip
+    assert code == 0, err
+    with open_dataset(tmp_path / "g.h5") as g, open_dataset(tmp_path / "b.h5") as b:
+        assert b.frames_stored
+        assert not g.frames_stored
+        idx = [row_of(g.params)[tuple(p)] for p in b.params.astype(int).tolist()]
+        assert sorted(idx) == [0, 1, 2]
+        assert set(b.labels.level) == {"out-of-template"}
+        np.testing.assert_array_equal(b.read("extras/action"), g.read("extras/action")[idx])
+        for i, j in enumerate(idx):  # the MP4 of the rendered frames, decoded: close to the render
+            assert np.abs(b.frames(i).astype(int) - g.frames(j).astype(int)).mean() < 4
