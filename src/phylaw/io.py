@@ -91,8 +91,11 @@ def write_csv(path: str | Path, frame: Any, *, float_format: str | None = "%.10g
 
 
 # ----------------------------------------------------------------------------------------------- MP4
-def encode_mp4(frames: np.ndarray, fps: int = MP4_FPS) -> bytes:
+def encode_mp4(frames: np.ndarray, fps: int = MP4_FPS, crf: int | None = None) -> bytes:
     """(T, H, W, 3) uint8 -> H.264 MP4 bytes (libx264, yuv420p, like the official generator). Lossy.
+
+    ``crf``: x264's constant rate factor (None: x264's default, 23; the PHYRE release used imageio's
+    quality 5 = crf 25, SPEC_COMBINATORIAL B.1).
 
     One codec thread, so a worker uses one core and the bytes are deterministic (at 128², 256²; not at tiny
     sizes)."""
@@ -104,7 +107,8 @@ def encode_mp4(frames: np.ndarray, fps: int = MP4_FPS) -> bytes:
         raise PhylawError(f"H.264 needs even frame sizes, got {w}x{h}")
     buf = _io.BytesIO()
     with av.open(buf, mode="w", format="mp4") as container:
-        stream = container.add_stream("libx264", rate=fps, options={"threads": "1"})
+        options = {"threads": "1", **({"crf": str(int(crf))} if crf is not None else {})}
+        stream = container.add_stream("libx264", rate=fps, options=options)
         stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
         stream.codec_context.thread_count = 1
         for k, img in enumerate(frames):

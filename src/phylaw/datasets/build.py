@@ -237,6 +237,7 @@ def dataset_config(
         param_names=tuple(split_def.param_names),
         frames_stored=frames_stored,
         dt=float(probe.dt),
+        time_offset=sim.get_scenario(split_def.scenario).time_offset,
         extra={"split_hash": split_hash, **({"grid": described["parts"]} if custom else {})},
     )
 
@@ -248,6 +249,10 @@ def _check_existing(final: Path, config: DatasetConfig) -> None:
         raise PhylawError(f"{final} exists with a different configuration; remove it or choose another --out")
 
 
+# default videos per Ray shard with stored frames (one progress step; the most a lost task redoes)
+RAY_SHARD_ROWS = 2048
+
+
 def generate_ray(
     scenario: str,
     split: str | SplitDef,
@@ -257,23 +262,133 @@ def generate_ray(
     progress: bool = True,
     **kw,
 ) -> list[Path]:
-    """Run the per-shard jobs as Ray tasks (``pip install phylaw[ray]``); returns the shard files."""
+    """Generate ``out`` as a shard set on Ray (``pip install phylaw[ray]``); returns every shard file, sorted.
+
+    One Ray task per shard, each a one-process ``generate(..., shard=(i, n), workers=1)``: a worker holds one
+    block at a time (bounded memory), writes its own shard file (shared storage on a cluster) and returns only
+    the path. Shards: ``n_shards``; else the count of a shard set of ``out`` that already exists (finished or
+    ``.partial``), so a resumed run keeps its sharding whatever the cluster size; else enough shards that each
+    holds at most RAY_SHARD_ROWS videos (states only: PROCEDURAL_BLOCK_ROWS) and there is one per cluster CPU.
+    Resumable: finished shards (config checked) are skipped without a task, an interrupted shard continues from
+    its ``.partial``. The progress bar counts videos: finished shards and flushed ``.partial`` rows from the
+    start, each shard's remaining rows when its task returns. At most 2 tasks per cluster CPU are in flight.
+    """
+    if "workers" in kw or "shard" in kw:
+        raise PhylawError("generate_ray makes its own shards, one process each; drop workers= / shard=")
     try:
         import ray
     except ImportError:
         raise PhylawError("--backend ray needs Ray: pip install 'phylaw[ray]'") from None
+    split_def, n_total, config = _ray_plan(scenario, split, kw)
     if not ray.is_initialized():
         ray.init()
-    n = n_shards or max(1, int(ray.cluster_resources().get("CPU", 1)))
+    cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
+    out = Path(out)
+    existing = _existing_shardings(out)
+    if n_shards is not None and n_shards < 1:
+        raise PhylawError(f"n_shards must be >= 1, got {n_shards}")
+    if n_shards is None and len(existing) == 1:
+        n_shards = next(iter(existing))
+    if existing - {n_shards}:
+        found = ", ".join(map(str, sorted(existing)))
+        raise PhylawError(
+            f"{out}: shard files of N = {found} exist already; resume with that N or remove them"
+        )
+    if n_shards is None:
+        per = PROCEDURAL_BLOCK_ROWS if kw.get("procedural", False) else RAY_SHARD_ROWS
+        n_shards = min(max(-(-n_total // per), cpus), n_total)
+    n = int(n_shards)
+    todo: list[tuple[int, int]] = []  # (shard, its rows not yet counted)
+    done_rows = 0
+    paths = []
+    for i in range(n):
+        rows = (i + 1) * n_total // n - i * n_total // n
+        final = shard_path(out, i, n)
+        paths.append(final)
+        if final.exists():
+            _check_existing(final, config)
+            done_rows += rows
+            continue
+        flushed = _rows_flushed(final)
+        done_rows += flushed
+        todo.append((i, rows - flushed))
     task = ray.remote(_ray_shard)
-    refs = [task.remote(scenario, split, str(out), (i, n), kw) for i in range(n)]
-    done: list[str] = []
-    with tqdm(total=n, unit="shard", desc=f"{scenario} on ray", disable=not progress) as bar:
-        while refs:
-            ready, refs = ray.wait(refs, num_returns=1)
-            done.extend(ray.get(ready))
-            bar.update(len(ready))
-    return sorted(Path(p) for p in done)
+    kw = {**kw, "workers": 1}
+    desc = f"{scenario}/{split_def.name} on ray ({n} shards)"
+    with tqdm(total=n_total, initial=done_rows, unit="video", desc=desc, disable=not progress) as bar:
+        pending: dict = {}
+        queue = iter(todo)
+        for i, rows in queue:
+            pending[task.remote(scenario, split, str(out), (i, n), kw)] = rows
+            if len(pending) >= 2 * cpus:
+                break
+        while pending:
+            ready, _ = ray.wait(list(pending), num_returns=1)
+            for ref in ready:
+                ray.get(ref)  # re-raises a task's error
+                bar.update(pending.pop(ref))
+                nxt = next(queue, None)
+                if nxt is not None:
+                    pending[task.remote(scenario, split, str(out), (nxt[0], n), kw)] = nxt[1]
+    return paths
+
+
+def _ray_plan(scenario: str, split: str | SplitDef, kw: dict) -> tuple[SplitDef, int, DatasetConfig]:
+    """What ``generate`` would make of these arguments (checked in the driver, before any task starts):
+    the split, its video count and the file config every shard must carry."""
+    resolution = kw.get("resolution", 128)
+    limit = kw.get("limit")
+    if resolution < 8:
+        raise PhylawError(f"--resolution must be >= 8 pixels, got {resolution}")
+    if limit is not None and limit < 1:
+        raise PhylawError(f"--limit must be >= 1, got {limit}")
+    n_frames = kw.get("n_frames")
+    if isinstance(split, SplitDef):
+        if n_frames is not None and n_frames != split.n_frames:
+            raise PhylawError(
+                f"split {split.name!r} has {split.n_frames} frames; n_frames={n_frames} disagrees"
+            )
+        split_def = split
+    else:
+        split_def = get_split_checked(scenario, split, kw.get("ranges", "paper"), n_frames)
+    if split_def.scenario != scenario:
+        raise PhylawError(f"split {split_def.name!r} is a {split_def.scenario} split, not {scenario}")
+    n_total = len(split_def) if limit is None else min(limit, len(split_def))
+    config = dataset_config(
+        split_def, n_total, resolution, kw.get("seed", 0), not kw.get("procedural", False)
+    )
+    return split_def, n_total, config
+
+
+def _existing_shardings(out: Path) -> set[int]:
+    """The N of every ``OUT.shard-I-of-N`` file (finished or ``.partial``) next to ``out``."""
+    import glob
+    import re
+
+    suffix = out.suffix or ".h5"
+    pattern = re.compile(rf"{re.escape(out.stem)}\.shard-\d+-of-(\d+){re.escape(suffix)}(\.partial)?")
+    found = set()
+    for p in out.parent.glob(f"{glob.escape(out.stem)}.shard-*-of-*"):
+        m = pattern.fullmatch(p.name)
+        if m:
+            found.add(int(m.group(1)))
+    return found
+
+
+def _rows_flushed(final: Path) -> int:
+    """Rows an interrupted shard's ``.partial`` holds (0 if none or unreadable; generate re-checks it)."""
+    from phylaw.io import partial_path
+
+    part = partial_path(final)
+    if not part.exists():
+        return 0
+    try:
+        import h5py
+
+        with h5py.File(part, "r") as f:
+            return int(f.attrs.get("rows_written", 0))
+    except (OSError, ValueError):
+        return 0
 
 
 def _ray_shard(scenario: str, split: str | SplitDef, out: str, shard: tuple[int, int], kw: dict) -> str:

@@ -60,6 +60,7 @@ META = (
 )
 TASK_NAME = re.compile(r"^(\d{5}):(\d{3})$")
 N_EVENTS = 32  # event slots of a phyre video (docs/phyre.md); imported videos have none, padded
+RELEASE_CRF = 25  # imageio quality 5 = x264 crf 25, at 10 fps (SPEC_COMBINATORIAL B.1)
 IMPORT_CHUNK = 64  # trials per block written by the importer (bounds memory at 512², 50 frames)
 FRAME_DT = feat.FRAME_DT
 TIME_OFFSET = 1 / 60  # frame k is the state after 20k + 1 steps of 1/60 s (SC A.4)
@@ -149,7 +150,7 @@ def _export_task(job: _ExportTask) -> _TaskData:
         if not (present == present[:1]).all():
             raise PhylawError(f"task {job.name}: its trials have different objects (present slots differ)")
         objects = np.ascontiguousarray(feat.features(states)[:, :, present[0]])  # (n, T, N_task, 14)
-        videos = [encode_mp4(ds.frames(int(i), job.resolution)) for i in rows]
+        videos = [encode_mp4(ds.frames(int(i), job.resolution), fps=10, crf=RELEASE_CRF) for i in rows]
     return _TaskData(actions, objects, videos, params[:, 2].astype(np.int64), split, level, index)
 
 

@@ -62,6 +62,7 @@ class Scenario:
     check_params: Callable[[np.ndarray], tuple[int, str] | None] | None = None
     max_frames: int | None = None
     default_frames: int = 32
+    time_offset: float = 0.0  # time of frame 0 in seconds (phyre: frame k is after 20k + 1 steps, 1/60 s)
 
     @property
     def seeded(self) -> bool:
@@ -160,6 +161,7 @@ SCENARIOS: dict[str, Scenario] = {
             check_params=_phyre_check,
             max_frames=50,
             default_frames=32,
+            time_offset=1.0 / 60.0,
         ),
     )
 }
