@@ -360,6 +360,10 @@ def test_render_parse_round_trip_in_scene_units(res):
     err = np.linalg.norm(parsed.center[0, :, red] - ball, axis=-1) / px
     assert parsed.visible[0, :, red].all()
     assert err.max() < 1.0, err
+    # more precisely: the disc PHYRE draws is centred 0.5 scene units left of and below the body origin,
+    # and a pixel-centre disc's centroid is that centre up to quantisation (a half-pixel parser shift fails)
+    shifted = np.abs(parsed.center[0, :, red] - (ball - 0.5)) / px
+    assert shifted.max() < 0.3, shifted
     assert np.abs(parsed.radius[0, :, red] - 20.5).max() < px
     assert not parsed.visible[0, :, parsed.names.index("blue")].any()  # gray and black match no rule
     # the kinematic default (a 10-unit world) is unchanged and named by its scenario too
