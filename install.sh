@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Create ./.venv and install phylaw into it.
 #   bash install.sh          # phylaw and its runtime dependencies
-#   bash install.sh --test   # plus pytest and ruff
+#   bash install.sh --test   # plus pytest, ruff and ray (the real-cluster test run by .ci/run)
 # On a machine without an NVIDIA GPU the CPU build of torch is installed first (pinned to 2.13.0,
 # which is small); with a GPU, or when torch is already importable in the venv, torch is left alone,
 # so GPU users can install their own CUDA build before running this script.
