@@ -46,6 +46,7 @@ CENTRE_SHIFT = 0.5  # PHYRE shifts disc centres by -0.5 (scene units here; see t
 EDGE_MIN_DY = 1e-3  # polygon edges flatter than this (pixels) are skipped, as PHYRE does
 MIN_RESOLUTION = 8
 _CHUNK_PIXELS = 1 << 21  # box pixels evaluated at once (bounds temporary memory)
+_RGB_CHUNK_PIXELS = 1 << 22  # palette-id pixels drawn before they are turned into RGB (render_phyre)
 
 Selector = np.ndarray | list[int] | slice | None
 
@@ -282,14 +283,25 @@ def render_phyre(
     out: np.ndarray | None = None,
 ) -> np.ndarray:
     """RGB frames of the selected videos: uint8 (n, T, H, W, 3), H = W = resolution (``raster.render``'s
-    signature; ``out``: an optional C-contiguous uint8 array of that shape to draw into)."""
-    ids = render_phyre_indices(states, resolution, indices, frames)
+    signature; ``out``: an optional C-contiguous uint8 array of that shape to draw into).
+
+    Videos are drawn a few at a time into one reused palette-id buffer (about ``_RGB_CHUNK_PIXELS`` pixels,
+    cache-sized) and turned into RGB by one table lookup per chunk."""
+    res = _check_resolution(resolution)
+    vids = np.arange(len(states))[slice(None) if indices is None else indices]
+    n_frames = len(np.arange(states.n_frames)[slice(None) if frames is None else frames])
+    shape = (len(vids), n_frames, res, res, 3)
     if out is None:
-        out = np.empty((*ids.shape, 3), dtype=np.uint8)
-    elif out.shape != (*ids.shape, 3) or out.dtype != np.uint8 or not out.flags.c_contiguous:
-        raise PhylawError(f"out must be a C-contiguous uint8 array of shape {(*ids.shape, 3)}")
-    lut = np.zeros((256, 3), np.uint8)  # every uint8 id indexes it (ids were checked against the palette)
+        out = np.empty(shape, dtype=np.uint8)
+    elif out.shape != shape or out.dtype != np.uint8 or not out.flags.c_contiguous:
+        raise PhylawError(f"out must be a C-contiguous uint8 array of shape {shape}")
+    lut = np.zeros((256, 3), np.uint8)  # every uint8 id indexes it (ids are checked against the palette)
     table = rgb_table()
     lut[: len(table)] = table
-    np.take(lut, ids, axis=0, out=out)
+    step = max(1, _RGB_CHUNK_PIXELS // max(1, n_frames * res * res))
+    buf = np.empty((min(step, len(vids)), n_frames, res, res), np.uint8)
+    for a in range(0, len(vids), step):
+        part = vids[a : a + step]
+        ids = render_phyre_indices(states, res, part, frames, out=buf[: len(part)])
+        np.take(lut, ids, axis=0, out=out[a : a + len(part)])
     return out
