@@ -317,6 +317,16 @@ def test_rgb_frames_and_render_dispatch(rng):
     assert (out == rgb).all()
 
 
+def test_rgb_in_video_chunks(rng, monkeypatch):
+    import phylaw.render.phyre_raster as pr
+
+    st = random_scene(rng, n_videos=3, n_frames=2)
+    whole = rgb_table()[render_phyre_indices(st, 32)]
+    monkeypatch.setattr(pr, "_RGB_CHUNK_PIXELS", 2 * 32 * 32)  # one video per chunk
+    np.testing.assert_array_equal(render_phyre(st, 32), whole)
+    np.testing.assert_array_equal(render_phyre(st, 32, indices=[2, 0], frames=[1]), whole[[2, 0]][:, [1]])
+
+
 @pytest.mark.parametrize("res", [7, 0, 8.5])
 def test_bad_resolution(res):
     st = make_states([[body(SHAPE_DISC, (60.0, 60.0), radius=10.0, color=RED)]])
