@@ -161,7 +161,12 @@ def build_context(
         ks = np.nonzero((color[v] == cid) & present[v])[0]
         rule = parsed.palette.rules[parsed.palette.index_of(int(cid))]
         stats = object_stats(
-            frames[v, :t], rule, truth.position[v, :t][:, ks], parsed.min_area, parsed.convention
+            frames[v, :t],
+            rule,
+            truth.position[v, :t][:, ks],
+            parsed.min_area,
+            parsed.convention,
+            world_size=parsed.world_size,
         )
         center, radius, _area, visible, _fill, shape = object_states(stats, parsed)
         pos_hat[v][:, ks], radius_hat[v][:, ks], shape_hat[v][:, ks], detected[v][:, ks] = (

@@ -87,7 +87,14 @@ def _score(
     """Per-video results of a stack of same-shape videos (n, T, H, W, 3): name -> (n,) values of a video
     metric or (n, 2, d) statistics of a set metric, and the parsed-anything flag (n,). Each metric gets only
     the inputs it declares (``MetricInputs.only``)."""
-    parsed = parse(frames, opt.palette, opt.min_area, convention=convention, largest_blob=opt.largest_blob)
+    parsed = parse(
+        frames,
+        opt.palette,
+        opt.min_area,
+        convention=convention,
+        largest_blob=opt.largest_blob,
+        scenario=truth.scenario,
+    )
     ctx = build_context(parsed, truth, opt.cond_frames, frames=frames, gt_frames=gt_frames)
     out = {}
     for m in metrics:
