@@ -49,7 +49,7 @@ class Summary:
             f"seed        {self.seed}   fingerprint {self.fingerprint}",
             "labels      " + "   ".join(f"{s}/{lv}: {n}" for (s, lv), n in sorted(self.counts.items())),
         ]
-        out += [f"param {k:<5} [{lo:.4g}, {hi:.4g}]" for k, (lo, hi) in self.param_ranges.items()]
+        out += [f"param {k:<5} [{_num(lo)}, {_num(hi)}]" for k, (lo, hi) in self.param_ranges.items()]
         return out
 
 
@@ -137,3 +137,8 @@ def preview(
             pad = ((0, 0), (0, movie.shape[1] % 2), (0, movie.shape[2] % 2), (0, 0))
             data = encode_mp4(np.pad(movie, pad, constant_values=255), fps=fps)
     return write_bytes(out, data)
+
+
+def _num(x: float) -> str:
+    """A parameter bound for ``inspect``: integers (phyre's template/task/trial) in full, others to 4 digits."""
+    return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else f"{x:.4g}"
