@@ -5,7 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from phylaw.sim import KINEMATIC_SCENARIOS, RANGE_SETS, TRAIN_SPLITS, get_ranges, get_split, grid_split, list_splits
+from phylaw.sim import (
+    KINEMATIC_SCENARIOS,
+    RANGE_SETS,
+    TRAIN_SPLITS,
+    get_ranges,
+    get_split,
+    grid_split,
+    list_splits,
+)
 from phylaw.sim.splits import permute
 
 EXPECTED_SIZES = {
@@ -18,7 +26,8 @@ EXPECTED_SIZES = {
 def test_split_names_are_closed_and_listed():
     names = list_splits()
     assert {"train-30k", "train-300k", "train-3m", "eval"} <= set(names)
-    assert list_splits("collision") == names
+    for scenario in ("uniform_motion", "collision", "parabola"):  # shared, then the scenario's study splits
+        assert list_splits(scenario)[: len(names)] == names
 
 
 @pytest.mark.parametrize("scenario", KINEMATIC_SCENARIOS)

@@ -378,12 +378,16 @@ TRAIN_SPLITS: tuple[str, ...] = ("train-3k", "train-30k", "train-300k", "train-3
 
 
 def _scenario_splits(scenario: str) -> dict[str, Callable]:
-    """name -> constructor(ranges, n_frames) of a scenario's splits (the kinematic scenes share SPLITS)."""
+    """name -> constructor(ranges, n_frames) of a scenario's splits: the kinematic scenes share SPLITS, and each
+    also has its own mechanism-study splits (``sim.studies``)."""
     if get_scenario(scenario).engine == "box2d":
         from phylaw.sim.phyre.splits import SPLITS as PHYRE_SPLITS
 
         return dict(PHYRE_SPLITS)
-    return {name: (lambda r, n, make=make: make(scenario, r, n)) for name, make in SPLITS.items()}
+    from phylaw.sim.studies import study_splits  # the mechanism studies' splits, registered per scenario
+
+    shared = {name: (lambda r, n, make=make: make(scenario, r, n)) for name, make in SPLITS.items()}
+    return {**shared, **study_splits(scenario)}
 
 
 def list_splits(scenario: str | None = None) -> list[str]:
