@@ -323,3 +323,22 @@ def case_rows(table: pd.DataFrame) -> list[dict]:
             rows.append(rate_row(split, level, f"case_index_{kind}", hit, fhit, valid & m))
         rows.append(rate_row(split, "pooled", f"case_index_{kind}", hit, fhit, valid & s))
     return rows
+
+
+# ----------------------------------------------------------------------------------------------- cache
+def save_index(index: TrainIndex, path) -> None:
+    """Write the index's arrays (the tree is rebuilt on load: O(N log N), seconds for millions)."""
+    from phylaw.io import atomic_path
+
+    meta = np.array([index.kind, index.scenario, str(index.resolution), str(index.n_frames),
+                     str(index.cond_frames), str(index.feature_res)])  # fmt: skip
+    arrays = {k: v for k in ("mean", "basis", "scale") if (v := getattr(index, k)) is not None}
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, meta=meta, features=index.features, **arrays)
+
+
+def load_index(path) -> TrainIndex:
+    with np.load(path, allow_pickle=False) as z:
+        kind, scenario, res, t, c, fres = z["meta"].tolist()
+        extra = {k: z[k] for k in ("mean", "basis", "scale") if k in z}
+        return TrainIndex(kind, scenario, int(res), int(t), int(c), z["features"], feature_res=int(fres), **extra)
