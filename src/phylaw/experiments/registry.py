@@ -13,7 +13,12 @@ from phylaw.errors import PhylawError
 from phylaw.experiments.experiment import Experiment, ExperimentPlan
 from phylaw.experiments.spec import SCALES
 
-EXPERIMENTS: dict[str, str] = {"fig3": "phylaw.experiments.fig3"}
+EXPERIMENTS: dict[str, str] = {
+    "fig3": "phylaw.experiments.fig3",
+    "fig5": "phylaw.experiments.fig5",
+    "fig6": "phylaw.experiments.fig6",
+    "fig7": "phylaw.experiments.fig7",
+}
 
 
 def get_experiment(name: str) -> Experiment:
