@@ -45,6 +45,18 @@ def evaluate_cmd(
     largest_blob: bool = typer.Option(
         False, "--largest-blob", help="parse only each colour's largest connected component (stray blobs)"
     ),
+    metric_set: str = typer.Option(
+        "phylaw",
+        "--metric-set",
+        help="phylaw (default: phylaw's own metrics) | release (the released evaluator's numbers, the paper's "
+        "published quantities: its pixel convention, frames, headline numbers and buckets)",
+    ),
+    gt_render: str | None = typer.Option(
+        None,
+        "--gt-render",
+        help="ground-truth frames for the floor: dataset (its frames / phylaw's renderer) | release (the "
+        "release's raster at 256², area-averaged); default: the metric set's (phylaw: dataset, release: release)",
+    ),
     no_floor: bool = typer.Option(False, "--no-floor", help="skip the ground-truth floor"),
     quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
 ) -> None:
@@ -61,6 +73,7 @@ def evaluate_cmd(
         metrics=tuple(names) if names else None, palette=Palette.from_string(palette) if palette else DEFAULT_PALETTE,
         cond_frames=cond_frames, min_area=min_area, layout=layout, chunk=chunk, limit=limit,
         released_radius_filter=released_filter, floor=not no_floor, largest_blob=largest_blob,
+        metric_set=metric_set, gt_render=gt_render,
     )  # fmt: skip
     result = evaluate(data, videos, out, options=opt, progress=not quiet)
     typer.echo(result.summary_md.read_text())

@@ -12,6 +12,13 @@ A metric declares its **kind**:
 and the inputs it **needs** from ``MetricInputs`` (``metrics.INPUTS``: frames, gt_frames, parsed, truth); the
 evaluator passes only those (the others are None) and reads ground-truth frames for the model's videos only
 when a chosen metric needs them. The floor of every metric is the same metric on the ground-truth frames.
+
+Metrics come in named **metric sets** (``METRIC_SETS``, ``phylaw evaluate --metric-set NAME``): ``phylaw`` (the
+default: phylaw's own definitions, SPEC I.4, ``METRICS``) and ``release`` (the released evaluator's numbers,
+``evaluate.release``: the paper's published quantities). A set declares its metrics, its headline metric per
+scenario, the scenarios it has recipes for, how its ground-truth frames are made (``gt_render``: "dataset" =
+the dataset's frames / phylaw's renderer, "release" = the release's raster at 256² area-averaged to the video
+size) and, optionally, its own bucket rule (split/level from the video's parameters instead of its labels).
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import numpy as np
 
 from phylaw.errors import PhylawError
 from phylaw.evaluate import metrics as m
+from phylaw.evaluate import release as rel
 
 HEADLINE = "velocity_error"
 KINDS = ("video", "set")
@@ -97,14 +105,92 @@ METRICS: dict[str, Metric] = {
 }
 
 
-def select_metrics(names: list[str] | tuple[str, ...] | None, scenario: str) -> list[Metric]:
-    """The named metrics (all that apply to the scenario when None); PhylawError on unknown names."""
+_RK = ("uniform_motion", "parabola")  # the release's single-ball scenarios
+_RELEASE_UNIT = "world/s (parabola: world)"
+RELEASE_HEADLINE = "release_headline"
+RELEASE_METRICS: dict[str, Metric] = {
+    mt.name: mt
+    for mt in (
+        _metric(
+            RELEASE_HEADLINE, _RELEASE_UNIT, False, rel.headline, rel.SCENARIOS,
+            "The paper's published number (Fig. 3, Table 3): uniform vel_error, collision post_vel_error, "
+            "parabola abs_x_err_avg (a position error; the recipe that gives its published floor)",
+        ),
+        _metric("release_vel_error", "world/s", False, rel.vel_error, ("uniform_motion",)),
+        _metric("release_x_vel_error", "world/s", False, rel.vel_error, ("parabola",),
+                "|mean_t v̂_x,t − v0| over the release's frames (its parabola x_vel_error)"),
+        _metric("release_abs_x_vel_err_avg", "world/s", False, rel.abs_x_vel_err_avg, _RK),
+        _metric("release_abs_x_err_avg", "world", False, rel.abs_x_err_avg, _RK),
+        _metric("release_abs_y_err_avg", "world", False, rel.abs_y_err_avg, _RK),
+        _metric("release_post_vel_error", "world/s", False, rel.post_vel_error, ("collision",)),
+        _metric("release_post_vel_err_avg", "world/s", False, rel.post_vel_err_avg, ("collision",)),
+        _metric("release_pre_vel_error", "world/s", False, rel.pre_vel_error, ("collision",)),
+        _metric("release_stand_in_rate", "fraction", False, rel.stand_in_rate, rel.SCENARIOS),
+    )
+}  # fmt: skip
+GT_RENDERS = ("dataset", "release")
+
+
+@dataclass(frozen=True)
+class MetricSet:
+    """A named family of metrics (module docstring)."""
+
+    name: str
+    description: str
+    metrics: dict[str, Metric]
+    headline: Callable[[str], str]  # scenario -> the set's headline metric
+    scenarios: tuple[str, ...] | None = None  # None: every scenario
+    gt_render: str = "dataset"  # default way to make the ground-truth frames (GT_RENDERS)
+    # (scenario, params (n, P), param names) -> (split, level) per video; None: the dataset's labels
+    buckets: Callable[[str, np.ndarray, tuple[str, ...]], tuple[np.ndarray, np.ndarray]] | None = None
+
+    def check(self, scenario: str) -> None:
+        """PhylawError (one line) when the set has no recipe for ``scenario``."""
+        if self.scenarios is not None and scenario not in self.scenarios:
+            raise PhylawError(
+                f"metric set {self.name!r} has no recipe for scenario {scenario!r}; it scores "
+                f"{', '.join(self.scenarios)}"
+            )
+
+
+METRIC_SETS: dict[str, MetricSet] = {
+    "phylaw": MetricSet("phylaw", "phylaw's own metrics (SPEC I.4)", METRICS, lambda _s: HEADLINE),
+    "release": MetricSet(
+        "release",
+        "the released evaluator's numbers, what the paper published (SPEC D.1, evaluate.release)",
+        RELEASE_METRICS,
+        lambda _s: RELEASE_HEADLINE,
+        rel.SCENARIOS,
+        gt_render="release",
+        buckets=rel.release_buckets,
+    ),
+}
+DEFAULT_METRIC_SET = "phylaw"
+
+
+def get_metric_set(name: str) -> MetricSet:
+    """The metric set called ``name`` (PhylawError, one line, for an unknown name)."""
+    if name not in METRIC_SETS:
+        raise PhylawError(f"unknown metric set {name!r}; choose one of {', '.join(METRIC_SETS)}")
+    return METRIC_SETS[name]
+
+
+def select_metrics(
+    names: list[str] | tuple[str, ...] | None, scenario: str, metric_set: str = DEFAULT_METRIC_SET
+) -> list[Metric]:
+    """The named metrics of a metric set (all that apply to the scenario when None); PhylawError on unknown
+    names, a metric that does not apply, or a set without a recipe for the scenario."""
+    ms = get_metric_set(metric_set)
+    ms.check(scenario)
+    table = ms.metrics
     if not names:
-        return [mt for mt in METRICS.values() if mt.applies_to(scenario)]
-    unknown = [n for n in names if n not in METRICS]
+        return [mt for mt in table.values() if mt.applies_to(scenario)]
+    unknown = [n for n in names if n not in table]
     if unknown:
-        raise PhylawError(f"unknown metric(s) {', '.join(unknown)}; choose from {', '.join(METRICS)}")
-    bad = [n for n in names if not METRICS[n].applies_to(scenario)]
+        raise PhylawError(
+            f"unknown metric(s) {', '.join(unknown)} in metric set {ms.name!r}; choose from {', '.join(table)}"
+        )
+    bad = [n for n in names if not table[n].applies_to(scenario)]
     if bad:
         raise PhylawError(f"metric(s) {', '.join(bad)} do not apply to scenario {scenario!r}")
-    return [METRICS[n] for n in dict.fromkeys(names)]
+    return [table[n] for n in dict.fromkeys(names)]

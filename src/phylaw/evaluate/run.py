@@ -25,7 +25,14 @@ from phylaw.evaluate import plots as plotting
 from phylaw.evaluate import report
 from phylaw.evaluate.metrics import build_context
 from phylaw.evaluate.parse import DEFAULT_PALETTE, Palette, parse
-from phylaw.evaluate.registry import HEADLINE, Metric, select_metrics
+from phylaw.evaluate.registry import (
+    DEFAULT_METRIC_SET,
+    GT_RENDERS,
+    Metric,
+    MetricSet,
+    get_metric_set,
+    select_metrics,
+)
 from phylaw.evaluate.sources import PHYWORLD_CHUNK, DatasetSource, VideoRef, check_refs, open_source
 from phylaw.io import write_csv, write_text
 
@@ -57,6 +64,8 @@ class EvalOptions:
     )
     floor: bool = True  # also score the ground-truth frames at each video's resolution
     block: int = 64  # videos per block (memory and resume granularity)
+    metric_set: str = DEFAULT_METRIC_SET  # "phylaw" (SPEC I.4) | "release" (evaluate.release)
+    gt_render: str | None = None  # ground-truth frames: "dataset" | "release"; None: the metric set's default
 
 
 @dataclass(frozen=True)
@@ -67,6 +76,41 @@ class EvalResult:
     plots: tuple[Path, ...]
     summary: pd.DataFrame
     set_stats_csv: Path | None = None  # per-video statistics of the set metrics (None: no set metric chosen)
+
+
+def _check_release_size(resolution: int) -> None:
+    from phylaw.render.raster import RELEASE_RESOLUTION
+
+    if RELEASE_RESOLUTION % resolution:
+        raise PhylawError(
+            f"release ground-truth frames are area-averaged from {RELEASE_RESOLUTION}²: resolution {resolution} "
+            f"does not divide {RELEASE_RESOLUTION} (use --gt-render dataset)"
+        )
+
+
+def release_gt_frames(dataset, indices: list[int], resolution: int) -> np.ndarray:
+    """Ground-truth frames (n, T, res, res, 3) as the paper's pipeline saw them: the release's own stored
+    frames (an imported phyworld dataset, pixel convention "linspace"), area-averaged to ``resolution``, or
+    else the release's raster at 256² area-averaged to it (``render.raster.render_release``)."""
+    from phylaw.render.raster import area_downsample, render_release
+
+    _check_release_size(resolution)
+    cfg = getattr(dataset, "config", None)
+    stored = getattr(dataset, "frames_stored", False) and getattr(cfg, "pixel_convention", "") == "linspace"
+    if stored and dataset.resolution % resolution == 0:
+        return np.stack([area_downsample(dataset.frames(i), resolution) for i in indices])
+    return render_release(dataset.trajectories(np.asarray(indices)), resolution)
+
+
+class ReleaseGTSource(DatasetSource):
+    """The dataset's ground truth drawn as the release drew it (``release_gt_frames``): a floor-only run of
+    a metric set whose ground truth is release-rendered."""
+
+    kind = "dataset-release"
+
+    def read(self, ref: VideoRef) -> np.ndarray:
+        res = self.resolution or self.dataset.resolution
+        return release_gt_frames(self.dataset, [ref.index], res)[0]
 
 
 def _released_filter(scenario: str, radius: np.ndarray) -> np.ndarray:
@@ -112,7 +156,15 @@ class _Evaluator:
         labels = dataset.labels
         self.split, self.level, self.label_index = labels.split, labels.level, labels.index
         self.params = np.asarray(dataset.params)
+        self.mset = get_metric_set(opt.metric_set)
+        self.bucketed = self.mset.buckets is not None
+        if self.bucketed:  # the set's own groups (the release's buckets); the labels are kept beside them
+            self.label_split, self.label_level = self.split, self.level
+            self.split, self.level = self.mset.buckets(
+                dataset.scenario, self.params, tuple(dataset.param_names)
+            )
         self.same_as_floor = isinstance(source, DatasetSource)
+        self.release_gt = opt.gt_render == "release"
         # the dataset's pixel convention ("linspace" for imported phyworld data) applies to its own frames and
         # to videos of a model trained on them
         self.convention = getattr(getattr(dataset, "config", None), "pixel_convention", "centre")
@@ -144,12 +196,16 @@ class _Evaluator:
         truth = self.ds.trajectories(np.array(idx))
         stored = getattr(self.ds, "frames_stored", True) and res == self.ds.resolution
         gt_convention = self.convention if stored else "centre"  # phylaw's renderer draws pixel centres
+        if self.release_gt:
+            gt_convention = "linspace"  # the release's raster (or its own stored frames)
         convention = gt_convention if self.same_as_floor else self.convention
         gen = np.stack([videos[i] for i in idx])  # (n, T, H, W, 3)
         need_gt = any("gt_frames" in m.needs for m in self.metrics)
         gt = None
         if self.same_as_floor:
             gt = gen
+        elif (self.opt.floor or need_gt) and self.release_gt:
+            gt = release_gt_frames(self.ds, idx, res)[:, :t_vid]
         elif self.opt.floor or need_gt:
             gt = np.stack([self.ds.frames(i, resolution=res)[:t_vid] for i in idx])  # (n, T, H, W, 3)
         gt_in = gt if need_gt else None
@@ -181,6 +237,8 @@ class _Evaluator:
             "floor_found_any": res["floor_found"] if res else False,
             "included": res["included"] if res else True,
         }  # fmt: skip
+        if self.bucketed:  # the dataset's own labels, beside the metric set's buckets in split / level
+            base.update(label_split=self.label_split[i], label_level=self.label_level[i])
         rows = []
         for m in self.metrics:
             row = {**base, "metric": m.name, "unit": m.unit, "higher_is_better": m.higher_is_better}
@@ -204,7 +262,7 @@ def _run_key(dataset, source, metrics: list[Metric], opt: EvalOptions) -> str:
         "dataset": dataset.fingerprint, "source": source.describe(), "metrics": [m.name for m in metrics],
         "palette": [[r.name, r.color_id, r.lo, r.hi] for r in opt.palette.rules], "cond_frames": opt.cond_frames,
         "min_area": opt.min_area, "filter": opt.released_radius_filter, "floor": opt.floor, "block": opt.block,
-        "largest_blob": opt.largest_blob,
+        "largest_blob": opt.largest_blob, "metric_set": opt.metric_set, "gt_render": opt.gt_render,
     }  # fmt: skip
     return hashlib.blake2b(json.dumps(spec, sort_keys=True, default=str).encode(), digest_size=12).hexdigest()
 
@@ -225,7 +283,9 @@ def _open_inputs(data, videos, opt: EvalOptions):
         from phylaw.datasets.reader import open_dataset
 
         data = open_dataset(data)
-    if videos is None:
+    if videos is None and opt.gt_render == "release":
+        source = ReleaseGTSource(data, np.arange(len(data)))
+    elif videos is None:
         source = DatasetSource(data, np.arange(len(data)))
     else:
         source = open_source(videos, opt.layout, opt.chunk)
@@ -252,6 +312,12 @@ def evaluate(
     opt = options or EvalOptions()
     if metrics is not None:
         opt = replace(opt, metrics=tuple(metrics))
+    mset = get_metric_set(opt.metric_set)  # one-line errors before any file is opened
+    opt = replace(opt, gt_render=opt.gt_render or mset.gt_render)
+    if opt.gt_render not in GT_RENDERS:
+        raise PhylawError(
+            f"unknown ground-truth render {opt.gt_render!r}; choose one of {', '.join(GT_RENDERS)}"
+        )
     dataset, source = _open_inputs(data, videos, opt)
     try:
         return _evaluate(dataset, source, videos, Path(out), opt, progress)
@@ -269,7 +335,9 @@ def _evaluate(dataset, source, videos, out: Path, opt: EvalOptions, progress: bo
             f"conditioning frames c = {opt.cond_frames} leave no frame interval to score "
             f"(the dataset's videos have {dataset.n_frames} frames)"
         )
-    chosen = select_metrics(list(opt.metrics) if opt.metrics else None, dataset.scenario)
+    chosen = select_metrics(list(opt.metrics) if opt.metrics else None, dataset.scenario, opt.metric_set)
+    if isinstance(source, ReleaseGTSource):
+        _check_release_size(dataset.resolution)
     refs = sorted(source.refs, key=lambda r: r.index)[: opt.limit]
     check_refs(refs, len(dataset), str(videos or "dataset"))
     out.mkdir(parents=True, exist_ok=True)
@@ -312,7 +380,32 @@ def _notes(rows: pd.DataFrame, opt: EvalOptions) -> list[str]:
         notes.append("parser: largest connected component of each colour only (--largest-blob)")
     if opt.released_radius_filter:
         notes.append(f"released small-radius filter on: {int((~videos['included']).sum())} videos excluded")
+    notes += _set_notes(get_metric_set(opt.metric_set), opt)
     return notes
+
+
+def _set_notes(mset: MetricSet, opt: EvalOptions) -> list[str]:
+    """What the summary reader must know about a metric set other than phylaw's own."""
+    if mset.name == DEFAULT_METRIC_SET:
+        return [] if opt.gt_render == "dataset" else [f"ground-truth frames: {opt.gt_render} render"]
+    out = [f"metric set {mset.name!r}: {mset.description}"]
+    if mset.buckets is not None:
+        out.append(
+            "split/level are the set's buckets from each video's parameters (release: id/in, ood/r_out, v_out, "
+            "rv_out, zero; ood/pooled = the release's 'out'); the dataset's labels are in label_split/label_level"
+        )
+    if opt.gt_render == "release":
+        out.append(
+            "ground truth drawn as the release drew it (pixel j at j/(W-1) of the world at 256², area-averaged to "
+            "the video size): its floor carries the release's pixel-scale bias v/256; videos of a model trained "
+            "on phylaw's frames do not (--gt-render dataset gives the floor on the dataset's own frames)"
+        )
+    if mset.name == "release":
+        out.append(
+            "undetected objects are scored at the release's stand-in x (10, or 0 for collision ball 1): "
+            "release_stand_in_rate counts them"
+        )
+    return out
 
 
 def _check_found(ok: pd.DataFrame, opt: EvalOptions) -> None:
@@ -355,7 +448,8 @@ def _finish(
     summary_md = write_text(out / "summary.md", report.to_markdown(summary, notes))
     plots: tuple[Path, ...] = ()
     if len(video):
-        headline = HEADLINE if HEADLINE in set(video["metric"]) else str(video["metric"].iloc[0])
+        want = get_metric_set(opt.metric_set).headline(scenario)
+        headline = want if want in set(video["metric"]) else str(video["metric"].iloc[0])
         plots = plotting.write_plots(video, summary, out, headline, scenario)
     shutil.rmtree(parts)
     return EvalResult(metrics_csv, summary_csv, summary_md, plots, summary, set_csv)

@@ -19,6 +19,13 @@ Compositing, object by object in order (later objects on top): value = rint(c + 
 current pixel value, computed in float64 and rounded half to even (np.rint); on the white background this
 is B.0's (1 − m)·255 + m·colour. Only a padded per-object bounding box (the same size across the batch, shifted
 to lie inside the image) is evaluated, never a full-frame pass per object.
+
+The release's raster, opt-in (``render(..., pixel_convention="linspace")``; the default "centre" above is
+unchanged): the released generators evaluate the same masks on ``meshgrid(linspace(0, 1, W), linspace(0, 1, H))``
+and flip the rows, i.e. pixel column j sits at x = j·10/(W − 1) and row i at y = 10 − i·10/(H − 1) (SPEC B.0,
+F.12), and convert with ``astype(uint8)``: values are truncated (floor) instead of rounded. In pixel units
+(r, d multiplied by (W − 1)/10) the mask formulas are the same. ``render_release`` adds the paper's training
+path: the release's 256² frames area-averaged down to the resolution asked for (``area_downsample``).
 """
 
 from __future__ import annotations
@@ -34,6 +41,10 @@ from phylaw.sim.states import SHAPE_DISC, SHAPE_RING, SHAPE_SQUARE, WORLD_SIZE, 
 EDGE_BAND = 0.03  # soft edge width as a fraction of r²
 RING_INNER = 0.6  # inner radius of a ring, as a fraction of its outer radius
 MIN_RESOLUTION = 8
+# render(pixel_convention=): phylaw's pixel centres / the release's j/(W - 1) grid
+PIXEL_CONVENTIONS = ("centre", "linspace")
+RELEASE_RESOLUTION = 256  # the released generators' frame size (SPEC B.0)
+_RELEASE_CHUNK_PIXELS = 1 << 24  # render_release: frames pixels rendered at 256² before each downsampling
 _CHUNK_PIXELS = 1 << 21  # mask elements evaluated at once (bounds temporary memory to ~30 MB)
 
 
@@ -70,12 +81,15 @@ def _mask(dx: np.ndarray, dy: np.ndarray, rp: np.ndarray, shape: np.ndarray) -> 
     return m
 
 
-def _draw(canvas: np.ndarray, cx, cy, rp, rgb, shape, on_background: np.ndarray | None) -> None:
+def _draw(
+    canvas: np.ndarray, cx, cy, rp, rgb, shape, on_background: np.ndarray | None, truncate: bool = False
+) -> None:
     """Composite one object per frame onto ``canvas`` (F, H, W, 3) uint8, in place.
 
     cx, cy: (F,) centre in pixel units (column / row coordinates, pixel j spans [j, j+1)); rp (F,) radius
     in pixels; rgb (F, 3) float64 colour; shape (F,) shape ids. on_background: the (3,) background colour
-    when nothing has been drawn yet (skips reading the canvas back), else None.
+    when nothing has been drawn yet (skips reading the canvas back), else None. ``truncate``: floor the
+    composited value (the release's ``astype(uint8)``) instead of rounding it half to even.
     """
     n_frames, res = canvas.shape[0], canvas.shape[1]
     box = int(min(res, np.floor(2.0 * float(rp.max(initial=0.0))) + 2))  # B: pixels per box side
@@ -102,7 +116,7 @@ def _draw(canvas: np.ndarray, cx, cy, rp, rgb, shape, on_background: np.ndarray 
             base = float(on_background[ch]) if cur is None else cur[..., ch].astype(np.float64)  # (c, B, B)
             v = m * (rgb[s, ch, None, None] - base)  # (c, B, B)
             v += base
-            new[..., ch] = np.rint(v, out=v)
+            new[..., ch] = np.floor(v, out=v) if truncate else np.rint(v, out=v)
         windows[row, col] = new.reshape(c * box, 3 * box)
 
 
@@ -120,14 +134,23 @@ def render(
     indices: np.ndarray | list[int] | slice | None = None,
     frames: np.ndarray | list[int] | slice | None = None,
     out: np.ndarray | None = None,
+    pixel_convention: str = "centre",
 ) -> np.ndarray:
     """Frames of the selected videos: uint8 (n, T, H, W, 3) with H = W = resolution.
 
     indices selects videos (default all), frames selects frame indices (default all). ``out``: an optional
     C-contiguous uint8 array of that shape to draw into (reusing a buffer avoids page-faulting fresh memory).
     A scenario whose renderer is "phyre" is drawn by ``phyre_raster.render_phyre`` (same arguments).
+    ``pixel_convention``: "centre" (phylaw's, the default) or "linspace" (the release's raster: pixel j at
+    j·10/(W − 1), truncated values; module docstring).
     """
+    if pixel_convention not in PIXEL_CONVENTIONS:
+        raise PhylawError(
+            f"unknown pixel convention {pixel_convention!r}; choose one of {', '.join(PIXEL_CONVENTIONS)}"
+        )
     if renderer_of(trajectories.scenario) == "phyre":
+        if pixel_convention != "centre":
+            raise PhylawError("the phyre renderer draws pixel centres only (pixel_convention='centre')")
         return render_phyre(trajectories, resolution, indices=indices, frames=frames, out=out)
     res = _check_resolution(resolution)
     vid = slice(None) if indices is None else indices
@@ -156,14 +179,66 @@ def render(
         canvas.fill(bg[0])
     else:
         canvas[...] = bg
-    scale = res / WORLD_SIZE  # pixels per world unit
+    linspace = pixel_convention == "linspace"
+    scale = (res - 1 if linspace else res) / WORLD_SIZE  # pixels per world unit
+    shift = 0.5 if linspace else 0.0  # linspace: pixel j (centre j + 0.5 here) sits at j pixel pitches
     for obj in range(k):
         p = pos[:, :, obj].reshape(n * t, 2)  # (F, 2)
         cx, cy = p[:, 0] * scale, (WORLD_SIZE - p[:, 1]) * scale  # (F,) pixel column / row coordinates
+        if linspace:
+            cx, cy = cx + shift, cy + shift
         rp = np.repeat(radius[:, obj] * scale, t)  # (F,)
         rgb = np.repeat(table[color[:, obj]].astype(np.float64), t, axis=0)  # (F, 3)
-        _draw(canvas, cx, cy, rp, rgb, np.repeat(shape[:, obj], t), bg if obj == 0 else None)
+        _draw(canvas, cx, cy, rp, rgb, np.repeat(shape[:, obj], t), bg if obj == 0 else None, linspace)
     return out
+
+
+def area_downsample(frames: np.ndarray, resolution: int) -> np.ndarray:
+    """uint8 (..., H, W, 3) frames -> (..., resolution, resolution, 3): the mean of each f x f block of pixels
+    (f = H / resolution, a whole number), rounded half to even. Area averaging (OpenCV's INTER_AREA, Pillow's
+    BOX at an integer factor) is the resize the paper's 256² -> 128² training path is taken to use (the
+    release does not include its data loader, SPEC B.0, H)."""
+    h, w = frames.shape[-3], frames.shape[-2]
+    res = _check_resolution(resolution)
+    if h != w or h % res:
+        raise PhylawError(f"area downsampling needs square frames whose side {h}x{w} is a multiple of {res}")
+    f = h // res
+    if f == 1:
+        return frames
+    total = np.zeros((*frames.shape[:-3], res, res, 3), dtype=np.uint16 if f <= 16 else np.uint32)
+    for di in range(f):  # f² strided adds: much faster than a reduction over reshaped block axes
+        for dj in range(f):
+            total += frames[..., di::f, dj::f, :]
+    q, rem = np.divmod(total, f * f)
+    half = f * f // 2  # f² is even for f >= 2: a remainder of exactly half is a tie, rounded to the even q
+    return (q + ((rem > half) | ((rem == half) & (q % 2 == 1)))).astype(np.uint8)
+
+
+def render_release(
+    trajectories: States,
+    resolution: int,
+    indices: np.ndarray | list[int] | slice | None = None,
+    frames: np.ndarray | list[int] | slice | None = None,
+    base: int = RELEASE_RESOLUTION,
+) -> np.ndarray:
+    """Frames as the paper's pipeline saw them: the release's raster (``pixel_convention="linspace"``) at
+    ``base`` (256², its generators' size), area-averaged down to ``resolution`` (a divisor of ``base``: 256,
+    128, 64, ...). uint8 (n, T, resolution, resolution, 3)."""
+    res = _check_resolution(resolution)
+    if base % res:
+        raise PhylawError(f"the release's frames are {base}²; resolution {res} does not divide {base}")
+    vid = np.arange(len(trajectories))[slice(None) if indices is None else indices]
+    step = max(1, _RELEASE_CHUNK_PIXELS // (base * base * len(trajectories.position[0])))
+    parts = [
+        area_downsample(
+            render(trajectories, base, indices=vid[a : a + step], frames=frames, pixel_convention="linspace"),
+            res,
+        )
+        for a in range(0, len(vid), step)
+    ]  # a few videos at a time: a 256² video is 6 MB
+    if not parts:
+        return render(trajectories, res, indices=vid, frames=frames, pixel_convention="linspace")
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
 def render_video(trajectories: States, i: int, resolution: int) -> np.ndarray:
