@@ -38,7 +38,9 @@ def wilson_ci(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, floa
     p = k / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return float(p), float(max(0.0, centre - half)), float(min(1.0, centre + half))
+    lo = 0.0 if k == 0 else max(0.0, centre - half)  # exact ends (round-off leaves 0.9999999999999999)
+    hi = 1.0 if k == n else min(1.0, centre + half)
+    return float(p), float(lo), float(hi)
 
 
 def welch_ci(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float, int]:
