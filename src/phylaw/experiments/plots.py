@@ -10,10 +10,14 @@ from matplotlib.ticker import NullFormatter, NullLocator
 
 from phylaw.experiments.published import published_for
 from phylaw.experiments.spec import size_label
-from phylaw.experiments.tables import HEADLINE_METRIC, pooled
+from phylaw.experiments.tables import HEADLINE_METRIC, RELEASE_METRIC, pooled
 from phylaw.io import atomic_path
 
 SCENARIO_TITLES = {"uniform_motion": "Uniform motion", "collision": "Collision", "parabola": "Parabola"}
+AXIS_LABELS = {
+    HEADLINE_METRIC: "velocity error (phylaw, per frame)",
+    RELEASE_METRIC: "release-mode error (the paper's quantity)",
+}
 
 
 def _figure(nrows: int, ncols: int, size: tuple[float, float]):
@@ -35,8 +39,10 @@ def scaling_plot(
 ) -> Path:
     """Error vs training-set size, one line per model; one row per scenario, ID and OOD columns, log x.
 
-    Ours: solid lines with 95 % CI error bars. Ground-truth floor (ours): grey dashed. The paper's published
-    values (where its text gives them): hollow black-edged markers; the paper's floor: dotted.
+    Ours: solid lines with 95 % CI error bars. Ground-truth floor (ours, the same metric): grey dashed. The
+    paper's published values (where its text gives them) are drawn only when ``metric`` is the quantity they
+    are of (``published.METRIC``, the release mode): hollow markers, the paper's floor dotted. phylaw's own
+    metrics get no paper markers: the paper published no value of them.
     """
     sel = pooled(results, metric)
     scenarios = [s for s in SCENARIO_TITLES if s in set(sel["scenario"])] + sorted(
@@ -44,7 +50,7 @@ def scaling_plot(
     )
     if not scenarios:
         scenarios = ["uniform_motion"]
-    pub = published_for(experiment)
+    pub = published_for(experiment, metric)
     fig, axes = _figure(len(scenarios), 2, (10, 3.3 * len(scenarios)))
     models = sorted(set(sel["model"]) | set(pub["model"].dropna() if len(pub) else []))
     colors = {m: f"C{i}" for i, m in enumerate(models)}
@@ -61,7 +67,7 @@ def scaling_plot(
             ax.yaxis.set_minor_formatter(NullFormatter())
             ax.set_title(f"{SCENARIO_TITLES.get(scenario, scenario)} — {split.upper()}")
             ax.set_xlabel("training videos")
-            ax.set_ylabel("velocity error")
+            ax.set_ylabel(AXIS_LABELS.get(metric, metric))
             ax.grid(True, which="both", alpha=0.3)
             if ax.get_legend_handles_labels()[0]:
                 ax.legend(fontsize=7, loc="best")
@@ -84,7 +90,7 @@ def _draw_panel(
     if len(ours):
         floor = ours["floor"].astype(float).mean()
         if np.isfinite(floor):
-            ax.axhline(floor, color="0.4", ls="--", lw=1, label=f"GT floor (ours) {floor:.4f}")
+            ax.axhline(floor, color="0.4", ls="--", lw=1, label=f"GT floor (ours, same metric) {floor:.4f}")
     if len(pub):
         p = pub[(pub["scenario"] == scenario) & (pub["split"] == split)]
         for model, g in p.groupby("model", sort=True):
@@ -94,7 +100,7 @@ def _draw_panel(
             )  # fmt: skip
         gt = pub[(pub["scenario"] == scenario) & (pub["split"] == "gt")]
         if split == "id" and len(gt):
-            ax.axhline(float(gt["value"].iloc[0]), color="k", ls=":", lw=1, label="GT floor (paper, 128 px)")
+            ax.axhline(float(gt["value"].iloc[0]), color="k", ls=":", lw=1, label="GT floor (paper, 256 px)")
     pub_sizes = {int(x) for x in pub["data_size"].dropna()} if len(pub) else set()
     return sorted(set(sizes) | pub_sizes)
 

@@ -26,9 +26,16 @@ from phylaw.experiments.experiment import (
     with_result_columns,
 )
 from phylaw.experiments.plots import error_distribution, scaling_plot, training_curves
-from phylaw.experiments.published import published_for
-from phylaw.experiments.spec import size_label
-from phylaw.experiments.tables import HEADLINE_METRIC, headline_table, html_table, level_table, markdown_table
+from phylaw.experiments.published import FLOOR_RESOLUTION, REPRODUCED_FLOORS, published_for
+from phylaw.experiments.tables import (
+    HEADLINE_METRIC,
+    RELEASE_METRIC,
+    headline_table,
+    html_table,
+    level_table,
+    markdown_table,
+    published_table,
+)
 from phylaw.io import write_text
 
 log = logging.getLogger(__name__)
@@ -50,6 +57,22 @@ EXTRA_METRICS = {
     "mean_velocity_error": "Error of the mean velocity (the released evaluator's number, for comparability)",
     "parse_failure_rate": "Parse failure rate (frames where the object was not found)",
 }
+
+
+RELEASE_NOTE = (
+    "release_headline, phylaw evaluate --metric-set release: the released evaluator's numbers (uniform: error "
+    "of the mean velocity; collision: post-collision mean-velocity error; parabola: x position error, world "
+    "units). Solid: ours (95 % CI); dashed: our release-mode floor (the release's raster of the ground truth "
+    "at 256², area-averaged to the cells' resolution); hollow diamonds: values stated in the paper's text; "
+    "dotted: the paper's floor (256²). The floor includes the release's pixel-scale bias v/256, which videos "
+    "of a model trained on phylaw's frames do not carry (docs/evaluation.md)."
+)
+PUB_NOTE = (
+    "The paper's numbers are of the released evaluator's quantity (metric release_headline); 'phylaw (release "
+    "mode)' is our value of it for the same scenario, model and data size (GT floor rows: our release-mode "
+    "floor at the cells' resolution; beside it our floor at the resolution the paper's floors were measured "
+    "at). '–': no such cell here. phylaw's own per-frame velocity_error is reported separately above."
+)
 
 
 @dataclass(frozen=True)
@@ -135,6 +158,10 @@ def _figures(data: RunData, out: Path, section: ReportSection, experiment: str) 
         figs["scaling"] = scaling_plot(
             data.results, out / "scaling.png", experiment=experiment, metric=section.metric
         )
+        if RELEASE_METRIC in set(data.results["metric"]):  # the paper's quantity, beside its published values
+            figs["scaling_release"] = scaling_plot(
+                data.results, out / "scaling_release.png", experiment=experiment, metric=RELEASE_METRIC
+            )
     if "training_curves" in section.figures and data.curves:
         figs["training_curves"] = training_curves(data.curves, out / "training_curves.png")
     if "error_distribution" in section.figures and data.videos:
@@ -169,21 +196,11 @@ def build_report(
         for m in EXTRA_METRICS
         if m in set(data.results["metric"])
     }
-    pub = _published_table(published_for(str(experiment)))
+    pub = published_table(data.results, published_for(str(experiment)), REPRODUCED_FLOORS, FLOOR_RESOLUTION)
     md = _markdown(title, data, head, levels, pub, pngs, gifs, extra)
     page = _html(title, data, head, levels, pub, figs, gifs, extra)
     md_path, html_path = write_text(out / "report.md", md), write_text(out / "report.html", page)
     return ReportFiles(html_path, md_path, tuple(pngs), tuple(p for _, p in gifs))
-
-
-def _published_table(pub: pd.DataFrame) -> pd.DataFrame:
-    """The published values with readable data sizes ("30K", "–" for the ground-truth floor rows)."""
-    if pub.empty:
-        return pub
-    out = pub.copy()
-    out["data_size"] = [size_label(int(x)) if pd.notna(x) else "–" for x in out["data_size"]]
-    out["model"] = out["model"].fillna("GT floor")
-    return out
 
 
 def _copy_gifs(gifs: Sequence[tuple[str, Path]], media: Path, max_gifs: int) -> list[tuple[str, Path]]:
@@ -219,13 +236,12 @@ def _markdown(title, data: RunData, head, levels, pub, pngs, gifs, extra) -> str
         lines += [f"## {EXTRA_METRICS[metric]}", "", markdown_table(table), ""]
     lines += ["## Per level", "", markdown_table(levels), ""]
     lines += [
-        "## Published values (paper text)",
+        "## Published values beside phylaw's value of the same quantity (release mode)",
         "",
-        markdown_table(pub[["scenario", "split", "model", "data_size", "value", "source"]])
-        if len(pub)
-        else "_(none)_",
+        PUB_NOTE,
         "",
     ]
+    lines += [markdown_table(pub) if len(pub) else "_(none)_", ""]
     lines += [f"![{p.stem}]({p.name})" for p in pngs] + [""]
     if gifs:
         lines += ["## Ground truth vs generated", ""] + [f"![{c}](media/{p.name})" for c, p in gifs] + [""]
@@ -247,11 +263,21 @@ def _html(title, data: RunData, head, levels, pub, figs: dict[str, Path], gifs, 
         "<h2 id='headline'>Velocity error: in-distribution vs out-of-distribution</h2>",
         html_table(head),
         "<h2 id='scaling'>Error vs training data (Fig. 3 style)</h2>",
-        "<p class='note'>Solid: ours (95 % CI). Hollow diamonds: values stated in the paper's text; dotted: the "
-        "paper's GT floor at 128 px. The paper's other Fig. 3 points exist only as a plot and are not shown.</p>",
+        "<p class='note'>phylaw's own per-frame velocity error. Solid: ours (95 % CI); dashed: its ground-truth "
+        "floor. The paper published no value of this quantity, so none is drawn here.</p>",
         *(
             [f"<img class='plot' alt='scaling plot' src='{_b64(figs['scaling'], 'image/png')}'>"]
             if "scaling" in figs
+            else []
+        ),
+        *(
+            [
+                "<h3>Release mode: the paper's quantity</h3>",
+                f"<p class='note'>{e(RELEASE_NOTE)}</p>",
+                f"<img class='plot' alt='release-mode scaling plot' "
+                f"src='{_b64(figs['scaling_release'], 'image/png')}'>",
+            ]
+            if "scaling_release" in figs
             else []
         ),
         *(f"<h2>{e(EXTRA_METRICS[m])}</h2>" + html_table(t) for m, t in extra.items()),
@@ -268,8 +294,9 @@ def _html(title, data: RunData, head, levels, pub, figs: dict[str, Path], gifs, 
             if "error_distribution" in figs
             else []
         ),
-        "<h2 id='published'>Published values (paper text)</h2>",
-        html_table(pub[["scenario", "split", "model", "data_size", "value", "source"]]) if len(pub) else "",
+        "<h2 id='published'>Published values beside phylaw's value of the same quantity (release mode)</h2>",
+        f"<p class='note'>{e(PUB_NOTE)}</p>",
+        html_table(pub) if len(pub) else "",
     ]
     if "training_curves" in figs:
         parts += [

@@ -268,12 +268,27 @@ def sample(ctx: CellContext) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------------------------- evaluate
-def evaluate(ctx: CellContext) -> dict[str, Any]:
-    from phylaw.evaluate.run import evaluate as run_eval
+RELEASE_EVAL = "eval_release"  # the cell's release-mode evaluation (the paper's quantities, evaluate.release)
 
-    result = run_eval(ctx.eval_data_dir / DATA_FILE, ctx.path(SAMPLES_FILE), out=ctx.path("eval"),
-                      progress=ctx.progress)  # fmt: skip
-    return {"summary": str(result.summary_csv)}
+
+def evaluate(ctx: CellContext) -> dict[str, Any]:
+    """phylaw's metrics into eval/, and where the release has a recipe for the scenario and its 256² frames
+    average down to the cell's resolution, the release's numbers into eval_release/ (the quantity the paper's
+    published values are drawn beside)."""
+    from phylaw.evaluate.release import SCENARIOS as RELEASE_SCENARIOS
+    from phylaw.evaluate.run import EvalOptions
+    from phylaw.evaluate.run import evaluate as run_eval
+    from phylaw.render.raster import RELEASE_RESOLUTION
+
+    data, samples = ctx.eval_data_dir / DATA_FILE, ctx.path(SAMPLES_FILE)
+    result = run_eval(data, samples, out=ctx.path("eval"), progress=ctx.progress)
+    out = {"summary": str(result.summary_csv)}
+    spec = ctx.spec.eval_data
+    if spec.scenario in RELEASE_SCENARIOS and RELEASE_RESOLUTION % spec.resolution == 0:
+        release = run_eval(data, samples, out=ctx.path(RELEASE_EVAL), options=EvalOptions(metric_set="release"),
+                           progress=ctx.progress)  # fmt: skip
+        out["release_summary"] = str(release.summary_csv)
+    return out
 
 
 def gallery(ctx: CellContext) -> dict[str, Any]:
@@ -336,6 +351,10 @@ def tidy_results(summary: pd.DataFrame, spec: RunSpec) -> pd.DataFrame:
 def collect(ctx: CellContext) -> dict[str, Any]:
     summary = pd.read_csv(ctx.path("eval", "summary.csv"), dtype={"split": str, "level": str})
     tidy = tidy_results(summary, ctx.spec)
+    release = ctx.path(RELEASE_EVAL, "summary.csv")
+    if release.is_file():  # release-mode rows (metric names release_*) beside phylaw's own
+        more = tidy_results(pd.read_csv(release, dtype={"split": str, "level": str}), ctx.spec)
+        tidy = pd.concat([tidy, more], ignore_index=True)
     write_csv(ctx.path(CELL_RESULTS), tidy)
     metrics = ctx.path("train", "metrics.csv")
     if metrics.is_file():

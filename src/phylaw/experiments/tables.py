@@ -7,10 +7,11 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from phylaw.evaluate.registry import HEADLINE
+from phylaw.evaluate.registry import HEADLINE, RELEASE_HEADLINE
 from phylaw.experiments.spec import size_label
 
 HEADLINE_METRIC = HEADLINE  # the evaluator's headline metric (one definition)
+RELEASE_METRIC = RELEASE_HEADLINE  # the release mode's headline: the quantity the paper published
 POOLED = "pooled"  # the ``level`` of the pooled (all levels) row of a split
 
 
@@ -61,12 +62,16 @@ def headline_table(
     metric: str = HEADLINE_METRIC,
     label: str = "error",
     factors: Sequence[str] | None = None,
+    release: str | None = RELEASE_METRIC,
 ) -> pd.DataFrame:
     """One row per cell (its factor values): ID and OOD value with 95 % CIs and n, the floor and the ratios.
 
-    ``factors`` default to the table's own factor columns (scenario, model, data_size for Fig. 3)."""
+    ``factors`` default to the table's own factor columns (scenario, model, data_size for Fig. 3). ``release``:
+    where the results also hold this release-mode metric (``--metric-set release``), its ID/OOD values and ID
+    floor follow as extra columns ("release-mode"), the quantity the paper's numbers are of."""
     sel = pooled(results, metric)
     keys = _factors(results, factors)
+    extra = pooled(results, release) if release and release != metric else sel.iloc[:0]
     rows = []
     for values, g in sel.groupby(keys, sort=True, dropna=False) if keys else [((), sel)]:
         values = values if isinstance(values, tuple) else (values,)
@@ -86,8 +91,62 @@ def headline_table(
             if (rid and rood)
             else "–"
         )
+        if len(extra):
+            row.update(_release_cells(extra, dict(zip(keys, values, strict=True))))
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _release_cells(extra: pd.DataFrame, cell: dict) -> dict[str, str]:
+    """The release-mode columns of one cell of the headline table."""
+    g = extra
+    for k, v in cell.items():
+        g = g[g[k].isna()] if _isnan(v) else g[g[k] == v]
+    by = {r.split: r for r in g.itertuples()}
+    rid, rood = by.get("id"), by.get("ood")
+    return {
+        "ID release-mode [95% CI]": fmt_ci(rid.value, rid.ci_low, rid.ci_high) if rid else "–",
+        "ID release-mode floor": _fmt(rid.floor) if rid else "–",
+        "OOD release-mode [95% CI]": fmt_ci(rood.value, rood.ci_low, rood.ci_high) if rood else "–",
+    }
+
+
+def published_table(
+    results: pd.DataFrame,
+    pub: pd.DataFrame,
+    reproduced: dict[str, float] | None = None,
+    floor_resolution: int | None = None,
+) -> pd.DataFrame:
+    """Each published value beside phylaw's value of the same quantity (the published values' ``metric``, the
+    release mode): the cell with the same scenario, model and data size (pooled split), or for a ground-truth
+    floor ("gt") the mean release-mode ID floor of the scenario's cells, and ``reproduced[scenario]``, phylaw's
+    floor measured at the published floors' resolution. "–": phylaw has no such value here."""
+    out = []
+    for p in pub.itertuples():
+        ours = pooled(results, p.metric) if len(results) else results
+        ours = ours[ours["scenario"] == p.scenario] if "scenario" in ours.columns else ours.iloc[:0]
+        if p.split == "gt":
+            g = ours[ours["split"] == "id"]
+            value = g["floor"].astype(float).mean() if len(g) else float("nan")
+        else:
+            if {"model", "data_size"} <= set(ours.columns):
+                same = (ours["model"] == p.model) & (ours["data_size"].astype(float) == float(p.data_size))
+                g = ours[same & (ours["split"] == p.split)]
+            else:
+                g = ours.iloc[:0]
+            value = float(g["value"].iloc[0]) if len(g) else float("nan")
+        row = {
+            "scenario": p.scenario, "split": "GT floor" if p.split == "gt" else p.split.upper(),
+            "model": "–" if p.model is None or _isnan(p.model) else p.model,
+            "data": "–" if _isnan(p.data_size) else size_label(int(p.data_size)),
+            "paper": f"{p.value:g}", "phylaw (release mode)": _fmt(value),
+        }  # fmt: skip
+        if reproduced is not None:
+            label = f"phylaw floor at {floor_resolution}²" if floor_resolution else "phylaw floor"
+            row[label] = _fmt(reproduced.get(p.scenario, float("nan"))) if p.split == "gt" else "–"
+        row["source"] = p.source
+        out.append(row)
+    return pd.DataFrame(out)
 
 
 def level_table(
