@@ -28,9 +28,9 @@ def version() -> None:
 
 
 def _register() -> None:
-    from phylaw.cli import data, evaluate, experiments, model
+    from phylaw.cli import data, evaluate, experiments, model, studies
 
-    for module in (data, evaluate, model, experiments):
+    for module in (data, evaluate, model, experiments, studies):
         module.register(app)
 
 

@@ -43,7 +43,7 @@ class StudyResult:
     retrieval: dict[str, pd.DataFrame]
 
 
-def _check_inputs(train, data, samples, study: str, metrics_csv) -> None:
+def check_inputs(train, data, samples, study: str) -> None:
     """Every mismatch that would make the analysis meaningless, as one line, before anything is written."""
     from phylaw.datasets import open_dataset
     from phylaw.datasets.samples import open_samples
@@ -68,8 +68,6 @@ def _check_inputs(train, data, samples, study: str, metrics_csv) -> None:
         want = {"gap": "uniform_motion", "memo": "uniform_motion", "hole": "collision"}[study]
         if eds.scenario != want:
             raise PhylawError(f"the {study} study analyses {want} videos, not {eds.scenario}")
-    if study == "hole" and (metrics_csv is None or not Path(metrics_csv).is_file()):
-        raise PhylawError("the hole study needs the evaluator's per-video metrics.csv (phylaw evaluate)")
 
 
 def _index(tds, kind: str, cond_frames: int, cache_dir: Path | None) -> tuple[rt.TrainIndex, float, bool]:
@@ -109,7 +107,9 @@ def analyse(
     for the memorisation study."""
     from phylaw.datasets import open_dataset
 
-    _check_inputs(train, data, samples, study, metrics_csv)
+    check_inputs(train, data, samples, study)
+    if study == "hole" and (metrics_csv is None or not Path(metrics_csv).is_file()):
+        raise PhylawError("the hole study needs the evaluator's per-video metrics.csv (phylaw evaluate)")
     out = Path(out)
     obs = st.observe(data, samples)
     info: dict = {"study": study, "setting": getattr(setting, "name", "memo"), "n_videos": len(obs.index)}
