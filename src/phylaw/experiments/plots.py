@@ -37,6 +37,11 @@ def _save(fig, path: Path) -> Path:
 def scaling_plot(
     results: pd.DataFrame, path: Path, *, experiment: str = "fig3", metric: str = HEADLINE_METRIC
 ) -> Path:
+    """``scaling_figure`` saved as a PNG."""
+    return _save(scaling_figure(results, experiment=experiment, metric=metric), path)
+
+
+def scaling_figure(results: pd.DataFrame, *, experiment: str = "fig3", metric: str = HEADLINE_METRIC):
     """Error vs training-set size, one line per model; one row per scenario, ID and OOD columns, log x.
 
     Ours: solid lines with 95 % CI error bars. Ground-truth floor (ours, the same metric): grey dashed. The
@@ -71,7 +76,7 @@ def scaling_plot(
             ax.grid(True, which="both", alpha=0.3)
             if ax.get_legend_handles_labels()[0]:
                 ax.legend(fontsize=7, loc="best")
-    return _save(fig, path)
+    return fig
 
 
 def _draw_panel(
