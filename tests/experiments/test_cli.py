@@ -26,7 +26,7 @@ from phylaw.experiments.registry import get_plan
 def test_unknown_experiment_is_one_line_error(tmp_path, capsys):
     assert main(["reproduce", "table9", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == "error: unknown experiment 'table9'; known: fig3"
+    assert err == "error: unknown experiment 'table9'; known: fig3, fig5, fig6, fig7"
     assert not any(tmp_path.iterdir())  # nothing written
 
 
