@@ -5,7 +5,7 @@ Stages of a study cell: data, train, sample, evaluate, gallery (as Fig. 3), then
 
 study    ``evaluate.study_run.analyse``: the study's tables and rows, retrieval (indexes cached under
          ``OUT/index``, one per training set), this cell's figures, in ``cells/<id>/study/``
-collect  the evaluator's summary rows and the study rows -> ``cell_results.csv`` (tidy, factor columns)
+collect  the standard collect (evaluator and release-mode rows), plus the study rows -> ``cell_results.csv``
 report   the experiment's study report from every finished cell (``experiments.study_report``), in
          ``OUT/study_report/`` (rebuilt after each cell, so the last cell to finish leaves the whole report)
 """
@@ -13,7 +13,6 @@ report   the experiment's study report from every finished cell (``experiments.s
 from __future__ import annotations
 
 import dataclasses
-import shutil
 from typing import Any
 
 import pandas as pd
@@ -117,16 +116,15 @@ def study_results(spec: RunSpec, rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def collect(ctx: CellContext) -> dict[str, Any]:
-    from phylaw.experiments.stages import tidy_results
+    """The standard collect (the evaluator's rows, release-mode rows, the training curve), then the study's
+    rows appended to ``cell_results.csv``."""
+    from phylaw.experiments.stages import collect as collect_evaluated
 
-    summary = pd.read_csv(ctx.path("eval", "summary.csv"), dtype={"split": str, "level": str})
-    evaluated = tidy_results(summary, ctx.spec)
+    collect_evaluated(ctx)
+    evaluated = pd.read_csv(ctx.path(CELL_RESULTS), dtype={"split": str, "level": str})
     rows = pd.read_csv(ctx.path(STUDY_DIR, "rows.csv"), dtype={"split": str, "level": str})
     tidy = pd.concat([evaluated, study_results(ctx.spec, rows)], ignore_index=True)
     write_csv(ctx.path(CELL_RESULTS), tidy)
-    metrics = ctx.path("train", "metrics.csv")
-    if metrics.is_file():
-        shutil.copyfile(metrics, ctx.path("train_metrics.csv"))
     return {"rows": len(tidy)}
 
 
