@@ -59,6 +59,8 @@ def test_headline_table_release_columns_and_published_table():
     assert row["ID release-mode [95% CI]"].startswith(f"{0.015 * (1 + 1000 / 30_000):.4f}")
     assert row["ID release-mode floor"] == "0.0099"
     assert "ID release-mode [95% CI]" not in headline_table(fake_results(spec)).columns  # none without rows
+    other_metric = results.replace({"metric": {"velocity_error": "mean_velocity_error"}})
+    assert "ID release-mode [95% CI]" not in headline_table(other_metric, "mean_velocity_error").columns
     pub = published_table(results, published_for("fig3"), REPRODUCED_FLOORS, 256)
     dits = pub[(pub.model == "DiT-S") & (pub.split == "ID")].iloc[0]
     assert (dits["paper"], dits["phylaw (release mode)"]) == ("0.022", f"{0.015 * (1 + 1000 / 30_000):.4f}")

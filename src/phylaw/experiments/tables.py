@@ -67,11 +67,13 @@ def headline_table(
     """One row per cell (its factor values): ID and OOD value with 95 % CIs and n, the floor and the ratios.
 
     ``factors`` default to the table's own factor columns (scenario, model, data_size for Fig. 3). ``release``:
-    where the results also hold this release-mode metric (``--metric-set release``), its ID/OOD values and ID
-    floor follow as extra columns ("release-mode"), the quantity the paper's numbers are of."""
+    in the table of phylaw's headline metric, where the results also hold this release-mode metric
+    (``--metric-set release``), its ID/OOD values and ID floor follow as extra columns ("release-mode"), the
+    quantity the paper's numbers are of; tables of other metrics never get them."""
     sel = pooled(results, metric)
     keys = _factors(results, factors)
-    extra = pooled(results, release) if release and release != metric else sel.iloc[:0]
+    beside = release and metric == HEADLINE_METRIC
+    extra = pooled(results, release) if beside else sel.iloc[:0]
     rows = []
     for values, g in sel.groupby(keys, sort=True, dropna=False) if keys else [((), sel)]:
         values = values if isinstance(values, tuple) else (values,)
