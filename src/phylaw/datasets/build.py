@@ -249,8 +249,11 @@ def _check_existing(final: Path, config: DatasetConfig) -> None:
         raise PhylawError(f"{final} exists with a different configuration; remove it or choose another --out")
 
 
-# default videos per Ray shard with stored frames (one progress step; the most a lost task redoes)
+# default videos per Ray shard (one progress step; the most a lost task redoes). States only: 4096, below one
+# 16384-row block, so a worker holds at most 4096 videos' states (phyre: 22 KB each; a full 16384-row phyre
+# block peaks at about 950 MB, benchmarks/phyre_generate.py --rss-procedural 16384)
 RAY_SHARD_ROWS = 2048
+RAY_PROCEDURAL_SHARD_ROWS = 4096
 
 
 def generate_ray(
@@ -268,9 +271,9 @@ def generate_ray(
     block at a time (bounded memory), writes its own shard file (shared storage on a cluster) and returns only
     the path. Shards: ``n_shards``; else the count of a shard set of ``out`` that already exists (finished or
     ``.partial``), so a resumed run keeps its sharding whatever the cluster size; else enough shards that each
-    holds at most RAY_SHARD_ROWS videos (states only: PROCEDURAL_BLOCK_ROWS) and there is one per cluster CPU.
-    Resumable: finished shards (config checked) are skipped without a task, an interrupted shard continues from
-    its ``.partial``. The progress bar counts videos: finished shards and flushed ``.partial`` rows from the
+    holds at most RAY_SHARD_ROWS videos (states only: RAY_PROCEDURAL_SHARD_ROWS) and there is one per cluster
+    CPU. Resumable: finished shards (config checked) are skipped without a task, an interrupted shard continues
+    from its ``.partial``. The progress bar counts videos: finished shards and flushed ``.partial`` rows from the
     start, each shard's remaining rows when its task returns. At most 2 tasks per cluster CPU are in flight.
     """
     if "workers" in kw or "shard" in kw:
@@ -295,7 +298,7 @@ def generate_ray(
             f"{out}: shard files of N = {found} exist already; resume with that N or remove them"
         )
     if n_shards is None:
-        per = PROCEDURAL_BLOCK_ROWS if kw.get("procedural", False) else RAY_SHARD_ROWS
+        per = RAY_PROCEDURAL_SHARD_ROWS if kw.get("procedural", False) else RAY_SHARD_ROWS
         n_shards = min(max(-(-n_total // per), cpus), n_total)
     n = int(n_shards)
     todo: list[tuple[int, int]] = []  # (shard, its rows not yet counted)
