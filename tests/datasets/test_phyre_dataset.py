@@ -105,3 +105,24 @@ def test_cli_bad_input_is_one_line_and_writes_nothing(tmp_path, args, message):
     assert len(r.stderr.strip().splitlines()) == 1
     assert not out.exists()
     assert not partial_path(out).exists()
+
+
+def test_procedural_blocks_are_bounded_by_state_bytes():
+    # phyre: 32 frames x 14 slots of states, ~18 KB per video -> a few thousand rows per block (< 1 GB peak
+    # per worker); the kinematic scenes keep their 16,384-row blocks (their files' bytes do not change)
+    assert 1000 < gen_mod.block_rows(64, 32, True, 14) <= 6000
+    assert gen_mod.block_rows(64, 32, True, 2) == gen_mod.PROCEDURAL_BLOCK_ROWS == 16384
+    assert gen_mod.block_rows(64, 32, True, 1) == 16384
+
+
+def test_shards_option_is_for_ray_only(tmp_path):
+    out = tmp_path / "x.h5"
+    r = subprocess.run(
+        [sys.executable, "-m", "phylaw", "generate", "phyre", "--split", "train6-small", "--out", str(out),
+         "--shards", "3"],
+        capture_output=True,
+        text=True,
+    )  # fmt: skip
+    assert r.returncode == 2
+    assert "--shards is for --backend ray" in r.stderr
+    assert not out.exists()

@@ -10,8 +10,13 @@ from phylaw.errors import PhylawError
 
 
 def generate_cmd(
-    scenario: str = typer.Argument(..., help="uniform_motion | collision | parabola"),
-    split: str = typer.Option(..., "--split", help="train-30k | train-300k | train-3m | eval"),
+    scenario: str = typer.Argument(..., help="uniform_motion | collision | parabola | phyre"),
+    split: str = typer.Option(
+        ...,
+        "--split",
+        help="train-30k | train-300k | train-3m | eval | val ...; phyre: train6 | train30 | "
+        "train60 | eval-in-template | eval-out-of-template | ambiguity (and -small sizes)",
+    ),
     out: Path = typer.Option(..., "--out", help="output .h5 file (shards: OUT.shard-0000I-of-0000N.h5)"),
     ranges: str = typer.Option("paper", "--ranges", help="range set: paper | phyworld"),
     resolution: int = typer.Option(128, "--resolution", help="frame size in pixels (square)"),
@@ -24,6 +29,12 @@ def generate_cmd(
         None, "--frames", help="frames per video (default: the scenario's, 32; phyre has at most 50)"
     ),
     backend: str = typer.Option("local", "--backend", help="local | ray (pip install 'phylaw[ray]')"),
+    shards: int | None = typer.Option(
+        None,
+        "--shards",
+        help="--backend ray: number of shards (default: an existing shard set's count, else "
+        "<= 2,048 videos per shard and at least one per CPU)",
+    ),
     values: list[str] | None = typer.Option(
         None, "--values", help="custom grid instead of a named split: r=0.7:1.4:8 (linspace) or v=1,2,4"
     ),
@@ -42,11 +53,13 @@ def generate_cmd(
     if backend == "ray":
         if shard is not None:
             raise PhylawError("--backend ray makes its own shards; drop --shard")
-        paths = generate_ray(scenario, grid, out, n_shards=workers or None, progress=not quiet, **kw)
+        paths = generate_ray(scenario, grid, out, n_shards=shards, progress=not quiet, **kw)
         typer.echo(
             f"wrote {len(paths)} shards: {paths[0].parent}/{paths[0].name.split('.shard-')[0]}.shard-*"
         )
         return
+    if shards is not None:
+        raise PhylawError("--shards is for --backend ray; a local run writes one file or --shard I/N")
     if backend != "local":
         raise PhylawError(f"--backend must be local or ray, got {backend!r}")
     path = generate(scenario, grid, out, workers=workers, shard=parse_shard(shard), progress=not quiet, **kw)

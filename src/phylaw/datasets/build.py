@@ -32,6 +32,9 @@ from phylaw.sim import SplitDef
 FRAME_BYTES_PER_BLOCK = 256 << 20  # uncompressed frames a worker renders per block (bounds worker memory)
 RENDER_GROUP_BYTES = 32 << 20  # uncompressed frames rendered at once inside a block
 PROCEDURAL_BLOCK_ROWS = 16384
+STATE_BYTES_PER_BLOCK = (
+    96 << 20
+)  # states of a procedural block (phyre: ~22 KB/video -> ~4.4K rows; < 1 GB peak)
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -97,10 +100,11 @@ def compute_block(job: BlockJob) -> RowBlock:
     )
 
 
-def block_rows(resolution: int, n_frames: int, procedural: bool) -> int:
+def block_rows(resolution: int, n_frames: int, procedural: bool, n_objects: int = 2) -> int:
     """Rows per block: fixed by the config alone (never by the number of workers), memory-bounded."""
-    if procedural:
-        return PROCEDURAL_BLOCK_ROWS
+    if procedural:  # position, velocity (2 + 2), angle: float64 per frame and object slot, plus in_view
+        per_video = n_frames * n_objects * (5 * 8 + 1)
+        return int(max(1, min(PROCEDURAL_BLOCK_ROWS, STATE_BYTES_PER_BLOCK // per_video)))
     return int(max(1, min(1024, FRAME_BYTES_PER_BLOCK // (n_frames * resolution**2 * 3))))
 
 
@@ -198,7 +202,7 @@ def generate(
         return final
     writer = DatasetWriter(final, config, shard=(i, n_shards), rows=(lo, hi))
     try:
-        step = block_rows(resolution, config.n_frames, procedural)
+        step = block_rows(resolution, config.n_frames, procedural, config.n_objects)
         start = lo + writer.rows_written
         jobs = [
             BlockJob(split_def, seed, resolution, procedural, a, min(hi, a + step), lo)
