@@ -11,6 +11,7 @@ from typing import Any
 _EXPORTS = {
     "DEFAULT_PALETTE": "parse", "ColorRule": "parse", "Palette": "parse", "ParsedStates": "parse", "parse": "parse",
     "METRICS": "registry", "Metric": "registry", "select_metrics": "registry", "HEADLINE": "registry",
+    "METRIC_SETS": "registry", "get_metric_set": "registry",
     "MetricInputs": "metrics",
     "EvalOptions": "run", "EvalResult": "run", "evaluate": "run",
 }  # fmt: skip
