@@ -69,6 +69,26 @@ def get_split_checked(scenario: str, split: str, ranges: str, n_frames: int | No
         raise PhylawError(f"{scenario}/{split}: {exc}") from None
 
 
+def resolve_split(
+    scenario: str,
+    split: str | SplitDef,
+    ranges: str,
+    n_frames: int | None,
+    resolution: int,
+    limit: int | None,
+) -> SplitDef:
+    """The split ``generate`` makes, with its arguments checked first (one-line errors, nothing written)."""
+    if resolution < 8:
+        raise PhylawError(f"--resolution must be >= 8 pixels, got {resolution}")
+    if limit is not None and limit < 1:
+        raise PhylawError(f"--limit must be >= 1, got {limit}")
+    if not isinstance(split, SplitDef):
+        return get_split_checked(scenario, split, ranges, n_frames)
+    if n_frames is not None and n_frames != split.n_frames:
+        raise PhylawError(f"split {split.name!r} has {split.n_frames} frames; n_frames={n_frames} disagrees")
+    return split
+
+
 def compute_block(job: BlockJob) -> RowBlock:
     """Pure: states, labels and (unless procedural) compressed frames of the job's rows."""
     batch = job.split_def.generate(job.start, job.stop, job.seed)
@@ -177,19 +197,8 @@ def generate(
     """
     if isinstance(shard, str):
         shard = parse_shard(shard)
-    if resolution < 8:
-        raise PhylawError(f"--resolution must be >= 8 pixels, got {resolution}")
-    if limit is not None and limit < 1:
-        raise PhylawError(f"--limit must be >= 1, got {limit}")
     n_workers = resolve_workers(workers)  # checked before any file is created
-    if isinstance(split, SplitDef):
-        if n_frames is not None and n_frames != split.n_frames:
-            raise PhylawError(
-                f"split {split.name!r} has {split.n_frames} frames; n_frames={n_frames} disagrees"
-            )
-        split_def = split
-    else:
-        split_def = get_split_checked(scenario, split, ranges, n_frames)
+    split_def = resolve_split(scenario, split, ranges, n_frames, resolution, limit)
     if split_def.scenario != scenario:
         raise PhylawError(f"split {split_def.name!r} is a {split_def.scenario} split, not {scenario}")
     n_total = len(split_def) if limit is None else min(limit, len(split_def))
@@ -345,19 +354,9 @@ def _ray_plan(scenario: str, split: str | SplitDef, kw: dict) -> tuple[SplitDef,
     the split, its video count and the file config every shard must carry."""
     resolution = kw.get("resolution", 128)
     limit = kw.get("limit")
-    if resolution < 8:
-        raise PhylawError(f"--resolution must be >= 8 pixels, got {resolution}")
-    if limit is not None and limit < 1:
-        raise PhylawError(f"--limit must be >= 1, got {limit}")
-    n_frames = kw.get("n_frames")
-    if isinstance(split, SplitDef):
-        if n_frames is not None and n_frames != split.n_frames:
-            raise PhylawError(
-                f"split {split.name!r} has {split.n_frames} frames; n_frames={n_frames} disagrees"
-            )
-        split_def = split
-    else:
-        split_def = get_split_checked(scenario, split, kw.get("ranges", "paper"), n_frames)
+    split_def = resolve_split(
+        scenario, split, kw.get("ranges", "paper"), kw.get("n_frames"), resolution, limit
+    )
     if split_def.scenario != scenario:
         raise PhylawError(f"split {split_def.name!r} is a {split_def.scenario} split, not {scenario}")
     n_total = len(split_def) if limit is None else min(limit, len(split_def))

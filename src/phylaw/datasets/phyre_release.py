@@ -41,6 +41,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from phylaw.datasets.build import ordered_map, resolve_workers
+from phylaw.datasets.phyworld import finished_export_entries
 from phylaw.datasets.reader import _open_h5, open_dataset
 from phylaw.datasets.store import DatasetConfig, DatasetWriter, RowBlock, compress_video
 from phylaw.errors import PhylawError
@@ -289,24 +290,7 @@ def _finished_tasks(tmp: Path, attrs: dict[str, Any], per_task: bool) -> set[str
         return done
     if tmp.is_dir():
         shutil.rmtree(tmp)
-    if not tmp.is_file():
-        return set()
-    try:
-        with h5py.File(tmp, "a") as f:
-            if f.attrs.get("phylaw_export_source") != attrs["phylaw_export_source"]:
-                raise OSError("another input")
-            done = set(f[META]) if META in f else set()
-            for group in GROUPS:
-                for name in list(f[group]) if group in f else []:
-                    if name not in done:
-                        del f[group][name]
-    except OSError as exc:
-        log.info("starting %s over (%s)", tmp.name, str(exc).splitlines()[0] if str(exc) else "unreadable")
-        tmp.unlink()
-        return set()
-    if done:
-        log.info("resuming %s: %d task(s) already written", tmp.name, len(done))
-    return done
+    return finished_export_entries(tmp, attrs, GROUPS, META, "task")
 
 
 # ---------------------------------------------------------------------------------------------- import

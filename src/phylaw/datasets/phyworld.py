@@ -108,7 +108,7 @@ def export_phyworld(path: str | Path, out: str | Path, *, workers: int = 1, prog
     }  # fmt: skip
     tmp = partial_path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    done = _finished_export_chunks(tmp, attrs)
+    done = finished_export_entries(tmp, attrs, GROUPS, "phylaw_labels", "chunk")
     jobs = [
         _ExportChunk(tuple(str(p) for p in ds.paths), a, min(len(ds), a + CHUNK), order)
         for c, a in enumerate(range(0, len(ds), CHUNK))
@@ -138,17 +138,21 @@ def export_phyworld(path: str | Path, out: str | Path, *, workers: int = 1, prog
     return out
 
 
-def _finished_export_chunks(tmp: Path, attrs: dict[str, Any]) -> set[str]:
-    """Chunk names an interrupted export of the same input finished in ``tmp``; removes what it left half
-    written. An unreadable partial file, or one from another input, is deleted (the export starts over)."""
+def finished_export_entries(
+    tmp: Path, attrs: dict[str, Any], groups: tuple[str, ...], record: str, what: str
+) -> set[str]:
+    """Names (chunks, tasks) an interrupted export of the same input finished in ``tmp``: those listed in its
+    ``record`` group, written last for each entry; what it left half written in ``groups`` is removed. An
+    unreadable partial file, or one from another input, is deleted (the export starts over). Used by the
+    phyworld and the PHYRE-release exports."""
     if not tmp.is_file():
         return set()
     try:
         with h5py.File(tmp, "a") as f:
             if f.attrs.get("phylaw_export_source") != attrs["phylaw_export_source"]:
                 raise OSError("another input")
-            done = set(f["phylaw_labels"]) if "phylaw_labels" in f else set()
-            for group in GROUPS:
+            done = set(f[record]) if record in f else set()
+            for group in groups:
                 for name in list(f[group]) if group in f else []:
                     if name not in done:
                         del f[group][name]
@@ -157,7 +161,7 @@ def _finished_export_chunks(tmp: Path, attrs: dict[str, Any]) -> set[str]:
         tmp.unlink()
         return set()
     if done:
-        log.info("resuming %s: %d chunk(s) already written", tmp.name, len(done))
+        log.info("resuming %s: %d %s(s) already written", tmp.name, len(done), what)
     return done
 
 
