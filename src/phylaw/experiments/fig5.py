@@ -23,13 +23,11 @@ from phylaw.experiments.experiment import Experiment, ExperimentPlan, ReportSect
 from phylaw.sim.studies import GAP_SETTINGS
 
 TINY_SETTINGS = ("gap-1.25-3.75", "gap-2.0-3.0", "gap-n3")
-SIZES = {"paper": "", "small": "-small", "tiny": "-tiny"}
-EVAL = {"paper": "-eval", "small": "-eval", "tiny": "-eval-small"}
 
 
 def fig5(scale: str) -> ExperimentPlan:
     settings = TINY_SETTINGS if scale == "tiny" else tuple(GAP_SETTINGS)
-    cells = [s.study_cell("fig5", scale, "gap", g, g + SIZES[scale], g + EVAL[scale], "uniform_motion")
+    cells = [s.study_cell("fig5", scale, "gap", g, g + s.TRAIN_SUFFIX[scale], g + s.EVAL_SUFFIX[scale], "uniform_motion")
              for g in settings]  # fmt: skip
     return s.plan(
         "fig5", scale, cells, f"Fig. 5: uniform motion with gaps in the training speeds ({len(cells)} cells)."

@@ -24,13 +24,11 @@ from phylaw.experiments.experiment import Experiment, ExperimentPlan, ReportSect
 from phylaw.sim.studies import HOLE_SETTINGS
 
 TINY_SETTINGS = ("hole-2.0-3.0", "hole-half")
-SIZES = {"paper": "", "small": "-small", "tiny": "-tiny"}
-EVAL = {"paper": "-eval", "small": "-eval", "tiny": "-eval-small"}
 
 
 def fig6(scale: str) -> ExperimentPlan:
     settings = TINY_SETTINGS if scale == "tiny" else tuple(HOLE_SETTINGS)
-    cells = [s.study_cell("fig6", scale, "hole", h, h + SIZES[scale], h + EVAL[scale], "collision")
+    cells = [s.study_cell("fig6", scale, "hole", h, h + s.TRAIN_SUFFIX[scale], h + s.EVAL_SUFFIX[scale], "collision")
              for h in settings]  # fmt: skip
     return s.plan(
         "fig6", scale, cells, f"Fig. 6: collisions with holes in the training plane ({len(cells)} cells)."

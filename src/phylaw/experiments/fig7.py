@@ -17,13 +17,12 @@ from __future__ import annotations
 from phylaw.experiments import study as s
 from phylaw.experiments.experiment import Experiment, ExperimentPlan, ReportSection
 
-SIZES = {"paper": "", "small": "-small", "tiny": "-tiny"}
 EVAL = {"paper": "memo-eval", "small": "memo-eval", "tiny": "memo-eval-small"}
 SETS = (("set1", False), ("set2", True))  # (setting, horizontal flips in training)
 
 
 def fig7(scale: str) -> ExperimentPlan:
-    cells = [s.study_cell("fig7", scale, "memo", name, "memo-train" + SIZES[scale], EVAL[scale], "uniform_motion",
+    cells = [s.study_cell("fig7", scale, "memo", name, "memo-train" + s.TRAIN_SUFFIX[scale], EVAL[scale], "uniform_motion",
                           flip=flip) for name, flip in SETS]  # fmt: skip
     return s.plan(
         "fig7", scale, cells, "Fig. 7: memorisation, Set-1 (no flips) vs Set-2 (flips), low-speed tests."

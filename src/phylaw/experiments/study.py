@@ -22,6 +22,10 @@ from phylaw.experiments.runner import CellContext, Pipeline, Stage
 from phylaw.experiments.spec import DataSpec, RunSpec, TrainSpec
 from phylaw.io import write_csv
 
+# split-name suffixes of a study's training set and evaluation set per scale (sim.studies' size suffixes)
+TRAIN_SUFFIX = {"paper": "", "small": "-small", "tiny": "-tiny"}
+EVAL_SUFFIX = {"paper": "-eval", "small": "-eval", "tiny": "-eval-small"}
+
 FACTORS = ("scenario", "study", "setting", "model", "data_size")
 STUDY_DIR, REPORT_DIR, INDEX_DIR = "study", "study_report", "index"
 
