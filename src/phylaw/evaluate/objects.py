@@ -218,3 +218,620 @@ class ObjectTracks:
         )
         kw["bbox"] = self.bbox[indices]
         return replace(self, **kw)
+
+
+# ---------------------------------------------------------------------------------------------- components
+
+# columns of the kernel's per-component table; moments are of pixel centres relative to the image centre
+# (x = j + 0.5 − W/2 right, y = i + 0.5 − H/2 down), which keeps third-order sums well-conditioned
+(C_FRAME, C_CLASS, C_M00, C_X, C_Y, C_XX, C_XY, C_YY, C_XXX, C_XXY, C_XYY, C_YYY, C_IMIN, C_IMAX, C_JMIN,
+ C_JMAX) = range(16)  # fmt: skip
+N_COLS = 16
+MIN_AREA = 4  # pixels: smaller components are noise (isolated pixels of compressed edges)
+# pixels: a component thinner than this (sqrt(12·λmin) of its second moments, the width of a rectangle with
+# that spread; a one-pixel line has 1) is an edge artefact; PHYRE's thinnest body, a bar of 10.24 units, is
+# 2.56 px thick at 64 px... at 128 px, so frames below 128 px need a smaller value
+MIN_WIDTH = 1.5
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _find(parent, a):  # pragma: no cover - compiled
+    while parent[a] != a:
+        parent[a] = parent[parent[a]]
+        a = parent[a]
+    return a
+
+
+@numba.njit(cache=True, nogil=True)
+def _label_frames(frames, ref, ref_class, tol2, min_area, min_width, labels, out, n_out):  # pragma: no cover
+    """Components of every frame: frames (F, H, W, 3) uint8 -> labels (F, H, W) int32 (row of ``out`` of the
+    pixel's component, -1 background or a dropped component) and rows n_out.. of out (cap, N_COLS) float64.
+    Returns (out, n) (out is reallocated, doubled, when full)."""
+    n_frames, height, width = frames.shape[0], frames.shape[1], frames.shape[2]
+    cap_runs = height * width
+    r_start = np.empty(cap_runs, np.int32)
+    r_end = np.empty(cap_runs, np.int32)
+    r_cls = np.empty(cap_runs, np.uint8)
+    r_row = np.empty(cap_runs, np.int32)
+    parent = np.empty(cap_runs, np.int32)
+    comp = np.empty(cap_runs, np.int32)
+    acc = np.zeros((cap_runs, N_COLS), np.float64)
+    row_cls = np.empty(width, np.uint8)
+    hx, hy = 0.5 - width / 2.0, 0.5 - height / 2.0
+    for f in range(n_frames):
+        n_runs = 0
+        prev_a, prev_b = 0, 0
+        for i in range(height):
+            pr, pg, pb = -1, -1, -1
+            cls = 0
+            for j in range(width):
+                r, g, b = (
+                    np.int32(frames[f, i, j, 0]),
+                    np.int32(frames[f, i, j, 1]),
+                    np.int32(frames[f, i, j, 2]),
+                )
+                if r != pr or g != pg or b != pb:
+                    cls = _nearest(r, g, b, ref, ref_class, tol2)
+                    pr, pg, pb = r, g, b
+                row_cls[j] = cls
+            cur_a = n_runs
+            j = 0
+            while j < width:
+                c = row_cls[j]
+                if c == 0:
+                    j += 1
+                    continue
+                s = j
+                while j < width and row_cls[j] == c:
+                    j += 1
+                r_start[n_runs], r_end[n_runs], r_cls[n_runs], r_row[n_runs] = s, j, c, i
+                parent[n_runs] = n_runs
+                n_runs += 1
+            q0 = prev_a  # 8-connectivity with the previous row's runs: columns within one of each other
+            for rr in range(cur_a, n_runs):
+                s, e = r_start[rr], r_end[rr]
+                while q0 < prev_b and r_end[q0] < s:
+                    q0 += 1
+                q = q0
+                while q < prev_b and r_start[q] <= e:
+                    if r_cls[q] == r_cls[rr]:
+                        a, b2 = _find(parent, q), _find(parent, rr)
+                        if a != b2:
+                            if a < b2:
+                                parent[b2] = a
+                            else:
+                                parent[a] = b2
+                    q += 1
+            prev_a, prev_b = cur_a, n_runs
+        # moments per root
+        n_comp = 0
+        for rr in range(n_runs):
+            root = _find(parent, rr)
+            if root == rr:
+                comp[rr] = n_comp
+                a = acc[n_comp]
+                a[:] = 0.0
+                a[C_IMIN] = height
+                a[C_JMIN] = width
+                a[C_IMAX] = -1
+                a[C_JMAX] = -1
+                a[C_CLASS] = r_cls[rr]
+                n_comp += 1
+            k = comp[root]
+            comp[rr] = k
+            a = acc[k]
+            y = r_row[rr] + hy
+            p0 = p1 = p2 = p3 = 0.0
+            for jj in range(r_start[rr], r_end[rr]):
+                x = jj + hx
+                p0 += 1.0
+                p1 += x
+                p2 += x * x
+                p3 += x * x * x
+            a[C_M00] += p0
+            a[C_X] += p1
+            a[C_Y] += y * p0
+            a[C_XX] += p2
+            a[C_XY] += y * p1
+            a[C_YY] += y * y * p0
+            a[C_XXX] += p3
+            a[C_XXY] += y * p2
+            a[C_XYY] += y * y * p1
+            a[C_YYY] += y * y * y * p0
+            a[C_IMIN] = min(a[C_IMIN], r_row[rr])
+            a[C_IMAX] = max(a[C_IMAX], r_row[rr])
+            a[C_JMIN] = min(a[C_JMIN], r_start[rr])
+            a[C_JMAX] = max(a[C_JMAX], r_end[rr] - 1)
+        keep = np.full(n_comp, -1, np.int32)
+        for k in range(n_comp):
+            a = acc[k]
+            m = a[C_M00]
+            if m < min_area:
+                continue
+            mx, my = a[C_X] / m, a[C_Y] / m
+            vxx = a[C_XX] / m - mx * mx + 1.0 / 12.0
+            vyy = a[C_YY] / m - my * my + 1.0 / 12.0
+            vxy = a[C_XY] / m - mx * my
+            lam_min = 0.5 * (vxx + vyy) - np.sqrt(0.25 * (vxx - vyy) ** 2 + vxy * vxy)
+            if np.sqrt(12.0 * max(lam_min, 0.0)) < min_width:
+                continue
+            if n_out >= out.shape[0]:
+                bigger = np.empty((2 * out.shape[0] + 16, N_COLS), np.float64)
+                bigger[:n_out] = out[:n_out]
+                out = bigger
+            out[n_out] = a
+            out[n_out, C_FRAME] = f
+            keep[k] = n_out
+            n_out += 1
+        lab = labels[f]
+        lab[:] = -1
+        for rr in range(n_runs):
+            k = keep[comp[rr]]
+            if k >= 0:
+                for jj in range(r_start[rr], r_end[rr]):
+                    lab[r_row[rr], jj] = k
+    return out, n_out
+
+
+def descriptor(mu: dict[str, np.ndarray]) -> np.ndarray:
+    """(..., 4) shape descriptor from central moments ``mu`` (keys "00", "20", "11", "02", "30", "21", "12",
+    "03", in any consistent units): Hu's first four invariants of the normalised moments
+    η_pq = μ_pq / μ00^(1 + (p + q)/2), as (φ1, √φ2, √φ3, √φ4) so that every entry is of first order in η.
+    Invariant to translation, rotation, scale and mirroring. A disc gives (1/2π, 0, 0, 0); a w x h
+    rectangle (w/h + h/w)/12 then |w/h − h/w|/12, 0, 0."""
+    m00 = mu["00"]
+    e = {k: mu[k] / m00 ** (1.0 + (int(k[0]) + int(k[1])) / 2.0) for k in mu if k != "00"}
+    phi1 = e["20"] + e["02"]
+    phi2 = (e["20"] - e["02"]) ** 2 + 4.0 * e["11"] ** 2
+    phi3 = (e["30"] - 3.0 * e["12"]) ** 2 + (3.0 * e["21"] - e["03"]) ** 2
+    phi4 = (e["30"] + e["12"]) ** 2 + (e["21"] + e["03"]) ** 2
+    return np.stack([phi1, np.sqrt(phi2), np.sqrt(phi3), np.sqrt(phi4)], axis=-1)
+
+
+@dataclass(frozen=True)
+class _Components:
+    """Components of one video (rows sorted by frame), image pixel units: x right from the left edge,
+    y down from the top edge (a pixel's centre at (j + 0.5, i + 0.5))."""
+
+    frame: np.ndarray  # (C,) int
+    cls: np.ndarray  # (C,) int
+    x: np.ndarray  # (C,) centroid
+    y: np.ndarray
+    area: np.ndarray  # (C,) pixels
+    angle: np.ndarray  # (C,) radians in [0, π), counter-clockwise with y up
+    elongation: np.ndarray  # (C,)
+    desc: np.ndarray  # (C, 4)
+    box: np.ndarray  # (C, 4) i_min, i_max, j_min, j_max (inclusive pixel indices)
+    start: np.ndarray  # (T + 1,) rows of frame t: start[t]:start[t + 1]
+    key: np.ndarray  # (C, 4) exact (cls, area, sum x, sum y): equal rows in consecutive frames = no change
+
+
+def _components(table: np.ndarray, n_frames: int, height: int, width: int) -> _Components:
+    """Per-component features from the kernel's table (C, N_COLS)."""
+    m = table[:, C_M00]
+    mx, my = table[:, C_X] / m, table[:, C_Y] / m
+    mu = {
+        "00": m,
+        "20": table[:, C_XX] - m * mx * mx + m / 12.0,  # + pixel squares' own spread
+        "02": table[:, C_YY] - m * my * my + m / 12.0,
+        "11": table[:, C_XY] - m * mx * my,
+        "30": table[:, C_XXX] - 3 * mx * table[:, C_XX] + 2 * m * mx**3,
+        "03": table[:, C_YYY] - 3 * my * table[:, C_YY] + 2 * m * my**3,
+        "21": table[:, C_XXY] - 2 * mx * table[:, C_XY] - my * table[:, C_XX] + 2 * m * mx * mx * my,
+        "12": table[:, C_XYY] - 2 * my * table[:, C_XY] - mx * table[:, C_YY] + 2 * m * mx * my * my,
+    }
+    a, c, b = mu["20"] / m, mu["02"] / m, mu["11"] / m
+    root = np.sqrt(0.25 * (a - c) ** 2 + b * b)
+    lam_max, lam_min = 0.5 * (a + c) + root, 0.5 * (a + c) - root
+    angle = np.mod(0.5 * np.arctan2(-2.0 * b, a - c), np.pi)  # image y is down: μ11 changes sign for y up
+    frame = table[:, C_FRAME].astype(np.int64)
+    return _Components(
+        frame=frame,
+        cls=table[:, C_CLASS].astype(np.int64),
+        x=mx + width / 2.0,
+        y=my + height / 2.0,
+        area=m,
+        angle=angle,
+        elongation=np.sqrt(lam_max / np.maximum(lam_min, 1e-12)),
+        desc=descriptor(mu),
+        box=table[:, [C_IMIN, C_IMAX, C_JMIN, C_JMAX]].astype(np.int64),
+        start=np.searchsorted(frame, np.arange(n_frames + 1)),
+        key=table[:, [C_CLASS, C_M00, C_X, C_Y]],
+    )
+
+
+@numba.njit(cache=True, nogil=True)
+def _overlap(prev, cur, p0, n_prev, c0, n_cur):  # pragma: no cover - compiled
+    """(n_prev, n_cur) pixel counts of label prev == p0 + a and cur == c0 + b (two frames' label images)."""
+    counts = np.zeros((n_prev, n_cur), np.int64)
+    for i in range(prev.shape[0]):
+        for j in range(prev.shape[1]):
+            a, b = prev[i, j] - p0, cur[i, j] - c0
+            if a >= 0 and b >= 0 and a < n_prev and b < n_cur:
+                counts[a, b] += 1
+    return counts
+
+
+# ------------------------------------------------------------------------------------------------ tracking
+
+GATE = 128.0  # world units: the farthest a component may be from a track's prediction to continue it
+AREA_WEIGHT = 0.5  # assignment cost = distance / gate + AREA_WEIGHT·|ln(area ratio)|
+# a track left without a component joins a held one under it when that one's area is at least this fraction of
+# the last own areas of its holders and the track together (touching bodies; 0.85 leaves room for occlusion)
+MERGE_AREA_FRACTION = 0.85
+SPLIT_AREA_RATIO = 1.25  # pieces are a split of one component when their areas sum to it within this factor
+_INFEASIBLE = 1e9
+
+
+class _Tracker:
+    """Tracks of one video, built frame by frame in image pixel units (see ``parse_objects``)."""
+
+    def __init__(self, comps: _Components, labels: np.ndarray, gate_px: float) -> None:
+        self.c, self.labels, self.gate = comps, labels, gate_px
+        self.n_frames = labels.shape[0]
+        self.cap = 16
+        self.comp = np.full((self.n_frames, self.cap), -1, np.int64)  # component row of each track, frame
+        self.merged = np.zeros((self.n_frames, self.cap), bool)
+        self.pos = np.full((self.n_frames, self.cap, 2), np.nan)
+        self.share = np.full((self.n_frames, self.cap), np.nan)  # pixels attributed to the track
+        self.cls: list[int] = []
+        self.born: list[int] = []
+        self.split_from: list[int] = []
+        self.ref_area: list[float] = []  # last own area (pixels)
+        self.seen: list[list[int]] = []  # frames where the track was present (newest last)
+
+    # -------------------------------------------------------------- bookkeeping
+    def _new(self, t: int, k: int, parent: int = -1) -> int:
+        m = len(self.cls)
+        if m == self.cap:
+            grow = self.cap
+            self.comp = np.concatenate([self.comp, np.full((self.n_frames, grow), -1, np.int64)], axis=1)
+            self.merged = np.concatenate([self.merged, np.zeros((self.n_frames, grow), bool)], axis=1)
+            self.pos = np.concatenate([self.pos, np.full((self.n_frames, grow, 2), np.nan)], axis=1)
+            self.share = np.concatenate([self.share, np.full((self.n_frames, grow), np.nan)], axis=1)
+            self.cap += grow
+        self.cls.append(int(self.c.cls[k]))
+        self.born.append(t)
+        self.split_from.append(parent)
+        self.ref_area.append(float(self.c.area[k]))
+        self.seen.append([])
+        return m
+
+    def _write(self, t: int, k: int, members: list[int]) -> None:
+        """Component k of frame t holds ``members``: one = its own; several = merged, each at the component's
+        centroid plus its offset from the members' area-weighted mean position in its last frame."""
+        c = self.c
+        ck = np.array([c.x[k], c.y[k]])
+        if len(members) == 1:
+            m = members[0]
+            self.comp[t, m], self.merged[t, m], self.pos[t, m], self.share[t, m] = k, False, ck, c.area[k]
+            self.ref_area[m] = float(c.area[k])
+            self.seen[m].append(t)
+            return
+        w = np.array([self.ref_area[m] for m in members])
+        w = w / w.sum()
+        last = np.array([self.pos[self.seen[m][-1], m] if self.seen[m] else ck for m in members])
+        mean = (w[:, None] * last).sum(axis=0)
+        for m, wm, lm in zip(members, w, last, strict=True):
+            self.comp[t, m], self.merged[t, m] = k, True
+            self.pos[t, m] = ck + (lm - mean)
+            self.share[t, m] = c.area[k] * wm
+            self.seen[m].append(t)
+
+    def _predict(self, m: int, t: int) -> tuple[np.ndarray, np.ndarray]:
+        """(prediction at t, last position) of track m: constant velocity from its last two frames."""
+        s = self.seen[m]
+        last = self.pos[s[-1], m]
+        if len(s) < 2:
+            return last, last
+        v = (last - self.pos[s[-2], m]) / (s[-1] - s[-2])
+        return last + v * min(t - s[-1], 2), last
+
+    def _label(self, t: int, p: np.ndarray) -> int:
+        h, w = self.labels.shape[1:]
+        i, j = int(np.floor(p[1])), int(np.floor(p[0]))
+        if 0 <= i < h and 0 <= j < w:
+            return int(self.labels[t, i, j])
+        return -1
+
+    # -------------------------------------------------------------- frames
+    def first(self) -> None:
+        for k in range(self.c.start[0], self.c.start[1]):
+            self._write(0, k, [self._new(0, k)])
+
+    def step(self, t: int) -> None:
+        c = self.c
+        a0, a1, b0, b1 = c.start[t - 1], c.start[t], c.start[t], c.start[t + 1]
+        if a1 - a0 == b1 - b0 and np.array_equal(c.key[a0:a1], c.key[b0:b1]):  # nothing changed
+            prev = self.comp[t - 1]
+            for m in np.flatnonzero(prev >= 0):
+                self.comp[t, m] = prev[m] + (b0 - a0)
+                self.merged[t, m], self.pos[t, m], self.share[t, m] = (
+                    self.merged[t - 1, m], self.pos[t - 1, m], self.share[t - 1, m])  # fmt: skip
+                self.seen[m].append(t)
+            return
+        tracks = list(range(len(self.cls)))
+        pred = {m: self._predict(m, t) for m in tracks}
+        members: dict[int, list[int]] = {}
+        self._assign(tracks, list(range(b0, b1)), pred, members)
+        held = {m for ms in members.values() for m in ms}
+        over = _overlap(self.labels[t - 1], self.labels[t], a0, a1 - a0, b0, b1 - b0)  # (prev, cur)
+        for m in tracks:  # a track left without a component, inside a held one about as large as all: merged
+            if m not in held:
+                k = self._container(t, m, pred[m], members, over, a0, b0)
+                if k >= 0:
+                    members[k].append(m)
+        for k, ms in members.items():
+            self._write(t, k, ms)
+        self._splits_and_births(t, [k for k in range(b0, b1) if k not in members], over, a0, b0)
+
+    def _assign(
+        self, free_t: list[int], free_k: list[int], pred: dict, members: dict[int, list[int]]
+    ) -> None:
+        """Hungarian assignment of the free tracks to the free components of their class, gated."""
+        if not free_t or not free_k:
+            return
+        from scipy.optimize import linear_sum_assignment
+
+        c = self.c
+        p = np.array([pred[m][0] for m in free_t])  # (A, 2)
+        ks = np.array(free_k)
+        d = np.hypot(p[:, None, 0] - c.x[ks][None], p[:, None, 1] - c.y[ks][None])  # (A, B)
+        ref = np.array([self.ref_area[m] for m in free_t])
+        cost = d / self.gate + AREA_WEIGHT * np.abs(np.log(c.area[ks][None] / ref[:, None]))
+        ok = (d <= self.gate) & (c.cls[ks][None] == np.array([self.cls[m] for m in free_t])[:, None])
+        cost = np.where(ok, cost, _INFEASIBLE)
+        rows, cols = linear_sum_assignment(cost)
+        for r, q in zip(rows, cols, strict=True):
+            if ok[r, q]:
+                members[int(ks[q])] = [free_t[r]]
+
+    def _container(self, t, m, pred, members, over, a0, b0) -> int:
+        """The held component of m's class that m joins, else -1: candidates are the components of frame t
+        that overlap m's component of frame t − 1 (most overlap first), then those under m's prediction or
+        last position; the first whose area is at least MERGE_AREA_FRACTION of its holders' and m's last own
+        areas together is taken."""
+        c = self.c
+        cands = []
+        kp = self.comp[t - 1, m]
+        if kp >= 0:
+            row = over[kp - a0]
+            cands = [int(q) + b0 for q in np.argsort(-row, kind="stable") if row[q] > 0]
+        cands += [self._label(t, p) for p in pred]
+        for k in cands:
+            if k < 0 or k not in members or c.cls[k] != self.cls[m]:
+                continue
+            if c.area[k] >= MERGE_AREA_FRACTION * sum(self.ref_area[q] for q in [*members[k], m]):
+                return k
+        return -1
+
+    def _splits_and_births(self, t: int, free: list[int], over: np.ndarray, a0: int, b0: int) -> None:
+        """Components no track continues: pieces of a component of frame t − 1 (the one they overlap most, else
+        the one under or around their centroid) whose pieces' areas sum to it (a blob of touching bodies
+        coming apart: a track present, merged, from its parent's first frame), else new tracks (appearances)."""
+        c = self.c
+        source: dict[int, list[int]] = {}
+        for k in free:
+            col = over[:, k - b0]
+            kp = int(np.argmax(col)) + a0 if col.size and col.max() > 0 else -1
+            if kp < 0 or c.cls[kp] != c.cls[k]:
+                kp = self._label(t - 1, np.array([c.x[k], c.y[k]]))
+            if kp < 0 or c.cls[kp] != c.cls[k]:
+                kp = self._boxed(t - 1, k)
+            source.setdefault(kp, []).append(k)
+        for kp, pieces in source.items():
+            parents = np.flatnonzero(self.comp[t - 1] == kp) if kp >= 0 else np.array([], np.int64)
+            held = [int(q) for q in np.unique(self.comp[t, parents]) if q >= 0] if len(parents) else []
+            total = c.area[held].sum() + c.area[pieces].sum()
+            if len(parents) and 1 / SPLIT_AREA_RATIO <= total / c.area[kp] <= SPLIT_AREA_RATIO:
+                self._split(t, [int(p) for p in parents], pieces)
+            else:
+                for k in pieces:
+                    self._write(t, k, [self._new(t, k)])
+
+    def _boxed(self, t: int, k: int) -> int:
+        """The largest component of frame t of k's class whose box (grown by 2 pixels) contains k's centroid."""
+        c = self.c
+        best, area = -1, 0.0
+        for q in range(c.start[t], c.start[t + 1]):
+            i0, i1, j0, j1 = c.box[q]
+            inside = j0 - 2 <= c.x[k] <= j1 + 3 and i0 - 2 <= c.y[k] <= i1 + 3
+            if c.cls[q] == c.cls[k] and inside and c.area[q] > area:
+                best, area = q, c.area[q]
+        return best
+
+    def _split(self, t: int, parents: list[int], pieces: list[int]) -> None:
+        """Each piece becomes a track of the nearest parent, present and merged wherever that parent was
+        (from its first frame to t − 1); the parent's past positions move by its own offset, so that the
+        area-weighted mean of parent and pieces stays the old blob's centroid."""
+        c = self.c
+        by_parent: dict[int, list[int]] = {}
+        for k in pieces:
+            last = np.array([self.pos[self.seen[p][-1], p] for p in parents])
+            near = parents[int(np.argmin(np.hypot(*(last - [c.x[k], c.y[k]]).T)))]
+            by_parent.setdefault(near, []).append(k)
+        for p, ks in by_parent.items():
+            ap = self.share[t, p] if self.comp[t, p] >= 0 else 0.0
+            cp = self.pos[t, p] if self.comp[t, p] >= 0 else np.zeros(2)
+            areas = np.array([ap, *c.area[ks]])
+            cents = np.array([cp, *[[c.x[k], c.y[k]] for k in ks]])
+            mean = (areas[:, None] * cents).sum(axis=0) / areas.sum()
+            frac, off = areas / areas.sum(), cents - mean
+            past = [s for s in self.seen[p] if s < t]
+            old_pos, old_share = self.pos[past, p].copy(), self.share[past, p].copy()
+            for k, f, o in zip(ks, frac[1:], off[1:], strict=True):
+                m = self._new(t, k, parent=p)
+                self.comp[past, m], self.merged[past, m] = self.comp[past, p], True
+                self.pos[past, m], self.share[past, m] = old_pos + o, old_share * f
+                self.seen[m] = [*past]
+                self._write(t, k, [m])
+            if self.comp[t, p] >= 0:
+                self.merged[past, p] = True
+                self.pos[past, p], self.share[past, p] = old_pos + off[0], old_share * frac[0]
+
+
+# ---------------------------------------------------------------------------------------------- public API
+
+
+def parse_objects(
+    frames: np.ndarray,
+    world_size: float = 512.0,
+    dt: float = 1.0 / 3.0,
+    min_area: int = MIN_AREA,
+    min_width: float = MIN_WIDTH,
+    gate: float = GATE,
+    tolerance: float = CLASS_TOLERANCE,
+) -> ObjectTracks:
+    """Objects of PHYRE-style frames (n, T, H, W, 3) uint8 (or (T, H, W, 3)), tracked over the frames.
+
+    Components are 8-connected pixels of one class in one frame with at least ``min_area`` pixels and a
+    width (``MIN_WIDTH``) of at least ``min_width`` pixels. Tracking, per class:
+
+    - frame 0: every component starts a track (``born`` 0).
+    - frame t: if every component equals its predecessor (same class, area and moments), the tracks carry
+      over. Otherwise the tracks (present at t − 1 or lost earlier) are assigned to the components of their
+      class by the Hungarian method (scipy ``linear_sum_assignment``) on distance / ``gate`` +
+      ``AREA_WEIGHT``·|ln(area ratio)|, pairs farther than ``gate`` (world units) from the prediction
+      excluded. The prediction continues the track's last displacement per frame (constant velocity) from its
+      last two frames; a lost track is looked for at its last position.
+    - merge: a track present at t − 1 left without a component, whose prediction or last position lies on
+      a held component of its class (or inside its box grown by 2 pixels) that is at least
+      ``MERGE_AREA_FRACTION`` of the holders' and its own last areas, shares it: all holders are ``present``
+      and ``merged``. A merged track's centroid is the component's centroid plus its offset, at the frame
+      before, from the members' mean position weighted by their last own areas; so a blob that moves
+      carries its members along, their weighted mean stays the blob's centroid, and offsets persist while the
+      members stay together (they do not rotate with the blob). Its area is the blob's area shared in
+      proportion to the members' last own areas; angle, elongation and descriptor are NaN (no own pixels).
+    - split: a component left over that lies on (or in the grown box of) a component of frame t − 1 whose
+      area it and the pieces held by that component's tracks sum to within ``SPLIT_AREA_RATIO`` is a body
+      that was hidden in a blob of touching bodies of one colour (very common in PHYRE's first frames): a
+      new track with ``split_from`` = the nearest of the blob's tracks, present and merged wherever that
+      track was before t, at the blob's old positions shifted by its offset at t (the parent's past positions
+      move by the parent's offset, so the weighted mean of the two stays the blob's centroid).
+    - any other component left over is an appearance: a new track born at t. A track with nothing at t is
+      not ``present`` there.
+
+    Occlusion: bodies are drawn in slot order and the red ball last, so a body under another shows only its
+    visible pixels: its area drops and its centroid moves away from the occluder by the hidden part's
+    moment; a body cut in two by an occluder gives two components (the second becomes a split track when
+    the pieces add up to the previous frame's component). A blob of touching bodies that never comes apart
+    is one track (``match_truth`` adds member tracks for the further bodies it covers).
+    """
+    frames = _check_frames(frames)
+    if int(min_area) != min_area or min_area < 1:
+        raise PhylawError(f"min_area must be a positive integer (pixels), got {min_area}")
+    if not (gate > 0 and world_size > 0 and dt > 0):
+        raise PhylawError(f"gate, world_size and dt must be positive, got {gate}, {world_size}, {dt}")
+    n, n_frames, height, width, _ = frames.shape
+    labels = np.empty((n_frames, height, width), np.int32)
+    table = np.empty((256, N_COLS), np.float64)
+    tol2 = np.int32(_tol2(tolerance))
+    gate_px = float(gate) * width / float(world_size)
+    per_video = []
+    for v in range(n):
+        video = np.ascontiguousarray(frames[v])
+        table, count = _label_frames(
+            video, REFERENCE_RGB, REFERENCE_CLASS, tol2, float(min_area), float(min_width), labels, table, 0
+        )
+        comps = _components(table[:count], n_frames, height, width)
+        tracker = _Tracker(comps, labels, gate_px)
+        tracker.first()
+        for t in range(1, n_frames):
+            tracker.step(t)
+        per_video.append((comps, tracker))
+    return _assemble(per_video, n_frames, height, width, float(world_size), float(dt))
+
+
+def _assemble(per_video, n_frames, height, width, world_size, dt) -> ObjectTracks:
+    """Padded (n, T, M, ...) arrays in world units from the per-video trackers."""
+    n = len(per_video)
+    m_max = max([len(tr.cls) for _, tr in per_video], default=0)
+    sx, sy = world_size / width, world_size / height
+    out = {
+        "cls": np.zeros((n, m_max), np.int8),
+        "present": np.zeros((n, n_frames, m_max), bool),
+        "merged": np.zeros((n, n_frames, m_max), bool),
+        "centroid": np.full((n, n_frames, m_max, 2), np.nan),
+        "area": np.full((n, n_frames, m_max), np.nan),
+        "angle": np.full((n, n_frames, m_max), np.nan),
+        "elongation": np.full((n, n_frames, m_max), np.nan),
+        "descriptor": np.full((n, n_frames, m_max, 4), np.nan),
+        "truth_slot": np.full((n, m_max), -1, np.int64),
+        "born": np.full((n, m_max), -1, np.int64),
+        "split_from": np.full((n, m_max), -1, np.int64),
+        "group": np.full((n, n_frames, m_max), -1, np.int64),
+        "pixels": np.zeros((n, n_frames, m_max), np.int64),
+        "bbox": np.full((n, n_frames, m_max, 4), np.nan),
+    }
+    for v, (c, tr) in enumerate(per_video):
+        m = len(tr.cls)
+        if m == 0:
+            continue
+        comp, merged = tr.comp[:, :m], tr.merged[:, :m]
+        present = comp >= 0
+        own = present & ~merged
+        out["cls"][v, :m] = tr.cls
+        out["born"][v, :m] = tr.born
+        out["split_from"][v, :m] = tr.split_from
+        out["present"][v, :, :m] = present
+        out["merged"][v, :, :m] = merged
+        pos = tr.pos[:, :m]
+        out["centroid"][v, :, :m] = np.stack([pos[..., 0] * sx, world_size - pos[..., 1] * sy], axis=-1)
+        out["area"][v, :, :m] = tr.share[:, :m] * sx * sy
+        k = np.where(present, comp, 0)
+        if len(c.area):
+            out["angle"][v, :, :m] = np.where(own, c.angle[k], np.nan)
+            out["elongation"][v, :, :m] = np.where(own, c.elongation[k], np.nan)
+            out["descriptor"][v, :, :m] = np.where(own[..., None], c.desc[k], np.nan)
+            out["pixels"][v, :, :m] = np.where(present, c.area[k], 0).astype(np.int64)
+            box = c.box[k]  # i_min, i_max, j_min, j_max
+            world_box = np.stack(
+                [box[..., 2] * sx, world_size - (box[..., 1] + 1) * sy, (box[..., 3] + 1) * sx,
+                 world_size - box[..., 0] * sy], axis=-1)  # fmt: skip
+            out["bbox"][v, :, :m] = np.where(present[..., None], world_box, np.nan)
+            first = np.full(len(c.area), m, np.int64)  # smallest slot in each component
+            slots = np.broadcast_to(np.arange(m), comp.shape)
+            np.minimum.at(first, comp[present], slots[present])
+            out["group"][v, :, :m] = np.where(present, first[k], -1)
+    return ObjectTracks(world_size=world_size, dt=dt, resolution=(height, width), **out)
+
+
+def true_centroids(states, resolution: int | None = None) -> np.ndarray:
+    """(n, T, K, 2) world centroid of each body's drawn outline (NaN for absent slots and undrawn frames):
+    discs at the body origin shifted by −0.5 scene units in x and y (the rasteriser's centre shift,
+    docs/phyre.md "Rendering"), polygon bodies at the area-weighted centroid of their convex parts rotated
+    and translated with the body (jars' parts overlap only at their joints and sticks' two bars are both
+    centred on the origin, so the weighting is that of the union within a small fraction of a pixel).
+    The outline does not depend on the resolution; ``resolution`` is accepted for the contract (a pixel
+    centroid differs from it by the sampling, well under a pixel for bodies that are not clipped)."""
+    from phylaw.render.phyre_raster import CENTRE_SHIFT, body_parts
+    from phylaw.sim.states import SHAPE_DISC
+
+    del resolution
+    pos = np.asarray(states.position, np.float64)  # (n, T, K, 2)
+    ang = np.asarray(states.angle, np.float64)  # (n, T, K)
+    verts = np.asarray(states.vertices, np.float64)  # (n, K, V, 2)
+    half = np.asarray(states.half_size, np.float64)
+    no_verts = ~np.isfinite(verts).all(axis=-1).any(axis=-1)  # (n, K): boxes given by half_size only
+    if no_verts.any():
+        rect = np.stack([half * [1, 1], half * [-1, 1], half * [-1, -1], half * [1, -1]], axis=-2)
+        verts = np.concatenate([verts, np.full((*verts.shape[:2], 4, 2), np.nan)], axis=2)
+        verts[no_verts] = np.nan
+        verts[no_verts, :4] = rect[no_verts]
+    parts, count = body_parts(verts)  # (n, K, P, Mv, 2), (n, K, P)
+    x, y = parts[..., 0], np.roll(parts, -1, axis=-2)  # shoelace over each padded part
+    cross = x * y[..., 1] - parts[..., 1] * y[..., 0]  # (n, K, P, Mv)
+    a = 0.5 * cross.sum(axis=-1)  # (n, K, P) signed area
+    cx = ((x + y[..., 0]) * cross).sum(axis=-1) / 6.0
+    cy = ((parts[..., 1] + y[..., 1]) * cross).sum(axis=-1) / 6.0
+    sign = np.where(count >= 3, np.sign(a), 0.0)  # parts of either winding count with their own area
+    tot = (sign * a).sum(axis=-1)  # (n, K)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        local = np.stack([(sign * cx).sum(-1), (sign * cy).sum(-1)], -1) / tot[..., None]  # (n, K, 2)
+    c, s_ = np.cos(ang), np.sin(ang)
+    lx, ly = local[:, None, :, 0], local[:, None, :, 1]
+    poly = np.stack([pos[..., 0] + c * lx - s_ * ly, pos[..., 1] + s_ * lx + c * ly], axis=-1)
+    disc = (np.asarray(states.shape) == SHAPE_DISC)[:, None, :, None]
+    out = np.where(disc, pos - CENTRE_SHIFT, poly)
+    drawn = np.asarray(states.present, bool) & (np.asarray(states.color) != 0)
+    return np.where(drawn[:, None, :, None], out, np.nan)
