@@ -28,9 +28,9 @@ def version() -> None:
 
 
 def _register() -> None:
-    from phylaw.cli import data, evaluate, experiments, model, studies
+    from phylaw.cli import data, evaluate, experiments, judge, model, studies
 
-    for module in (data, evaluate, model, experiments, studies):
+    for module in (data, evaluate, model, experiments, studies, judge):
         module.register(app)
 
 

@@ -9,6 +9,11 @@ Events: the first Box2D begin-contact of each pair of featurised bodies (walls e
 s (1-based) is the step whose ``Step`` call reported it; ``event_frame`` = the first k with (20k + 1) / 60 >= t.
 At most 32 per video (the earliest). Static bodies are recorded at their creation pose on every frame.
 
+Physics overrides (``Overrides``, default None: the world above, unchanged) change one body's restitution,
+friction or gravity scale, disable collisions between chosen pairs, or scale the velocity change a body gets
+in the first steps of a contact; the labelled violation suite (evaluate/violations.py) uses them to make
+physically wrong videos by re-simulation.
+
 Box2D is imported here only (``import phylaw.sim.phyre`` does not load it).
 """
 
@@ -16,6 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import Box2D
 import numpy as np
@@ -82,6 +88,64 @@ class _FirstContacts(Box2D.b2ContactListener):
             self.first[key] = self.step
 
 
+@dataclass(frozen=True)
+class Overrides:
+    """Changed physics for a re-simulation (every field empty = PHYRE's world). Slots are featurised slots.
+
+    restitution    {slot: value} instead of 0.2 on that body's fixtures
+    friction       {slot: value} instead of 0.5 on that body's fixtures
+    gravity_scale  {slot: factor} Box2D's per-body gravity scale (1 = normal, 0 = floats, -1 = falls up)
+    no_collide     pairs (a, b) of slots that pass through each other; b = -1: ``a`` collides with nothing
+                   (walls included)
+    impulse        (a, b, factor): in the IMPULSE_STEPS steps from the first contact of a and b, b's velocity
+                   change in each step is multiplied by ``factor`` (0: b does not react, > 1: launched)
+    """
+
+    restitution: tuple[tuple[int, float], ...] = ()
+    friction: tuple[tuple[int, float], ...] = ()
+    gravity_scale: tuple[tuple[int, float], ...] = ()
+    no_collide: tuple[tuple[int, int], ...] = ()
+    impulse: tuple[int, int, float] | None = None
+
+
+IMPULSE_STEPS = 3  # Box2D resolves an impact over a few 1/60 s steps; the override scales each of them
+
+
+class _FilteredContacts(_FirstContacts):
+    """_FirstContacts that also disables the contacts of ``no_collide`` pairs before each solve."""
+
+    def __init__(self, no_collide: tuple[tuple[int, int], ...]) -> None:
+        super().__init__()
+        self.pairs = {(min(a, b), max(a, b)) for a, b in no_collide if b >= 0}
+        self.alone = {a for a, b in no_collide if b < 0}
+
+    def _blocked(self, contact: Box2D.b2Contact) -> bool:
+        a = contact.fixtureA.body.userData
+        b = contact.fixtureB.body.userData
+        if a in self.alone or b in self.alone:
+            return True
+        return a is not None and b is not None and (min(a, b), max(a, b)) in self.pairs
+
+    def BeginContact(self, contact: Box2D.b2Contact) -> None:
+        if not self._blocked(contact):
+            super().BeginContact(contact)
+
+    def PreSolve(self, contact: Box2D.b2Contact, _old_manifold: Box2D.b2Manifold) -> None:
+        if self._blocked(contact):
+            contact.enabled = False
+
+
+def _apply_overrides(b2bodies: list[Box2D.b2Body], ov: Overrides) -> None:
+    for slot, value in ov.restitution:
+        for f in b2bodies[slot].fixtures:
+            f.restitution = float(value)
+    for slot, value in ov.friction:
+        for f in b2bodies[slot].fixtures:
+            f.friction = float(value)
+    for slot, value in ov.gravity_scale:
+        b2bodies[slot].gravityScale = float(value)
+
+
 def _add_body(world: Box2D.b2World, body: Body, slot: int | None) -> Box2D.b2Body:
     pos = (body.position[0] / PIXELS_PER_METER, body.position[1] / PIXELS_PER_METER)
     create = world.CreateDynamicBody if body.dynamic else world.CreateStaticBody
@@ -103,17 +167,20 @@ def _add_body(world: Box2D.b2World, body: Body, slot: int | None) -> Box2D.b2Bod
 
 
 def build_world(
-    bodies: Sequence[Body], ball: Body | None
+    bodies: Sequence[Body], ball: Body | None, overrides: Overrides | None = None
 ) -> tuple[Box2D.b2World, list[Box2D.b2Body], _FirstContacts]:
     """The Box2D world of a scene: walls, then ``bodies``, then ``ball`` (if any); the featurised bodies in
-    slot order, and the contact listener (kept referenced with the world)."""
+    slot order, and the contact listener (kept referenced with the world). ``overrides``: changed physics."""
     world = Box2D.b2World(gravity=(0.0, GRAVITY), doSleep=True)
-    listener = _FirstContacts()
+    listener = _FirstContacts() if overrides is None else _FilteredContacts(overrides.no_collide)
     world.contactListener = listener
     for wall in walls():
         _add_body(world, wall, None)
     scene = [*bodies, ball] if ball is not None else list(bodies)
-    return world, [_add_body(world, b, i) for i, b in enumerate(scene)], listener
+    b2bodies = [_add_body(world, b, i) for i, b in enumerate(scene)]
+    if overrides is not None:
+        _apply_overrides(b2bodies, overrides)
+    return world, b2bodies, listener
 
 
 def step_only(bodies: Sequence[Body], ball: Body | None, n_steps: int) -> np.ndarray:
@@ -136,14 +203,18 @@ def _vertex_rows(body: Body) -> np.ndarray:
     return np.concatenate(rows) if rows else np.zeros((0, 2))
 
 
-def simulate_scene(bodies: Sequence[Body], ball: Body | None, n_frames: int) -> States:
-    """One video (N = 1) of a scene: the bodies in slot order, the user ball last; K = 14, V = 14, E = 32."""
+def simulate_scene(
+    bodies: Sequence[Body], ball: Body | None, n_frames: int, overrides: Overrides | None = None
+) -> States:
+    """One video (N = 1) of a scene: the bodies in slot order, the user ball last; K = 14, V = 14, E = 32.
+    ``overrides`` (default None: PHYRE's physics) re-simulates with changed physics."""
     n_frames = _check_frames(n_frames)
     scene = [*bodies, ball] if ball is not None else list(bodies)
     n = len(scene)
     if n > N_SLOTS:
         raise PhylawError(f"a phyre scene has at most {N_SLOTS} featurised bodies, got {n}")
-    world, b2bodies, listener = build_world(bodies, ball)
+    world, b2bodies, listener = build_world(bodies, ball, overrides)
+    impulse = None if overrides is None else overrides.impulse
 
     # record: (T, n, 5) x, y, angle, vx, vy in Box2D units. Static bodies are read once, at creation: they
     # never move (Box2D's TOI sweep interpolation can shift one by a float32 ulp; phylaw holds them fixed)
@@ -162,7 +233,10 @@ def simulate_scene(bodies: Sequence[Body], ball: Body | None, n_frames: int) -> 
         for _ in range(1 if k == 0 else STRIDE):
             s += 1
             listener.step = s
-            step(TIME_STEP, VELOCITY_ITERATIONS, POSITION_ITERATIONS)
+            if impulse is None:
+                step(TIME_STEP, VELOCITY_ITERATIONS, POSITION_ITERATIONS)
+            else:
+                _impulse_step(world, b2bodies, listener, impulse, s)
         row = rec[k]
         for j, (i, b) in enumerate(dyn):
             awake = b.awake
@@ -243,6 +317,22 @@ def simulate_scene(bodies: Sequence[Body], ball: Body | None, n_frames: int) -> 
         event_a=event_a,
         event_b=event_b,
     )
+
+
+def _impulse_step(world, b2bodies, listener, impulse: tuple[int, int, float], s: int) -> None:
+    """One step in which body b's velocity change is scaled by ``factor`` during the IMPULSE_STEPS steps that
+    follow the first contact of (a, b) (Overrides.impulse)."""
+    a, b, factor = impulse
+    key = (min(a, b), max(a, b))
+    body = b2bodies[b]
+    v0, w0 = tuple(body.linearVelocity), body.angularVelocity
+    world.Step(TIME_STEP, VELOCITY_ITERATIONS, POSITION_ITERATIONS)
+    first = listener.first.get(key)
+    if first is not None and s - first < IMPULSE_STEPS:
+        v1 = body.linearVelocity
+        body.linearVelocity = (v0[0] + factor * (v1[0] - v0[0]), v0[1] + factor * (v1[1] - v0[1]))
+        body.angularVelocity = w0 + factor * (body.angularVelocity - w0)
+        body.awake = True
 
 
 def trial_action(template: int, task: int, trial: int, seed: int, bodies: Sequence[Body]) -> np.ndarray:
