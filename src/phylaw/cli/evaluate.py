@@ -22,7 +22,9 @@ def evaluate_cmd(
         None, "--limit", help="score only the first N videos (by dataset index)"
     ),
     cond_frames: int | None = typer.Option(
-        None, "--cond-frames", help="conditioning frames c (default: the sample file's, else 3)"
+        None,
+        "--cond-frames",
+        help="conditioning frames c (default: the sample file's, else the scenario's: 3, phyre 1)",
     ),
     palette: str | None = typer.Option(
         None,
@@ -45,11 +47,22 @@ def evaluate_cmd(
     largest_blob: bool = typer.Option(
         False, "--largest-blob", help="parse only each colour's largest connected component (stray blobs)"
     ),
-    metric_set: str = typer.Option(
-        "phylaw",
+    metric_set: str | None = typer.Option(
+        None,
         "--metric-set",
-        help="phylaw (default: phylaw's own metrics) | release (the released evaluator's numbers, the paper's "
-        "published quantities: its pixel convention, frames, headline numbers and buckets)",
+        help="phylaw (phylaw's own metrics; the kinematic scenes' default) | release (the released evaluator's "
+        "numbers, the paper's published quantities: its pixel convention, frames, headline numbers and "
+        "buckets) | phyre (PHYRE-style scenes' default: SSIM, PSNR, LPIPS, FVD, trajectory metrics, the judge)",
+    ),
+    alexnet_weights: Path | None = typer.Option(
+        None,
+        "--alexnet-weights",
+        help="torchvision AlexNet state dict for LPIPS (alexnet-owt-7be5be79.pth; or $PHYLAW_ALEXNET_WEIGHTS)",
+    ),
+    i3d_weights: Path | None = typer.Option(
+        None,
+        "--i3d-weights",
+        help="I3D for FVD: i3d_torchscript.pt or the PyTorch I3D state dict (or $PHYLAW_I3D_WEIGHTS)",
     ),
     gt_render: str | None = typer.Option(
         None,
@@ -74,6 +87,7 @@ def evaluate_cmd(
         cond_frames=cond_frames, min_area=min_area, layout=layout, chunk=chunk, limit=limit,
         released_radius_filter=released_filter, floor=not no_floor, largest_blob=largest_blob,
         metric_set=metric_set, gt_render=gt_render,
+        weights=tuple((k, str(v)) for k, v in (("alexnet", alexnet_weights), ("i3d", i3d_weights)) if v),
     )  # fmt: skip
     result = evaluate(data, videos, out, options=opt, progress=not quiet)
     typer.echo(result.summary_md.read_text())

@@ -88,3 +88,28 @@ def write_plots(
         plot_plane(rows, metric, scenario, out / "error_plane.png"),
     )
     return tuple(p for p in made if p is not None)
+
+
+def plot_frame_curves(frames: pd.DataFrame, path: Path) -> Path | None:
+    """frame_curves.png: each per-frame metric (SSIM, PSNR, LPIPS) averaged over the videos of each split
+    per frame index (the release's per-frame arrays), one panel per metric."""
+    from matplotlib.figure import Figure
+
+    f = frames[np.isfinite(frames["value"])]
+    if f.empty:
+        return None
+    metrics = list(dict.fromkeys(f["metric"]))
+    fig = Figure(figsize=(4.2 * len(metrics), 3.4))
+    axes = np.atleast_1d(fig.subplots(1, len(metrics)))
+    for ax, metric in zip(axes, metrics, strict=True):
+        g = f[f["metric"] == metric]
+        for split, s in g.groupby("split", sort=True):
+            curve = s.groupby("frame")["value"].agg(["mean", "count"])
+            n = int(s["index"].nunique())
+            ax.plot(curve.index, curve["mean"], marker=".", label=f"{split} (n={n})")
+        ax.set_xlabel("frame")
+        ax.set_ylabel(metric)
+        ax.set_title(f"{metric} per frame (mean over videos)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    return _save(fig, path)

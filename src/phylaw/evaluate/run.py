@@ -12,7 +12,7 @@ import hashlib
 import json
 import logging
 import shutil
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -21,8 +21,8 @@ from tqdm.auto import tqdm
 
 from phylaw.config import DataConfig
 from phylaw.errors import PhylawError
+from phylaw.evaluate import flagged, report
 from phylaw.evaluate import plots as plotting
-from phylaw.evaluate import report
 from phylaw.evaluate.metrics import build_context
 from phylaw.evaluate.parse import DEFAULT_PALETTE, Palette, parse
 from phylaw.evaluate.registry import (
@@ -30,11 +30,13 @@ from phylaw.evaluate.registry import (
     GT_RENDERS,
     Metric,
     MetricSet,
+    default_metric_set,
     get_metric_set,
     select_metrics,
 )
 from phylaw.evaluate.sources import PHYWORLD_CHUNK, DatasetSource, VideoRef, check_refs, open_source
 from phylaw.io import write_csv, write_text
+from phylaw.sim.registry import get_scenario
 
 log = logging.getLogger(__name__)
 DEFAULT_COND_FRAMES = DataConfig.cond_frames  # c of the kinematic scenes (SPEC I.2), one definition
@@ -45,7 +47,10 @@ FINAL_FILES = (
     "summary.md",
     "error_by_level.png",
     "error_plane.png",
+    "frame_metrics.csv",
+    "frame_curves.png",
 )
+FLAGGED_METRIC = "abnormal"  # videos it flags get a GIF and their reasons in summary.md (evaluate.flagged)
 STAT_PREFIXES = ("gen", "ref", "floor_gen", "floor_ref")  # set_stats.csv: PREFIX_0 .. PREFIX_{d-1} per video
 
 
@@ -64,8 +69,9 @@ class EvalOptions:
     )
     floor: bool = True  # also score the ground-truth frames at each video's resolution
     block: int = 64  # videos per block (memory and resume granularity)
-    metric_set: str = DEFAULT_METRIC_SET  # "phylaw" (SPEC I.4) | "release" (evaluate.release)
+    metric_set: str | None = None  # "phylaw" (SPEC I.4) | "release" | "phyre"; None: the scenario's default
     gt_render: str | None = None  # ground-truth frames: "dataset" | "release"; None: the metric set's default
+    weights: tuple[tuple[str, str], ...] = ()  # (weights name, local path) overrides (evaluate.weights)
 
 
 @dataclass(frozen=True)
@@ -76,6 +82,8 @@ class EvalResult:
     plots: tuple[Path, ...]
     summary: pd.DataFrame
     set_stats_csv: Path | None = None  # per-video statistics of the set metrics (None: no set metric chosen)
+    frame_metrics_csv: Path | None = None  # per-frame curves of the per-frame metrics (None: none chosen)
+    not_computed: dict[str, str] = field(default_factory=dict)  # metric -> why (its weights are missing)
 
 
 def _check_release_size(resolution: int) -> None:
@@ -129,25 +137,38 @@ def _score(
     convention: str,
 ) -> tuple[dict, np.ndarray]:
     """Per-video results of a stack of same-shape videos (n, T, H, W, 3): name -> (n,) values of a video
-    metric or (n, 2, d) statistics of a set metric, and the parsed-anything flag (n,). Each metric gets only
-    the inputs it declares (``MetricInputs.only``)."""
-    parsed = parse(
-        frames,
-        opt.palette,
-        opt.min_area,
-        convention=convention,
-        largest_blob=opt.largest_blob,
-        scenario=truth.scenario,
-    )
-    ctx = build_context(parsed, truth, opt.cond_frames, frames=frames, gt_frames=gt_frames)
-    out = {}
+    metric, (n, T) per-frame values of a per-frame one or (n, 2, d) statistics of a set metric (plus
+    ``NAME:detail`` -> per-video texts where a metric has them), and the found-anything flag (n,). Each metric
+    gets only the inputs it declares (``MetricInputs.only``); a metric set with its own inputs builder
+    (``MetricSet.inputs``) replaces the kinematic per-colour parse."""
+    mset = get_metric_set(opt.metric_set)
+    if mset.inputs is not None:
+        ctx = mset.inputs(frames, gt_frames, truth, opt.cond_frames, dict(opt.weights))
+        found = None
+    else:
+        parsed = parse(
+            frames,
+            opt.palette,
+            opt.min_area,
+            convention=convention,
+            largest_blob=opt.largest_blob,
+            scenario=truth.scenario,
+        )
+        ctx = build_context(parsed, truth, opt.cond_frames, frames=frames, gt_frames=gt_frames)
+        found = parsed.visible.any(axis=(1, 2))
+    out: dict = {}
     for m in metrics:
         v = np.asarray(m.fn(ctx.only(m.needs)), dtype=np.float64)
-        ndim = 1 if m.kind == "video" else 3
+        ndim = 3 if m.kind == "set" else (2 if m.per_frame else 1)
         if v.ndim != ndim or len(v) != len(frames) or (ndim == 3 and v.shape[1] != 2):
             raise PhylawError(f"metric {m.name} ({m.kind}) returned shape {v.shape} for {len(frames)} videos")
         out[m.name] = v
-    return out, parsed.visible.any(axis=(1, 2))
+        if m.detail is not None:
+            out[f"{m.name}:detail"] = list(m.detail(ctx))
+    if found is None:  # the set's own parse, where a metric used it: anything tracked in any frame
+        found = getattr(ctx, "found_any", lambda: None)()
+        found = np.ones(len(frames), dtype=bool) if found is None else found
+    return out, found
 
 
 class _Evaluator:
@@ -168,6 +189,17 @@ class _Evaluator:
         # the dataset's pixel convention ("linspace" for imported phyworld data) applies to its own frames and
         # to videos of a model trained on them
         self.convention = getattr(getattr(dataset, "config", None), "pixel_convention", "centre")
+
+    def read_pair(self, index: int, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """(video, its ground truth at the video's size), (T, H, W, 3) each, for pictures of one video."""
+        ref = next(r for r in self.source.refs if r.index == index and r.name == name)
+        video = self.source.read(ref)
+        res = video.shape[1]
+        if self.release_gt:
+            gt = release_gt_frames(self.ds, [index], res)[0]
+        else:
+            gt = self.ds.frames(index, resolution=res)
+        return video, gt
 
     def block_rows(self, refs: list[VideoRef]) -> list[dict]:
         videos: dict[int, np.ndarray] = {}
@@ -242,7 +274,10 @@ class _Evaluator:
         rows = []
         for m in self.metrics:
             row = {**base, "metric": m.name, "unit": m.unit, "higher_is_better": m.higher_is_better}
-            if m.kind == "video":
+            if m.kind == "video" and m.per_frame:  # the mean over frames, the curve kept beside it
+                row.update(_per_frame_cells(res["values"].get(m.name) if res else None, "value"))
+                row.update(_per_frame_cells(res["floor"].get(m.name) if res else None, "floor"))
+            elif m.kind == "video":
                 row["value"] = float(res["values"][m.name]) if res else float("nan")
                 row["floor"] = float(res["floor"].get(m.name, float("nan"))) if res else float("nan")
             else:  # set metric: its per-video statistics (set_stats.csv)
@@ -253,8 +288,19 @@ class _Evaluator:
                     row["stat_dim"] = st.shape[1]
                     for prefix, a in zip(STAT_PREFIXES, (st[0], st[1], fl[0], fl[1]), strict=True):
                         row.update({f"{prefix}_{k}": float(x) for k, x in enumerate(a)})
+            if m.detail is not None:
+                row["detail"] = str(res["values"].get(f"{m.name}:detail", "")) if res else ""
             rows.append(row)
         return rows
+
+
+def _per_frame_cells(curve: np.ndarray | None, column: str) -> dict:
+    """``column`` = the mean of a per-frame curve over its frames, ``column_frames`` = the curve itself
+    (space-separated, NaN where undefined); NaN / "" without one."""
+    if curve is None or not np.isfinite(curve).any():
+        return {column: float("nan"), f"{column}_frames": ""}
+    c = np.asarray(curve, dtype=np.float64)
+    return {column: float(np.nanmean(c)), f"{column}_frames": " ".join(f"{x:.8g}" for x in c)}
 
 
 def _run_key(dataset, source, metrics: list[Metric], opt: EvalOptions) -> str:
@@ -263,6 +309,7 @@ def _run_key(dataset, source, metrics: list[Metric], opt: EvalOptions) -> str:
         "palette": [[r.name, r.color_id, r.lo, r.hi] for r in opt.palette.rules], "cond_frames": opt.cond_frames,
         "min_area": opt.min_area, "filter": opt.released_radius_filter, "floor": opt.floor, "block": opt.block,
         "largest_blob": opt.largest_blob, "metric_set": opt.metric_set, "gt_render": opt.gt_render,
+        **({"weights": [list(w) for w in opt.weights]} if opt.weights else {}),
     }  # fmt: skip
     return hashlib.blake2b(json.dumps(spec, sort_keys=True, default=str).encode(), digest_size=12).hexdigest()
 
@@ -283,12 +330,11 @@ def _open_inputs(data, videos, opt: EvalOptions):
         from phylaw.datasets.reader import open_dataset
 
         data = open_dataset(data)
-    if videos is None and opt.gt_render == "release":
-        source = ReleaseGTSource(data, np.arange(len(data)))
-    elif videos is None:
+    if videos is None:
         source = DatasetSource(data, np.arange(len(data)))
     else:
         source = open_source(videos, opt.layout, opt.chunk)
+        getattr(source, "bind", lambda _d: None)(data)  # file names by scene parameters -> dataset indices
         fp = getattr(source, "attrs", {}).get("dataset_fingerprint")
         if fp is not None and fp != data.fingerprint:
             raise PhylawError(
@@ -312,14 +358,22 @@ def evaluate(
     opt = options or EvalOptions()
     if metrics is not None:
         opt = replace(opt, metrics=tuple(metrics))
-    mset = get_metric_set(opt.metric_set)  # one-line errors before any file is opened
-    opt = replace(opt, gt_render=opt.gt_render or mset.gt_render)
-    if opt.gt_render not in GT_RENDERS:
+    if opt.metric_set is not None:
+        get_metric_set(opt.metric_set)  # one-line errors before any file is opened
+    if opt.gt_render is not None and opt.gt_render not in GT_RENDERS:
         raise PhylawError(
             f"unknown ground-truth render {opt.gt_render!r}; choose one of {', '.join(GT_RENDERS)}"
         )
     dataset, source = _open_inputs(data, videos, opt)
     try:
+        mset = get_metric_set(opt.metric_set or default_metric_set(dataset.scenario))
+        opt = replace(opt, metric_set=mset.name, gt_render=opt.gt_render or mset.gt_render)
+        if (
+            isinstance(source, DatasetSource)
+            and opt.gt_render == "release"
+            and not isinstance(source, ReleaseGTSource)
+        ):
+            source = ReleaseGTSource(dataset, np.arange(len(dataset)))
         return _evaluate(dataset, source, videos, Path(out), opt, progress)
     finally:
         if dataset is not data:  # opened here
@@ -327,15 +381,16 @@ def evaluate(
 
 
 def _evaluate(dataset, source, videos, out: Path, opt: EvalOptions, progress: bool) -> EvalResult:
-    if opt.cond_frames is None:
-        c = int(getattr(source, "attrs", {}).get("cond_frames", DEFAULT_COND_FRAMES))
-        opt = replace(opt, cond_frames=c)
+    if opt.cond_frames is None:  # the sample file's c, else the scenario's (kinematic 3, phyre 1)
+        c = getattr(source, "attrs", {}).get("cond_frames", get_scenario(dataset.scenario).cond_frames)
+        opt = replace(opt, cond_frames=int(c))
     if opt.cond_frames > dataset.n_frames - 2:  # velocities need frames t, t+1 with t >= c
         raise PhylawError(
             f"conditioning frames c = {opt.cond_frames} leave no frame interval to score "
             f"(the dataset's videos have {dataset.n_frames} frames)"
         )
     chosen = select_metrics(list(opt.metrics) if opt.metrics else None, dataset.scenario, opt.metric_set)
+    chosen, not_computed = _with_weights(chosen, opt)
     if isinstance(source, ReleaseGTSource):
         _check_release_size(dataset.resolution)
     refs = sorted(source.refs, key=lambda r: r.index)[: opt.limit]
@@ -354,11 +409,37 @@ def _evaluate(dataset, source, videos, out: Path, opt: EvalOptions, progress: bo
                 write_csv(part, pd.DataFrame(ev.block_rows(refs[start : start + opt.block])))
             frames.append(pd.read_csv(part, dtype={"split": str, "level": str, "source": str, "status": str}))
             bar.update(len(refs[start : start + opt.block]))
+        bar.close()
+        rows = pd.concat(frames, ignore_index=True)
+        section: list[str] = []
+        if any(m.name == FLAGGED_METRIC for m in chosen):  # GIFs of flagged videos and the judge's reasons
+            section = flagged.write_flagged(rows, FLAGGED_METRIC, ev.read_pair, out, opt.cond_frames)
     finally:
         bar.close()
         getattr(source, "close", lambda: None)()
-    rows = pd.concat(frames, ignore_index=True)
-    return _finish(rows, out, parts, dataset.scenario, opt, chosen)
+    return _finish(rows, out, parts, dataset.scenario, opt, chosen, not_computed, section)
+
+
+def _with_weights(chosen: list[Metric], opt: EvalOptions) -> tuple[list[Metric], dict[str, str]]:
+    """The metrics whose pretrained weights are on this machine, and name -> why not for the others (one
+    line each: which file, where to put it, which option names it). A weight file that exists but is not the
+    network raises PhylawError here, before any video is scored."""
+    from phylaw.evaluate import weights
+
+    overrides = dict(opt.weights)
+    keep, missing = [], {}
+    for m in chosen:
+        why = next((w for w in (weights.available(r, overrides) for r in m.requires) if w), None)
+        if why:
+            missing[m.name] = why
+            log.warning("%s: not computed: %s", m.name, why)
+            continue
+        for r in m.requires:
+            weights.load(r, overrides)  # checks the file now (cached for the metric)
+        keep.append(m)
+    if not keep:
+        raise PhylawError("no metric can be computed: " + "; ".join(f"{k}: {v}" for k, v in missing.items()))
+    return keep, missing
 
 
 def _notes(rows: pd.DataFrame, opt: EvalOptions) -> list[str]:
@@ -425,16 +506,24 @@ def _check_found(ok: pd.DataFrame, opt: EvalOptions) -> None:
 
 
 def _finish(
-    rows: pd.DataFrame, out: Path, parts: Path, scenario: str, opt: EvalOptions, chosen: list[Metric]
+    rows: pd.DataFrame,
+    out: Path,
+    parts: Path,
+    scenario: str,
+    opt: EvalOptions,
+    chosen: list[Metric],
+    not_computed: dict[str, str] | None = None,
+    section: list[str] | None = None,
 ) -> EvalResult:
     _check_found(rows[rows["status"] == "ok"], opt)
-    notes = _notes(rows, opt)
+    notes = _notes(rows, opt) + [f"{k}: not computed ({v})" for k, v in (not_computed or {}).items()]
     for n in notes[1:]:
         log.info(n)
     sets = {m.name: m.compute for m in chosen if m.kind == "set"}
     is_set = rows["metric"].isin(list(sets))
     stat_cols = ["stat_dim"] + [c for p in STAT_PREFIXES for c in report.stat_columns(rows, p)]
     video = rows[~is_set].drop(columns=[c for c in stat_cols if c in rows.columns])
+    video, frame_rows = _split_frames(video)
     set_rows = rows[is_set].drop(columns=["value", "floor"]) if sets else None
     if sets:
         notes.append(
@@ -444,12 +533,40 @@ def _finish(
     summary = report.summarize(video, floor=opt.floor, set_rows=set_rows, computes=sets)
     metrics_csv = write_csv(out / "metrics.csv", video)
     set_csv = write_csv(out / "set_stats.csv", set_rows) if sets else None
+    frame_csv = write_csv(out / "frame_metrics.csv", frame_rows) if frame_rows is not None else None
     summary_csv = write_csv(out / "summary.csv", summary)
-    summary_md = write_text(out / "summary.md", report.to_markdown(summary, notes))
+    md = report.to_markdown(summary, notes) + ("\n" + "\n".join(section) + "\n" if section else "")
+    summary_md = write_text(out / "summary.md", md)
     plots: tuple[Path, ...] = ()
     if len(video):
         want = get_metric_set(opt.metric_set).headline(scenario)
         headline = want if want in set(video["metric"]) else str(video["metric"].iloc[0])
         plots = plotting.write_plots(video, summary, out, headline, scenario)
+        if frame_rows is not None:
+            curve = plotting.plot_frame_curves(frame_rows, out / "frame_curves.png")
+            plots += (curve,) if curve is not None else ()
     shutil.rmtree(parts)
-    return EvalResult(metrics_csv, summary_csv, summary_md, plots, summary, set_csv)
+    return EvalResult(
+        metrics_csv, summary_csv, summary_md, plots, summary, set_csv, frame_csv, dict(not_computed or {})
+    )
+
+
+def _split_frames(video: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Per-video rows without their per-frame curves, and the curves as long rows (index, split, level,
+    metric, frame, value, floor): frame_metrics.csv."""
+    cols = [c for c in ("value_frames", "floor_frames") if c in video.columns]
+    if not cols:
+        return video, None
+    has = video[video["value_frames"].fillna("").astype(str) != ""]
+    long = []
+    for r in has.to_dict("records"):
+        vals = np.array(str(r["value_frames"]).split(), dtype=np.float64)
+        fl_text = str(r.get("floor_frames", "") or "")
+        fl = np.array(fl_text.split(), dtype=np.float64) if fl_text and fl_text != "nan" else None
+        for t, v in enumerate(vals):
+            long.append({
+                "index": r["index"], "split": r["split"], "level": r["level"], "metric": r["metric"], "frame": t,
+                "value": v, "floor": float(fl[t]) if fl is not None and t < len(fl) else float("nan"),
+            })  # fmt: skip
+    frame_rows = pd.DataFrame(long, columns=["index", "split", "level", "metric", "frame", "value", "floor"])
+    return video.drop(columns=cols), frame_rows

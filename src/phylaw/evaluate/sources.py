@@ -8,6 +8,9 @@ Folder naming rule: a file ``STEM.EXT`` (EXT in .mp4 .gif .npy .npz) holds the v
   * ``meta·chunk + local`` when STEM is ``{meta}-{local}`` (the released evaluator's ``{meta:05d}-{local:05d}``
     names; chunk = 1000, the phyworld HDF5 chunk size); such files use the 3-panel layout
     [GT | recon | generated] and the generated video is the rightmost third of each frame;
+  * the video of (template, task, trial) when STEM is ``{template}-{task:05d}-{trial}`` (the release's
+    combinatorial evaluation videos, e.g. ``10000-00010-990.mp4``, 3-panel [GT | recon | generated] 256-px
+    MP4s; SPEC_COMBINATORIAL B.2): the dataset row with those parameters (``FolderSource.bind``);
   * otherwise the last run of digits in STEM: ``17.mp4``, ``00017.gif``, ``vid_17.npy`` all hold index 17.
 """
 
@@ -27,6 +30,8 @@ VIDEO_EXTENSIONS = (".mp4", ".gif", ".npy", ".npz")
 LAYOUTS = ("auto", "single", "panels3")
 PHYWORLD_CHUNK = 1000
 _PHYWORLD_NAME = re.compile(r"(\d+)-(\d+)")
+_PHYRE_NAME = re.compile(r"(\d{5})-(\d{5})-(\d+)")
+PHYRE_PARAMS = ("template", "task", "trial")
 _LAST_DIGITS = re.compile(r"(\d+)(?!.*\d)")
 
 
@@ -36,6 +41,7 @@ class VideoRef:
     name: str  # file name or row description, for messages and the CSV
     key: str  # how the source finds it again (path or row number)
     panels: int = 1  # >1: the generated video is the rightmost of this many horizontal panels
+    params: tuple[int, ...] | None = None  # named by scene parameters (template, task, trial): index unbound
 
 
 def _as_frames(arr: np.ndarray, name: str) -> np.ndarray:
@@ -122,6 +128,10 @@ class FolderSource:
 
     @staticmethod
     def _ref(p: Path, layout: str, chunk: int) -> VideoRef:
+        m = _PHYRE_NAME.fullmatch(p.stem)
+        if m and layout in ("auto", "panels3"):
+            params = tuple(int(g) for g in m.groups())
+            return VideoRef(-1, p.name, str(p), 3, params)
         m = _PHYWORLD_NAME.fullmatch(p.stem)
         if m and layout in ("auto", "panels3"):
             return VideoRef(int(m.group(1)) * chunk + int(m.group(2)), p.name, str(p), 3)
@@ -134,6 +144,31 @@ class FolderSource:
 
     def read(self, ref: VideoRef) -> np.ndarray:
         return _panel(read_video_file(Path(ref.key)), ref.panels, ref.name)
+
+    def bind(self, dataset) -> None:
+        """Give the files named by (template, task, trial) their dataset index (PhylawError, naming the file,
+        when the dataset has no such video or is not a PHYRE-style dataset)."""
+        named = [r for r in self.refs if r.params is not None]
+        if not named:
+            return
+        names = tuple(getattr(dataset, "param_names", ()))
+        if names != PHYRE_PARAMS:
+            raise PhylawError(
+                f"{named[0].name}: a {'-'.join(PHYRE_PARAMS)} file name needs a phyre dataset "
+                f"(this one's parameters are {', '.join(names) or 'unknown'})"
+            )
+        rows = np.asarray(dataset.params).astype(np.int64)
+        where = {tuple(int(x) for x in row): i for i, row in enumerate(rows)}
+        bound = []
+        for r in self.refs:
+            if r.params is None:
+                bound.append(r)
+                continue
+            if r.params not in where:
+                t, k, j = r.params
+                raise PhylawError(f"{r.name}: the dataset has no video of template {t}, task {k}, trial {j}")
+            bound.append(VideoRef(where[r.params], r.name, r.key, r.panels, r.params))
+        self.refs = bound
 
     def describe(self) -> dict:
         return {

@@ -101,3 +101,19 @@ def available(name: str, overrides: Mapping[str, str | Path | None] | None = Non
     except WeightsMissing as exc:
         return str(exc)
     return None
+
+
+# the loader of each network: module, function(overrides=...) -> the loaded (cached) network
+_LOADERS = {
+    "alexnet": ("phylaw.evaluate.lpips", "load_lpips"),
+    "i3d": ("phylaw.evaluate.fvd", "load_detector"),
+}
+
+
+def load(name: str, overrides: Mapping[str, str | Path | None] | None = None):
+    """The network of weights ``name`` loaded from its local file (``WeightsMissing`` when absent; a file
+    that is not the network: ``PhylawError`` naming it)."""
+    import importlib
+
+    module, fn = _LOADERS[get_spec(name).name]
+    return getattr(importlib.import_module(module), fn)(overrides=overrides)

@@ -63,6 +63,7 @@ class Scenario:
     max_frames: int | None = None
     default_frames: int = 32
     time_offset: float = 0.0  # time of frame 0 in seconds (phyre: frame k is after 20k + 1 steps, 1/60 s)
+    cond_frames: int = 3  # c: frames that condition a model (kinematic: 3, SPEC I.2; phyre: 1, SPEC B.5)
 
     @property
     def seeded(self) -> bool:
@@ -162,6 +163,7 @@ SCENARIOS: dict[str, Scenario] = {
             max_frames=50,
             default_frames=32,
             time_offset=1.0 / 60.0,
+            cond_frames=1,
         ),
     )
 }

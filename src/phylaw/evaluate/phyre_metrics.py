@@ -1,0 +1,183 @@
+"""The ``phyre`` metric set: Table 2's video metrics, trajectory metrics and the judge, for PHYRE-style scenes.
+
+The kinematic metric sets read per-colour parsed states (``metrics.build_context``); a PHYRE-style scene has
+several objects per colour, so this set has its own inputs (``PhyreInputs``): the scored frames, the
+ground-truth frames, the true ``States``, and — computed once per block of videos, on first use — the
+multi-object parse (``objects.parse_objects`` matched to the truth) and the judge's verdict. Every metric
+here is a function of those inputs (docs/video_metrics.md):
+
+* pixel metrics against the ground-truth frames, per frame (``per_frame``: (n, T), the video's value is the
+  mean over all frames, condition frame included, as the paper's): ``ssim``, ``psnr``, ``lpips``;
+* ``fvd``: a set metric (per-video I3D features of the video and of its ground truth);
+* trajectory metrics against the simulator: ``red_position_error``, ``final_position_error``,
+  ``final_state_agreement``;
+* the judge: ``abnormal`` (0/1, its reasons in the row's ``detail``) and ``outcome_type`` (1, 2, 3).
+
+Networks are loaded from local files only (``evaluate.weights``); a metric whose weights are missing is not
+computed (the evaluator says which file and where), the others run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from phylaw.errors import PhylawError
+from phylaw.sim.states import States
+
+
+def trim_frames(states: States, n_frames: int) -> States:
+    """The first ``n_frames`` frames of ``states`` (the per-frame fields cut; objects and events kept)."""
+    if n_frames >= states.n_frames:
+        return states
+    cut = {k: getattr(states, k)[:, :n_frames] for k in ("position", "velocity", "angle", "in_view")}
+    return replace(states, **cut)
+
+
+@dataclass
+class PhyreInputs:
+    """What a ``phyre`` metric receives for a block of n videos of T common frames (module docstring).
+
+    ``frames`` are the videos scored (the model's, or the ground truth for the floor), ``gt_frames`` the
+    ground-truth frames at the same size (None unless a chosen metric needs them), ``truth`` the simulator's
+    states cut to T frames. ``tracks()`` and ``verdict()`` are computed on first use and shared by the
+    metrics of the block."""
+
+    scenario: str
+    cond_frames: int
+    frames: np.ndarray
+    gt_frames: np.ndarray | None
+    truth: States
+    weights: dict[str, str] = field(default_factory=dict)
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def only(self, needs: tuple[str, ...]) -> PhyreInputs:  # noqa: ARG002 - the lazy inputs are shared
+        return self
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.frames.shape[1])
+
+    def need_gt(self, metric: str) -> np.ndarray:
+        if self.gt_frames is None:
+            raise PhylawError(f"metric {metric} needs the ground-truth frames")
+        return self.gt_frames
+
+    def tracks(self):
+        """The multi-object parse of ``frames`` (``evaluate.objects``), matched to the true objects."""
+        if "tracks" not in self._cache:
+            from phylaw.evaluate import objects
+
+            world = float(self.truth_world_size())
+            tracks = objects.parse_objects(self.frames, world_size=world, dt=float(self.truth.dt))
+            self._cache["tracks"] = objects.match_truth(tracks, self.truth)
+        return self._cache["tracks"]
+
+    def found_any(self) -> np.ndarray | None:
+        """(n,) anything tracked in any frame, where a metric parsed the frames (None: none did)."""
+        tracks = self._cache.get("tracks")
+        return None if tracks is None else tracks.present.any(axis=(1, 2))
+
+    def verdict(self):
+        """The judge's verdict on ``frames`` (``evaluate.judge``)."""
+        if "verdict" not in self._cache:
+            from phylaw.evaluate import judge
+
+            self._cache["verdict"] = judge.judge(self.tracks(), cond_frames=self.cond_frames)
+        return self._cache["verdict"]
+
+    def truth_world_size(self) -> float:
+        from phylaw.sim.registry import get_scenario
+
+        return get_scenario(self.scenario).world_size
+
+
+def build_inputs(
+    frames: np.ndarray, gt_frames: np.ndarray | None, truth: States, cond_frames: int, weights: dict[str, str]
+) -> PhyreInputs:
+    """The inputs of a block: frames (n, T, H, W, 3), truth cut to the frames both have."""
+    t = min(frames.shape[1], truth.n_frames)
+    gt = None if gt_frames is None else gt_frames[:, :t]
+    return PhyreInputs(truth.scenario, cond_frames, frames[:, :t], gt, trim_frames(truth, t), dict(weights))
+
+
+# ----------------------------------------------------------------------------- pixel metrics (per frame)
+
+
+def ssim(x: PhyreInputs) -> np.ndarray:
+    """SSIM per frame against the ground truth (the paper's valid SSIM, Gaussian 11 / σ 1.5, 5-px crop)"""
+    from phylaw.evaluate.image_metrics import ssim_frames
+
+    return ssim_frames(x.frames, x.need_gt("ssim"))
+
+
+def psnr(x: PhyreInputs) -> np.ndarray:
+    """PSNR per frame against the ground truth (dB, [0, 1] frames, 100 where the MSE < 1e-10)"""
+    from phylaw.evaluate.image_metrics import psnr_frames
+
+    return psnr_frames(x.frames, x.need_gt("psnr"))
+
+
+def lpips(x: PhyreInputs) -> np.ndarray:
+    """LPIPS (AlexNet, v0.1 head, spatial) per frame against the ground truth"""
+    from phylaw.evaluate import lpips as lp
+
+    return lp.lpips_frames(x.frames, x.need_gt("lpips"), lp.load_lpips(overrides=x.weights))
+
+
+def fvd_statistics(x: PhyreInputs) -> np.ndarray:
+    """(n, 2, 400): I3D features of each video and of its ground truth (FVD's per-video statistics)"""
+    from phylaw.evaluate import fvd
+
+    return fvd.fvd_statistics(x.frames, x.need_gt("fvd"), fvd.load_detector(overrides=x.weights))
+
+
+def fvd_compute(gen: np.ndarray, ref: np.ndarray) -> float:
+    from phylaw.evaluate import fvd
+
+    return fvd.fvd_compute(gen, ref)
+
+
+# ----------------------------------------------------------------------------- trajectories and the judge
+
+
+def red_position_error(x: PhyreInputs) -> np.ndarray:
+    """Mean distance of the parsed red ball to the simulator's over the generated frames (scene units)"""
+    from phylaw.evaluate import tracks_metrics as tm
+
+    return tm.red_position_error(x.tracks(), x.truth, x.cond_frames)
+
+
+def final_position_error(x: PhyreInputs) -> np.ndarray:
+    """Mean final-frame distance of the dynamic objects to the simulator's (scene units)"""
+    from phylaw.evaluate import tracks_metrics as tm
+
+    return tm.final_position_error(x.tracks(), x.truth, x.cond_frames)
+
+
+def final_state_agreement(x: PhyreInputs) -> np.ndarray:
+    """Fraction of dynamic objects whose final centroid is within the tolerance of the simulator's"""
+    from phylaw.evaluate import tracks_metrics as tm
+
+    return tm.final_state_agreement(x.tracks(), x.truth, x.cond_frames)
+
+
+def abnormal(x: PhyreInputs) -> np.ndarray:
+    """1 when the rule-based judge flags the video as physically abnormal (Type 3), else 0"""
+    return x.verdict().abnormal.astype(np.float64)
+
+
+def abnormal_reasons(x: PhyreInputs) -> list[str]:
+    """The judge's reasons per video, joined (the ``detail`` column of ``abnormal``)."""
+    return ["; ".join(r) for r in x.verdict().reasons]
+
+
+def outcome_type(x: PhyreInputs) -> np.ndarray:
+    """Outcome type per video: 1 matches the simulator, 2 differs but physical, 3 abnormal (the judge)"""
+    from phylaw.evaluate import outcome
+    from phylaw.evaluate import tracks_metrics as tm
+
+    match = tm.final_state_match(x.tracks(), x.truth, x.cond_frames)
+    return outcome.outcome_types(x.verdict().abnormal, match).astype(np.float64)

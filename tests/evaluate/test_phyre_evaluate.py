@@ -1,0 +1,112 @@
+"""`phylaw evaluate` on PHYRE-style datasets: the ``phyre`` metric set, per-frame curves, weights that are
+missing, the release's {template}-{task:05d}-{trial}.mp4 files, the judge's flagged-video section."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from phylaw.cli.main import main
+from phylaw.datasets.build import generate
+from phylaw.datasets.reader import open_dataset
+from phylaw.errors import PhylawError
+from phylaw.evaluate import EvalOptions, evaluate
+from phylaw.evaluate import registry as reg
+from phylaw.io import encode_mp4
+
+N, RES, T = 6, 64, 12
+
+
+@pytest.fixture(scope="module")
+def phyre_data(tmp_path_factory):
+    path = tmp_path_factory.mktemp("phyre_eval") / "oot.h5"
+    return generate(
+        "phyre", "eval-out-of-template-small", path, resolution=RES, limit=N, n_frames=T, progress=False
+    )
+
+
+def _release_folder(data, folder, corrupt: dict[int, int]) -> dict[int, str]:
+    """3-panel [GT | GT | video] MP4s named as the release names them; video = GT with ``corrupt[i]`` frames
+    from the end replaced by white. Returns index -> file name."""
+    folder.mkdir()
+    names = {}
+    with open_dataset(data) as ds:
+        for i in range(len(ds)):
+            gt = ds.frames(i)
+            video = gt.copy()
+            k = corrupt.get(i, 0)
+            if k:
+                video[-k:] = 255
+            t, task, trial = (int(x) for x in ds.params[i])
+            name = f"{t}-{task:05d}-{trial}.mp4"
+            (folder / name).write_bytes(encode_mp4(np.concatenate([gt, gt, video], axis=2), crf=0))
+            names[i] = name
+    return names
+
+
+def test_phyre_is_the_default_set_and_scores_pixels(phyre_data, tmp_path):
+    res = evaluate(phyre_data, None, tmp_path / "floor", metrics=["ssim", "psnr"])
+    s = res.summary.set_index(["metric", "level"])
+    assert s.loc[("ssim", "out-of-template"), "mean"] == pytest.approx(1.0)
+    assert s.loc[("psnr", "out-of-template"), "mean"] == pytest.approx(100.0)
+    assert s.loc[("ssim", "out-of-template"), "n"] == N
+    frames = pd.read_csv(res.frame_metrics_csv)
+    assert len(frames) == 2 * N * T  # one row per video, metric and frame
+    assert set(frames["frame"]) == set(range(T))
+    assert "value_frames" not in pd.read_csv(res.metrics_csv).columns
+    assert "1 videos" not in res.summary_md.read_text()
+    assert "c = 1" in res.summary_md.read_text()
+
+
+def test_release_named_three_panel_mp4s(phyre_data, tmp_path):
+    names = _release_folder(phyre_data, tmp_path / "vids", {2: 5, 4: 1})
+    res = evaluate(phyre_data, tmp_path / "vids", tmp_path / "ev", metrics=["ssim", "psnr"])
+    rows = pd.read_csv(res.metrics_csv)
+    ssim = rows[rows.metric == "ssim"].set_index("index")
+    assert ssim.loc[2, "source"] == names[2]  # bound by (template, task, trial), not by the trailing digits
+    # the corrupted videos are worse, the more frames corrupted the worse; the others lose only the
+    # chroma subsampling of yuv420p (crf 0)
+    assert ssim.loc[2, "value"] < ssim.loc[4, "value"] < ssim.loc[0, "value"]
+    assert ssim.loc[0, "value"] > 0.98
+    frames = pd.read_csv(res.frame_metrics_csv)
+    curve = (
+        frames[(frames.metric == "psnr") & (frames["index"] == 2)].sort_values("frame")["value"].to_numpy()
+    )
+    assert curve[-5:].max() + 10 < curve[:-5].min()  # the per-frame curve shows where it broke
+
+
+def test_release_name_without_a_dataset_row_is_one_line(phyre_data, tmp_path, capsys):
+    _release_folder(phyre_data, tmp_path / "vids", {})
+    (tmp_path / "vids" / "10069-00099-7.mp4").write_bytes(
+        (tmp_path / "vids").glob("*.mp4").__next__().read_bytes()
+    )
+    with pytest.raises(PhylawError, match=r"10069-00099-7\.mp4: the dataset has no video of template 10069"):
+        evaluate(phyre_data, tmp_path / "vids", tmp_path / "ev", metrics=["ssim"])
+    rc = main(["evaluate", "--data", str(phyre_data), "--videos", str(tmp_path / "vids"),
+               "--out", str(tmp_path / "ev2"), "--metrics", "ssim", "--quiet"])  # fmt: skip
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2
+    assert len(err) == 1
+    assert "template 10069, task 99, trial 7" in err[0]
+    assert not (tmp_path / "ev2" / "metrics.csv").exists()
+
+
+def test_missing_weights_not_computed_others_run(phyre_data, tmp_path, monkeypatch):
+    monkeypatch.delenv("PHYLAW_ALEXNET_WEIGHTS", raising=False)
+    monkeypatch.setenv("PHYLAW_WEIGHTS_DIR", str(tmp_path / "none"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    res = evaluate(phyre_data, None, tmp_path / "ev", metrics=["psnr", "lpips"])
+    assert set(res.summary["metric"]) == {"psnr"}
+    assert "lpips" in res.not_computed
+    assert "--alexnet-weights" in res.not_computed["lpips"]
+    assert "lpips: not computed" in res.summary_md.read_text()
+    with pytest.raises(PhylawError, match="no metric can be computed: lpips"):
+        evaluate(phyre_data, None, tmp_path / "ev2", metrics=["lpips"])
+
+
+def test_metric_sets_check_their_scenarios(phyre_data, tmp_path):
+    with pytest.raises(PhylawError, match="metric set 'phylaw' has no recipe for scenario 'phyre'"):
+        evaluate(phyre_data, None, tmp_path / "ev", options=EvalOptions(metric_set="phylaw"))
+    assert reg.default_metric_set("phyre") == "phyre"
+    assert reg.default_metric_set("collision") == reg.DEFAULT_METRIC_SET
