@@ -13,12 +13,20 @@ and the inputs it **needs** from ``MetricInputs`` (``metrics.INPUTS``: frames, g
 evaluator passes only those (the others are None) and reads ground-truth frames for the model's videos only
 when a chosen metric needs them. The floor of every metric is the same metric on the ground-truth frames.
 
-Metrics come in named **metric sets** (``METRIC_SETS``, ``phylaw evaluate --metric-set NAME``): ``phylaw`` (the
-default: phylaw's own definitions, SPEC I.4, ``METRICS``) and ``release`` (the released evaluator's numbers,
-``evaluate.release``: the paper's published quantities). A set declares its metrics, its headline metric per
+A video metric may be **per frame** (``per_frame``: fn returns (n, T); the video's value is the mean over its
+frames and the curve goes to frame_metrics.csv), may **require** pretrained weights (``requires``: names of
+``evaluate.weights``; where a file is missing the metric is reported as not computed and the others run) and
+may give a per-video **detail** text (the judge's reasons).
+
+Metrics come in named **metric sets** (``METRIC_SETS``, ``phylaw evaluate --metric-set NAME``): ``phylaw``
+(phylaw's own definitions for the kinematic scenes, SPEC I.4, ``METRICS``), ``release`` (the released
+evaluator's numbers, ``evaluate.release``: the paper's published quantities) and ``phyre`` (PHYRE-style scenes,
+``evaluate.phyre_metrics``: Table 2's video metrics, trajectory metrics and the judge). Without a name a
+scenario gets its default set (``default_metric_set``: phyre -> phyre, the others -> phylaw). A set declares its metrics, its headline metric per
 scenario, the scenarios it has recipes for, how its ground-truth frames are made (``gt_render``: "dataset" =
 the dataset's frames / phylaw's renderer, "release" = the release's raster at 256² area-averaged to the video
-size) and, optionally, its own bucket rule (split/level from the video's parameters instead of its labels).
+size), optionally its own bucket rule (split/level from the video's parameters instead of its labels) and
+its own inputs builder (``inputs``: what its metrics receive instead of the kinematic per-colour parse).
 """
 
 from __future__ import annotations
