@@ -108,6 +108,10 @@ class JudgeConfig:
     static_shift_px: float = 1.0  # centroid spread (pixels) of a black body over its fully visible frames
     static_rot: float = 0.05  # radians of principal-axis spread (bodies with elongation >= 2 only)
     full_view: float = 0.03  # a body is fully visible when its area is within this fraction of its largest
+    static_class_px: float = (
+        0.5  # centroid shift (pixels) of all black pixels over their fully visible frames
+    )
+    class_loss: float = 0.5  # fraction of a class's smallest body's area that, lost by the class, is one gone
     # --- motion
     rest_speed_px: float = 0.5  # pixels/frame: slower is at rest (contact jitter, sleeping bodies)
     rest_frames: int = 2  # frames at rest before an onset of motion counts as spontaneous
@@ -335,6 +339,25 @@ def _presence(v: _Video) -> tuple[Finding, Finding, Finding]:
                 what = f"duplicate of track {twin[0]}" if twin else "new object"
                 app = (s, f"appearance: {v.name(m)} from frame {f} ({what}, {shown} frames)")
     del last
+    # a body deleted inside a group of touching same-colour bodies leaves no track without pixels: its class
+    # losing about a body's area after the settling frames (bodies never overlap once apart), beyond the
+    # rasterisation band of the class's bodies
+    for c in sorted({int(x) for x in v.cls[v.slots]}):
+        members = v.slots[v.cls[v.slots] == c]
+        refs = v.a_ref[members]
+        if cfg.settle_frames >= T or not np.isfinite(refs).any():
+            continue
+        tot = v.class_area[:, c]
+        small = float(np.nanmin(refs))
+        band = float(np.nansum(v.band[members] * refs))
+        need = max(cfg.class_loss * small, 0.0 if c == BLACK else 2.0 * band)  # static: no band
+        ref = float(np.max(tot[: cfg.settle_frames + 1]))
+        lost = ref - tot[cfg.settle_frames :]
+        n_lost = int((lost >= need).sum())
+        if n_lost and float(lost.max()) / need > dis[0]:
+            k = cfg.settle_frames + int(lost.argmax())
+            dis = (max(float(lost.max()) / need, n_lost / max(cfg.disappear_frames, 1)),
+                   f"disappearance: {lost.max():.0f} units² of {CLASS_NAMES[c]} gone at frame {k}")  # fmt: skip
     return dis, app, col
 
 
@@ -364,6 +387,25 @@ def _static_moved(v: _Video) -> Finding:
                 what = f"rotated {math.degrees(dev.max()):.1f} degrees"
         if s > best[0]:
             best = (s, f"static_moved: {v.name(m)} (static) {what} at frame {k}")
+    # the black pixels as a whole (touching static balls merge into one component, so a track may not show
+    # its own motion): their centroid over the frames where they are (almost) all visible
+    black = v.slots[v.cls[v.slots] == BLACK]
+    if len(black):
+        tot = v.class_area[:, BLACK]
+        full = (tot >= tot.max() * (1 - cfg.full_view)) & (tot > 0)
+        a = np.where(v.present[:, black], np.nan_to_num(v.area[:, black]), 0.0)
+        c = np.nan_to_num(v.c[:, black])
+        cen = (a[..., None] * c).sum(1) / np.maximum(a.sum(1), 1e-9)[:, None]  # (T, 2)
+        if full.sum() >= 2:
+            ref = np.median(cen[full], axis=0)
+            shift = np.where(full, np.linalg.norm(cen - ref, axis=1), 0.0)
+            sc = float(shift.max()) / (cfg.static_class_px * px)
+            if sc > best[0]:
+                k = int(shift.argmax())
+                best = (
+                    sc,
+                    f"static_moved: the black (static) bodies shift by {shift.max():.1f} units at frame {k}",
+                )
     return best
 
 

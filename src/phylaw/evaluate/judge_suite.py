@@ -204,7 +204,8 @@ def _roc(df: pd.DataFrame, scores: np.ndarray, name: str, path: Path) -> Path:
     ax.set_xlabel(f"false-positive rate (controls, n={len(ctl)})")
     ax.set_ylabel("recall")
     ax.set_title(f"{name} (evaluation part)", fontsize=9)
-    ax.legend(fontsize=7, loc="lower right")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7, loc="lower right")
     return _save(fig, path)
 
 

@@ -361,7 +361,7 @@ def _pairs(gt: States, both_dynamic: bool) -> list[tuple[int, int, int]]:
     out = []
     for a, b, f in zip(gt.event_a[0], gt.event_b[0], gt.event_frame[0], strict=True):
         a, b, f = int(a), int(b), int(f)
-        if a < 0 or f < 2:  # contacts in the first frames are initial overlaps being resolved
+        if a < 0 or f < 2 or f >= gt.n_frames:  # first frames: initial overlaps; events past the video
             continue
         if (dyn[a] and dyn[b]) if both_dynamic else (dyn[a] or dyn[b]):
             out.append((a, b, f))

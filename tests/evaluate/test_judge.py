@@ -1,0 +1,117 @@
+"""The abnormal-video judge on real ground truth (rendered, parsed) and on injected violations."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from phylaw.evaluate import judge as jd
+from phylaw.evaluate import violations as vi
+from phylaw.evaluate.objects import parse_objects
+from phylaw.evaluate.outcome import abnormal_ratio, outcome_types, wilson_ci
+from phylaw.seeding import child_rng
+from phylaw.sim.phyre.engine import FRAME_DT, trial_action
+from phylaw.sim.phyre.splits import get_split
+from phylaw.sim.phyre.templates import build_task
+
+RES = 128
+FRAMES = 20
+ROWS = (0, 1, 9, 10)  # row 9 (10068:6) starts with three contacts in the first step (initial overlaps)
+
+
+def _scene(row: int) -> vi.Scene:
+    tpl, task, trial = (
+        get_split("eval-out-of-template-small", n_frames=FRAMES).params(row, row + 1)[0].astype(int)
+    )
+    bodies = build_task(int(tpl), int(task), 0)
+    return vi.make_scene(bodies, trial_action(int(tpl), int(task), int(trial), 0, bodies), FRAMES, RES)
+
+
+@pytest.fixture(scope="module")
+def scenes() -> dict[int, vi.Scene]:
+    return {r: _scene(r) for r in ROWS}
+
+
+def _verdict(frames: np.ndarray) -> jd.Verdict:
+    return jd.judge(parse_objects(frames[None] if frames.ndim == 4 else frames, 512.0, FRAME_DT))
+
+
+def test_ground_truth_passes(scenes):
+    frames = np.stack([vi._render(s.gt, RES) for s in scenes.values()])
+    v = _verdict(frames)
+    assert v.scores.shape == (len(ROWS), len(jd.VIOLATIONS))
+    assert not v.abnormal.any(), v.reasons
+
+
+# (violation, strength, what the reason must name)
+CASES = [
+    ("disappearance", "strong", "disappearance"),
+    ("appearance", "strong", "appearance"),
+    ("color_change", "strong", "color_change"),
+    ("static_moved", "strong", "static_moved"),
+    ("spontaneous_motion", "strong", "spontaneous_motion"),
+    ("hovering", "strong", "hovering"),
+    ("time_reversal", "moderate", "time_reversal"),
+]
+
+
+def _injected(scenes, name, strength):
+    for row, scene in scenes.items():
+        for s in range(6):
+            made = vi.CORRUPTIONS[name](scene, child_rng(s, "test-judge", row, name), strength)
+            if made is not None:
+                return made
+    pytest.skip(f"no test scene admits {name}")
+
+
+@pytest.mark.parametrize(("name", "strength", "word"), CASES)
+def test_injected_violation_flagged_with_reason(scenes, name, strength, word):
+    frames, corr = _injected(scenes, name, strength)
+    v = _verdict(frames)
+    j = jd.V_INDEX[name]
+    assert v.abnormal[0]
+    assert v.scores[0, j] >= 1, (corr, v.reasons)
+    assert any(r.startswith(word) for r in v.reasons[0])
+
+
+RULES = {
+    "disappearance": "_presence",
+    "static_moved": "_static_moved",
+    "spontaneous_motion": "_spontaneous",
+    "hovering": "_hovering",
+    "time_reversal": "_reversal",
+}
+
+
+@pytest.mark.parametrize("name", sorted(RULES))
+def test_mutation_removing_a_rule_loses_its_flag(scenes, monkeypatch, name):
+    """Mutation check: with the rule replaced by one that finds nothing, its violation's score is 0."""
+    frames, _ = _injected(scenes, name, "strong")
+    tracks = parse_objects(frames[None], 512.0, FRAME_DT)
+    assert jd.judge(tracks).scores[0, jd.V_INDEX[name]] >= 1
+    nothing = (0.0, "")
+    fn = RULES[name]
+    monkeypatch.setattr(jd, fn, (lambda *a: (nothing,) * 3) if fn == "_presence" else (lambda *a: nothing))
+    assert jd.judge(tracks).scores[0, jd.V_INDEX[name]] == 0
+
+
+def test_factors_scale_scores(scenes):
+    frames, _ = _injected(scenes, "disappearance", "strong")
+    tracks = parse_objects(frames[None], 512.0, FRAME_DT)
+    base = jd.judge(tracks)
+    cfg = jd.JudgeConfig(factors=(0.5,) * len(jd.VIOLATIONS))
+    half = jd.judge(tracks, config=cfg)
+    np.testing.assert_allclose(half.scores, 0.5 * base.scores)
+    assert jd.JudgeConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_outcome_types_and_ratio():
+    t = outcome_types(np.array([1, 0, 0, 1], bool), np.array([1, 1, 0, 0], bool))
+    assert t.tolist() == [3, 1, 2, 3]
+    r = abnormal_ratio(np.array([1, 0, 0, 1], bool))
+    assert (r.n, r.abnormal, r.ratio) == (4, 2, 0.5)
+    assert r.lo < 0.5 < r.hi
+    p, lo, hi = wilson_ci(0, 20)
+    assert p == 0
+    assert lo == 0
+    assert 0.1 < hi < 0.2
