@@ -804,7 +804,7 @@ def true_centroids(states, resolution: int | None = None) -> np.ndarray:
     discs at the body origin shifted by −0.5 scene units in x and y (the rasteriser's centre shift,
     docs/phyre.md "Rendering"), polygon bodies at the area-weighted centroid of their convex parts rotated
     and translated with the body. Known limit: a jar's walls overlap its base, counted twice here, which
-    moves a jar's centroid by up to about 3 scene units from its drawn union (0.8 px at 128²); sticks' two
+    moves a jar's centroid by up to about 4 scene units from its drawn union (1.04 px at 128²); sticks' two
     bars are both centred on the origin, so their overlap does not move it.
     The outline does not depend on the resolution; ``resolution`` is accepted for the contract (a pixel
     centroid differs from it by the sampling, well under a pixel for bodies that are not clipped)."""
