@@ -229,8 +229,8 @@ class ObjectTracks:
 N_COLS = 16
 MIN_AREA = 4  # pixels: smaller components are noise (isolated pixels of compressed edges)
 # pixels: a component thinner than this (sqrt(12·λmin) of its second moments, the width of a rectangle with
-# that spread; a one-pixel line has 1) is an edge artefact; PHYRE's thinnest body, a bar of 10.24 units, is
-# 2.56 px thick at 64 px... at 128 px, so frames below 128 px need a smaller value
+# that spread; a one-pixel line has 1) is an edge artefact. PHYRE's thinnest body, a bar of 10.24 units, is
+# 2.56 px thick at 128 px and 1.28 px at 64 px: frames below 128 px need a smaller min_width (e.g. 1)
 MIN_WIDTH = 1.5
 
 
