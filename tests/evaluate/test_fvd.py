@@ -131,6 +131,8 @@ def test_i3d_state_dict_layout():
     for block in MIXED:
         branches = {k.split(".")[1] for k in sd if k.startswith(block + ".")}
         assert branches == {"b0", "b1a", "b1b", "b2a", "b2b", "b3b"}
+    widths = {name: getattr(model, name).out_channels for name in MIXED}  # Inception-v1's block outputs
+    assert list(widths.values()) == [256, 480, 512, 512, 512, 528, 832, 832, 1024]
     assert model.Conv3d_1a_7x7.bn.eps == BN_EPS == 1e-3
     assert I3D(bn_eps=1e-5).Mixed_5c.b3b.bn.eps == 1e-5
 

@@ -156,9 +156,8 @@ class Detector:
             try:
                 out = self.module(x, **DETECTOR_KWARGS) if self.torchscript else self.module(x)
             except (RuntimeError, TypeError) as exc:
-                msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                 raise PhylawError(
-                    f"I3D detector {self.source} failed on input {tuple(x.shape)}: {msg}"
+                    f"I3D detector {self.source} failed on input {tuple(x.shape)}: {_first_line(exc)}"
                 ) from exc
         if not isinstance(out, torch.Tensor) or out.ndim != 2 or out.shape[0] != x.shape[0]:
             got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
