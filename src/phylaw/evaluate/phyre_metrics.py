@@ -65,19 +65,30 @@ class PhyreInputs:
             raise PhylawError(f"metric {metric} needs the ground-truth frames")
         return self.gt_frames
 
-    def tracks(self):
-        """The multi-object parse of ``frames`` (``evaluate.objects``), matched to the true objects."""
-        if "tracks" not in self._cache:
+    def parsed(self):
+        """The multi-object parse of ``frames`` (``evaluate.objects.parse_objects``): from the pixels only,
+        what the judge sees."""
+        if "parsed" not in self._cache:
             from phylaw.evaluate import objects
 
             world = float(self.truth_world_size())
-            tracks = objects.parse_objects(self.frames, world_size=world, dt=float(self.truth.dt))
-            self._cache["tracks"] = objects.match_truth(tracks, self.truth)
+            self._cache["parsed"] = objects.parse_objects(
+                self.frames, world_size=world, dt=float(self.truth.dt)
+            )
+        return self._cache["parsed"]
+
+    def tracks(self):
+        """The parse matched to the true objects (``objects.match_truth``; it may add member tracks of blobs
+        from the truth, so the judge never sees these)."""
+        if "tracks" not in self._cache:
+            from phylaw.evaluate import objects
+
+            self._cache["tracks"] = objects.match_truth(self.parsed(), self.truth)
         return self._cache["tracks"]
 
     def found_any(self) -> np.ndarray | None:
         """(n,) anything tracked in any frame, where a metric parsed the frames (None: none did)."""
-        tracks = self._cache.get("tracks")
+        tracks = self._cache.get("parsed")
         return None if tracks is None else tracks.present.any(axis=(1, 2))
 
     def verdict(self):
@@ -85,7 +96,7 @@ class PhyreInputs:
         if "verdict" not in self._cache:
             from phylaw.evaluate import judge
 
-            self._cache["verdict"] = judge.judge(self.tracks(), cond_frames=self.cond_frames)
+            self._cache["verdict"] = judge.judge(self.parsed(), cond_frames=self.cond_frames)
         return self._cache["verdict"]
 
     def truth_world_size(self) -> float:
@@ -174,10 +185,77 @@ def abnormal_reasons(x: PhyreInputs) -> list[str]:
     return ["; ".join(r) for r in x.verdict().reasons]
 
 
-def outcome_type(x: PhyreInputs) -> np.ndarray:
-    """Outcome type per video: 1 matches the simulator, 2 differs but physical, 3 abnormal (the judge)"""
-    from phylaw.evaluate import outcome
-    from phylaw.evaluate import tracks_metrics as tm
+# "Type 1 = matches the ground truth", read from the last frames' pixels (no object identities, so touching
+# bodies of one colour, which the tracker may swap, cannot spoil it): every connected component of a dynamic
+# colour in either last frame must have FINAL_PIXEL_SHARE of its pixels within FINAL_TOLERANCE scene units
+# (tracks_metrics.FINAL_TOLERANCE: a bar's thickness, under the smallest ball's diameter) of a pixel of its
+# colour in the other. Ground truth against itself matches exactly.
+FINAL_PIXEL_SHARE = 0.9
 
-    match = tm.final_state_match(x.tracks(), x.truth, x.cond_frames)
+
+def _components_within(a: np.ndarray, b: np.ndarray, tol_px: float) -> tuple[int, int]:
+    """(components of mask ``a`` with FINAL_PIXEL_SHARE of their pixels within ``tol_px`` of mask ``b``,
+    components of ``a``)."""
+    from scipy import ndimage
+
+    labels, n = ndimage.label(a, structure=np.ones((3, 3), bool))
+    if n == 0:
+        return 0, 0
+    near = (ndimage.distance_transform_edt(~b) <= tol_px) if b.any() else np.zeros_like(a)
+    size = np.bincount(labels.ravel(), minlength=n + 1)[1:]
+    good = np.bincount(labels.ravel(), weights=near.ravel(), minlength=n + 1)[1:]
+    return int((good >= FINAL_PIXEL_SHARE * size).sum()), int(n)
+
+
+def final_frame_agreement(x: PhyreInputs) -> np.ndarray:
+    """Share of the dynamic-colour components of both last frames that lie where the other has them (tolerance
+    10.24 scene units); 1 = the video ends as the simulator's"""
+    from phylaw.evaluate import objects
+    from phylaw.evaluate.tracks_metrics import FINAL_TOLERANCE
+
+    gt = x.need_gt("final_frame_agreement")
+    ca, cb = objects.classify(x.frames[:, -1:]), objects.classify(gt[:, -1:])  # (n, 1, H, W)
+    tol_px = FINAL_TOLERANCE * x.frames.shape[3] / x.truth_world_size()
+    out = np.full(len(x.frames), np.nan)
+    for i in range(len(out)):
+        ok = total = 0
+        for c in range(1, len(objects.PHYRE_CLASSES) + 1):
+            if c == objects.BLACK:  # static bodies: where they were drawn
+                continue
+            a, b = ca[i, 0] == c, cb[i, 0] == c
+            for m1, m2 in ((a, b), (b, a)):
+                k, n = _components_within(m1, m2, tol_px)
+                ok, total = ok + k, total + n
+        out[i] = ok / total if total else 1.0
+    return out
+
+
+def outcome_type(x: PhyreInputs) -> np.ndarray:
+    """Outcome type per video: 1 ends as the simulator's, 2 differs but physical, 3 abnormal (the judge)"""
+    from phylaw.evaluate import outcome
+
+    match = final_frame_agreement(x) >= 1.0
     return outcome.outcome_types(x.verdict().abnormal, match).astype(np.float64)
+
+
+def summary_notes(rows) -> list[str]:
+    """summary.md lines of a phyre evaluation: per split/level, the outcome-type shares and the abnormal
+    ratio with its 95 % Wilson interval (a binomial interval: the Student-t one of the table collapses to a
+    point when no video, or every video, is flagged)."""
+    from phylaw.evaluate import outcome
+
+    out = []
+    ok = rows[(rows["status"] == "ok") & rows["included"].astype(bool)]
+    for (split, level), g in ok.groupby(["split", "level"], sort=True):
+        types = g.loc[g["metric"] == "outcome_type", "value"].dropna().astype(int)
+        ab = g.loc[g["metric"] == "abnormal", "value"].dropna()
+        parts = []
+        if len(ab):
+            r = outcome.abnormal_ratio(ab.to_numpy() >= 1)
+            parts.append(f"abnormal {r.abnormal}/{r.n} = {r.ratio:.3f} [Wilson 95 % {r.lo:.3f}, {r.hi:.3f}]")
+        if len(types):
+            shares = ", ".join(f"Type {k} {int((types == k).sum())}" for k in (1, 2, 3))
+            parts.append(f"outcome types of {len(types)} videos: {shares}")
+        if parts:
+            out.append(f"{split}/{level}: " + "; ".join(parts))
+    return out

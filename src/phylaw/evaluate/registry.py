@@ -150,6 +150,7 @@ GT_RENDERS = ("dataset", "release")
 _PH = ("phyre",)
 _PIX = ("frames", "gt_frames")
 _TRK = ("frames", "truth")
+_ALL = ("frames", "gt_frames", "truth")
 PHYRE_METRICS: dict[str, Metric] = {
     mt.name: mt
     for mt in (
@@ -164,8 +165,9 @@ PHYRE_METRICS: dict[str, Metric] = {
         _metric("red_position_error", "scene units", False, pm.red_position_error, _PH, needs=_TRK),
         _metric("final_position_error", "scene units", False, pm.final_position_error, _PH, needs=_TRK),
         _metric("final_state_agreement", "fraction", True, pm.final_state_agreement, _PH, needs=_TRK),
+        _metric("final_frame_agreement", "fraction", True, pm.final_frame_agreement, _PH, needs=_ALL),
         _metric("abnormal", "fraction", False, pm.abnormal, _PH, needs=_TRK, detail=pm.abnormal_reasons),
-        _metric("outcome_type", "type", None, pm.outcome_type, _PH, needs=_TRK),
+        _metric("outcome_type", "type", None, pm.outcome_type, _PH, needs=_ALL),
     )
 }  # fmt: skip
 PHYRE_HEADLINE = "abnormal"
@@ -186,6 +188,7 @@ class MetricSet:
     # (frames, gt_frames, truth, cond_frames, weights) -> the metrics' inputs; None: the kinematic
     # per-colour parse (metrics.build_context)
     inputs: Callable[..., object] | None = None
+    notes: Callable[..., list[str]] | None = None  # per-video rows -> extra summary.md lines
 
     def check(self, scenario: str) -> None:
         """PhylawError (one line) when the set has no recipe for ``scenario``."""
@@ -217,6 +220,7 @@ METRIC_SETS: dict[str, MetricSet] = {
         lambda _s: PHYRE_HEADLINE,
         _PH,
         inputs=pm.build_inputs,
+        notes=pm.summary_notes,
     ),
 }
 DEFAULT_METRIC_SET = "phylaw"

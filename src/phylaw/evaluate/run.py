@@ -531,6 +531,8 @@ def _finish(
             f"({report.BOOTSTRAP_RESAMPLES} resamples, seed {report.BOOTSTRAP_SEED})"
         )
     summary = report.summarize(video, floor=opt.floor, set_rows=set_rows, computes=sets)
+    mset = get_metric_set(opt.metric_set)
+    notes += mset.notes(video) if mset.notes is not None else []
     metrics_csv = write_csv(out / "metrics.csv", video)
     set_csv = write_csv(out / "set_stats.csv", set_rows) if sets else None
     frame_csv = write_csv(out / "frame_metrics.csv", frame_rows) if frame_rows is not None else None
