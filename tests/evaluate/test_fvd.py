@@ -383,3 +383,15 @@ def test_preprocess_rejects_bad_frames():
         fv.preprocess(np.zeros((1, 4, 8, 8, 3), np.float32))
     with pytest.raises(PhylawError, match="uint8 videos"):
         fv.preprocess(np.zeros((4, 8, 8, 3), np.uint8))
+
+
+@pytest.mark.parametrize("m", [3, 40, 399, 401])
+def test_fvd_in_video_space_equals_the_covariance_form(m):
+    """Fewer videos than dimensions: fvd() works on the (m x m) cross-Gram; same number as the d-space form
+    (to 1e-8: the d-space form's square roots of a rank-deficient covariance lose ~1e-9, see sqrt_psd)."""
+    rng = np.random.default_rng(m)
+    a, b = rng.normal(size=(m, 400)), 1.3 * rng.normal(size=(m + 2, 400)) + 0.2
+    for ddof in (0, 1):
+        d_space = fv.frechet_distance(*fv.gaussian_stats(a, ddof), *fv.gaussian_stats(b, ddof))
+        assert fv.fvd(a, b, ddof) == pytest.approx(d_space, rel=1e-8)
+    assert abs(fv.fvd(a, a)) < 1e-9 * np.trace(np.cov(a, rowvar=False))

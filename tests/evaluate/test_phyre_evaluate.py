@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from phylaw.cli.main import main
 from phylaw.datasets.build import generate
@@ -110,3 +111,33 @@ def test_metric_sets_check_their_scenarios(phyre_data, tmp_path):
         evaluate(phyre_data, None, tmp_path / "ev", options=EvalOptions(metric_set="phylaw"))
     assert reg.default_metric_set("phyre") == "phyre"
     assert reg.default_metric_set("collision") == reg.DEFAULT_METRIC_SET
+
+
+class PoolI3D(torch.nn.Module):
+    """I3D's TorchScript call signature; features = a fixed projection of a coarse space-time pooling."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        g = torch.Generator().manual_seed(0)
+        self.proj = torch.nn.Parameter(torch.randn(3 * 2 * 4 * 4, 400, generator=g), requires_grad=False)
+
+    def forward(
+        self, x: torch.Tensor, rescale: bool = False, resize: bool = False, return_features: bool = True
+    ) -> torch.Tensor:
+        return torch.nn.functional.adaptive_avg_pool3d(x, (2, 4, 4)).flatten(1) @ self.proj
+
+
+def test_fvd_is_a_set_metric_with_a_zero_floor(phyre_data, tmp_path):
+    script = tmp_path / "i3d_torchscript.pt"
+    torch.jit.script(PoolI3D()).save(str(script))
+    _release_folder(phyre_data, tmp_path / "vids", {1: 6, 3: 6, 5: 6})
+    opt = EvalOptions(metrics=("fvd", "psnr"), weights=(("i3d", str(script)),))
+    res = evaluate(phyre_data, tmp_path / "vids", tmp_path / "ev", options=opt)
+    row = res.summary[(res.summary.metric == "fvd") & (res.summary.level == "out-of-template")].iloc[0]
+    assert row["n"] == N
+    assert row["floor_mean"] == pytest.approx(0.0, abs=1e-6)  # ground truth against itself
+    assert row["mean"] > 1e-3  # half the videos go white for their last 6 frames
+    assert row["ci95_lo"] <= row["mean"] <= row["ci95_hi"]
+    stats = pd.read_csv(res.set_stats_csv)
+    assert stats["stat_dim"].iloc[0] == 400
+    assert not res.not_computed

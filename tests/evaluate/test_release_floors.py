@@ -80,7 +80,9 @@ def test_collision_floor_is_the_papers_with_the_small_radius_filter(tmp_path):
 @pytest.mark.slow
 def test_uniform_and_parabola_floors_on_the_release_grids(tmp_path):
     """The release's full ID speed lists: uniform 100 speeds x 3 of its 30 radii, parabola its 16 x 10."""
-    u, _ = _floor(tmp_path, "uniform_motion", 256, r=np.linspace(0.7, 1.4, 30)[::10], v=np.linspace(1, 4, 100))
+    u, _ = _floor(
+        tmp_path, "uniform_motion", 256, r=np.linspace(0.7, 1.4, 30)[::10], v=np.linspace(1, 4, 100)
+    )
     p, _ = _floor(tmp_path, "parabola", 256, r=np.linspace(0.7, 1.4, 10), v=V_VIS)
     for scenario, value in (("uniform_motion", u), ("parabola", p)):
         assert abs(value / PAPER[scenario] - 1) < 0.05

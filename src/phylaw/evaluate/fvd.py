@@ -94,11 +94,24 @@ def gaussian_stats(x: np.ndarray, ddof: int = 1) -> tuple[np.ndarray, np.ndarray
 
 
 def fvd(gen: np.ndarray, ref: np.ndarray, ddof: int = 1) -> float:
-    """FVD between feature sets gen (m, d) and ref (m', d): the Fréchet distance of their Gaussian fits."""
+    """FVD between feature sets gen (m, d) and ref (m', d): the Fréchet distance of their Gaussian fits.
+
+    With fewer videos than feature dimensions (min(m, m') < d, e.g. a bootstrap of a small set) the same
+    distance is computed in video space, exactly: with A = (X − μ)/√(m − ddof), Σ = AᵀA, so tr Σ = ‖A‖²_F and
+    tr √(Σ1Σ2) = ‖A1 A2ᵀ‖_* (the nonzero eigenvalues of Σ1Σ2 are those of (A1A2ᵀ)ᵀ(A1A2ᵀ)): one (m × m')
+    SVD instead of three (d × d) factorisations."""
     gen, ref = np.asarray(gen), np.asarray(ref)
     if gen.ndim != 2 or ref.ndim != 2 or gen.shape[1] != ref.shape[1]:
         raise PhylawError(f"FVD needs features (m, d) of one d, got {gen.shape} and {ref.shape}")
-    return frechet_distance(*gaussian_stats(gen, ddof), *gaussian_stats(ref, ddof))
+    mu1, cov1 = gaussian_stats(gen, ddof)  # checks m, ddof and finiteness
+    mu2, cov2 = gaussian_stats(ref, ddof)
+    if min(len(gen), len(ref)) >= gen.shape[1]:
+        return frechet_distance(mu1, cov1, mu2, cov2)
+    a1 = (np.asarray(gen, np.float64) - mu1) / np.sqrt(len(gen) - ddof)
+    a2 = (np.asarray(ref, np.float64) - mu2) / np.sqrt(len(ref) - ddof)
+    trace_sqrt = np.linalg.svd(a1 @ a2.T, compute_uv=False).sum()
+    diff = mu1 - mu2
+    return float(diff @ diff + (a1 * a1).sum() + (a2 * a2).sum() - 2.0 * trace_sqrt)
 
 
 # ------------------------------------------------------------------ preprocessing and the detector

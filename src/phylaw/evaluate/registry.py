@@ -63,6 +63,9 @@ class Metric:
     )
     requires: tuple[str, ...] = ()  # pretrained weights (evaluate.weights names); missing: not computed
     detail: Callable[[object], list[str]] | None = None  # per-video text (the CSV's detail column)
+    resamples: int | None = (
+        None  # kind "set": bootstrap resamples of its CI (None: report.BOOTSTRAP_RESAMPLES)
+    )
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -160,7 +163,7 @@ PHYRE_METRICS: dict[str, Metric] = {
         _metric(
             "fvd", "1", False, pm.fvd_statistics, _PH,
             "Fréchet video distance (I3D Kinetics-400 features, unbiased covariance), generated vs ground truth",
-            kind="set", compute=pm.fvd_compute, needs=_PIX, requires=("i3d",),
+            kind="set", compute=pm.fvd_compute, needs=_PIX, requires=("i3d",), resamples=pm.FVD_RESAMPLES,
         ),
         _metric("red_position_error", "scene units", False, pm.red_position_error, _PH, needs=_TRK),
         _metric("final_position_error", "scene units", False, pm.final_position_error, _PH, needs=_TRK),

@@ -73,7 +73,9 @@ def stat_columns(rows: pd.DataFrame, prefix: str) -> list[str]:
     return sorted(cols, key=lambda c: int(c[len(prefix) + 1 :]))
 
 
-def _set_row(split: str, level: str, metric: str, g: pd.DataFrame, floor: bool, compute) -> dict:
+def _set_row(
+    split: str, level: str, metric: str, g: pd.DataFrame, floor: bool, compute, resamples: int
+) -> dict:
     """One summary row of a set metric: compute() over the videos whose statistics (and floor statistics)
     are all defined, with percentile bootstrap CIs; model and floor resample the same videos."""
 
@@ -93,8 +95,8 @@ def _set_row(split: str, level: str, metric: str, g: pd.DataFrame, floor: bool, 
     def value(a, b) -> float:
         return float(compute(a, b)) if n >= 2 else nan
 
-    lo, hi = bootstrap_ci(lambda i: compute(gen[i], ref[i]), n)
-    flo, fhi = bootstrap_ci(lambda i: compute(fgen[i], fref[i]), n) if floor else (nan, nan)
+    lo, hi = bootstrap_ci(lambda i: compute(gen[i], ref[i]), n, resamples)
+    flo, fhi = bootstrap_ci(lambda i: compute(fgen[i], fref[i]), n, resamples) if floor else (nan, nan)
     return {
         "split": split, "level": level, "metric": metric, "unit": g["unit"].iloc[0],
         "higher_is_better": g["higher_is_better"].iloc[0], "n_videos": len(g), "n": n, "n_nan": len(g) - n,
@@ -141,11 +143,13 @@ def summarize(
     floor: bool = True,
     set_rows: pd.DataFrame | None = None,
     computes: dict[str, Callable[[np.ndarray, np.ndarray], float]] | None = None,
+    resamples: dict[str, int] | None = None,
 ) -> pd.DataFrame:
     """Tidy per-video rows -> one summary row per (metric, split, level) (+ POOLED for OOD splits).
 
     ``floor``: the rows hold a ground-truth floor (False: ``--no-floor``; floor columns are NaN, floor_n 0).
-    ``set_rows``: per-video statistics of set metrics (set_stats.csv), summarised with ``computes[metric]``."""
+    ``set_rows``: per-video statistics of set metrics (set_stats.csv), summarised with ``computes[metric]``
+    and ``resamples[metric]`` bootstrap resamples (default BOOTSTRAP_RESAMPLES)."""
     parts = [(r, False) for r in [rows] if len(r)] + [
         (r, True) for r in [set_rows] if r is not None and len(r)
     ]
@@ -159,7 +163,8 @@ def summarize(
                 split: str, level: str, g: pd.DataFrame, metric: str = metric, is_set: bool = is_set
             ) -> dict:
                 if is_set:
-                    return _set_row(split, level, metric, g, floor, (computes or {})[metric])
+                    reps = (resamples or {}).get(metric, BOOTSTRAP_RESAMPLES)
+                    return _set_row(split, level, metric, g, floor, (computes or {})[metric], reps)
                 return _group_row(split, level, metric, g, floor)
 
             for split in splits:

@@ -520,6 +520,7 @@ def _finish(
     for n in notes[1:]:
         log.info(n)
     sets = {m.name: m.compute for m in chosen if m.kind == "set"}
+    reps = {m.name: m.resamples for m in chosen if m.kind == "set" and m.resamples}
     is_set = rows["metric"].isin(list(sets))
     stat_cols = ["stat_dim"] + [c for p in STAT_PREFIXES for c in report.stat_columns(rows, p)]
     video = rows[~is_set].drop(columns=[c for c in stat_cols if c in rows.columns])
@@ -528,9 +529,10 @@ def _finish(
     if sets:
         notes.append(
             f"set metrics ({', '.join(sets)}): one value per split/level, 95 % percentile bootstrap CI over videos "
-            f"({report.BOOTSTRAP_RESAMPLES} resamples, seed {report.BOOTSTRAP_SEED})"
+            f"({', '.join(f'{k} {reps.get(k, report.BOOTSTRAP_RESAMPLES)}' for k in sets)} resamples, "
+            f"seed {report.BOOTSTRAP_SEED})"
         )
-    summary = report.summarize(video, floor=opt.floor, set_rows=set_rows, computes=sets)
+    summary = report.summarize(video, floor=opt.floor, set_rows=set_rows, computes=sets, resamples=reps)
     mset = get_metric_set(opt.metric_set)
     notes += mset.notes(video) if mset.notes is not None else []
     metrics_csv = write_csv(out / "metrics.csv", video)
