@@ -141,3 +141,31 @@ def test_fvd_is_a_set_metric_with_a_zero_floor(phyre_data, tmp_path):
     stats = pd.read_csv(res.set_stats_csv)
     assert stats["stat_dim"].iloc[0] == 400
     assert not res.not_computed
+
+
+def test_judge_flags_a_vanished_ball_with_its_reason_and_a_gif(phyre_data, tmp_path):
+    """The red ball painted out from frame 5: abnormal (Type 3), the reason names the disappearance, and the
+    summary lists it with a GIF; outcome_type is 3 exactly where abnormal is 1."""
+    folder = tmp_path / "vids"
+    folder.mkdir()
+    with open_dataset(phyre_data) as ds:
+        for i in range(len(ds)):
+            video = ds.frames(i).copy()
+            if i == 0:
+                red = (video[..., 0] > 200) & (video[..., 1] < 120) & (video[..., 2] < 120)
+                red[:5] = False
+                video[red] = 255
+            np.save(folder / f"{i}.npy", video)
+    res = evaluate(phyre_data, folder, tmp_path / "ev", metrics=["abnormal", "outcome_type"])
+    rows = pd.read_csv(res.metrics_csv)
+    ab = rows[rows.metric == "abnormal"].set_index("index")
+    ot = rows[rows.metric == "outcome_type"].set_index("index")
+    assert ab.loc[0, "value"] == 1
+    assert "disappearance" in ab.loc[0, "detail"]
+    assert ((ot["value"] == 3) == (ab["value"] == 1)).all()
+    assert (tmp_path / "ev" / "flagged" / "000000.gif").exists()
+    md = res.summary_md.read_text()
+    assert "## Videos the judge flags" in md
+    assert "flagged/000000.gif" in md
+    assert "abnormal" in md
+    assert "Wilson" in md
