@@ -217,3 +217,31 @@ def test_touching_blob_that_comes_apart_is_a_split_not_an_appearance():
     tc = ob.true_centroids(st)[0, 0]
     for s in g:  # retroactive frame-0 estimates: offsets taken at the split, after a 30-unit step apart
         assert np.hypot(*(m.centroid[0, 0, s] - tc[m.truth_slot[0, s]])) < 0.6 * 30.0
+
+
+@pytest.mark.parametrize("res", [128, 256])
+def test_three_way_merge_keeps_members_with_measured_centroids(res):
+    """A gray disc at rest, a second rolling in from the right and stopping against it (frame 4), a third
+    falling onto it (frame 9), all staying together: the blob's pixels are divided among the three tracks
+    (their outlines seen before contact), so each stays present with a centroid within a few units of its
+    body's and an area near its own (a disc of radius 20: 1257 units²)."""
+    n = 16
+    t = np.arange(n)
+    a = np.tile([200.0, 100.0], (n, 1))
+    b = np.stack([np.maximum(400 - 40 * t, 240.0), np.full(n, 100.0)], axis=1)
+    c = np.stack([np.full(n, 200.0), np.maximum(400 - 30 * t, 140.0)], axis=1)
+    r = np.tile([100.0, 400.0], (n, 1))
+    st = discs([a, b, c, r], n, [GRAY, GRAY, GRAY, RED_P])
+    tr = ob.match_truth(ob.parse_objects(render_phyre(st, res)), st)
+    g = np.flatnonzero(tr.cls[0] == ob.GRAY)
+    assert len(g) == 3
+    assert sorted(tr.truth_slot[0, g].tolist()) == [0, 1, 2]
+    assert tr.present[0][:, g].all()
+    assert tr.merged[0, -1, g].all()
+    assert (tr.group[0, -1, g] == g.min()).all()
+    tc = ob.true_centroids(st)[0]
+    for m in g:
+        err = np.hypot(*(tr.centroid[0, :, m] - tc[:, tr.truth_slot[0, m]]).T)
+        assert err.max() < 3.0, (m, err.max())  # measured at most 1.75 (0.4 px at 128²)
+        np.testing.assert_allclose(tr.area[0, -1, m], np.pi * 400, rtol=0.15)  # measured within 10 %
+    np.testing.assert_allclose(tr.area[0, -1, g].sum(), tr.pixels[0, -1, g[0]] * (512 / res) ** 2)

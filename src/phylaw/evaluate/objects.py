@@ -129,9 +129,11 @@ class ObjectTracks:
                                         it shares with other tracks of its class (``merged``)
       merged      (n, T, M)    bool     it shares its component with another track of its class
       centroid    (n, T, M, 2) float64  world units, y up; own component's centroid, or for a merged track the
-                                        estimate described in ``parse_objects``; NaN where not present
-      area        (n, T, M)    float64  world units²: own component's area; merged: the component's area shared
-                                        in proportion to the members' last own areas; NaN where not present
+                                        centroid of the component's pixels given to it (``parse_objects``);
+                                        NaN where not present
+      area        (n, T, M)    float64  world units²: own component's area; merged: the area of the pixels
+                                        given to it (members' areas sum to the component's); NaN where not
+                                        present
       angle       (n, T, M)    float64  principal-axis orientation of the own component, radians in [0, π),
                                         counter-clockwise from +x (y up); NaN where not present or merged
       elongation  (n, T, M)    float64  sqrt(λmax/λmin) of the own component's second moments (pixels as unit
@@ -461,6 +463,14 @@ AREA_WEIGHT = 0.5  # assignment cost = distance / gate + AREA_WEIGHT·|ln(area r
 # and for bodies of a blob that separate in the same frame as others join: GT videos lose far fewer frames)
 MERGE_AREA_FRACTION = 0.6
 SPLIT_AREA_RATIO = 1.25  # pieces are a split of one component when their areas sum to it within this factor
+# a body found at a split is carried back in its parent's blob (frame by frame, t − 1 first) while the blob's
+# area exceeds its other members' sizes by at least this fraction of the body's area: where the blob is no
+# larger than its members, the body was not in it (it came from elsewhere, e.g. from behind an occluder)
+SPLIT_BACK_FRACTION = 0.5
+# a merged body's mask is moved by its predicted move or the blob's move only where that covers more of the
+# blob than staying put by this fraction of the mask: touching bodies mostly stop, and a body whose
+# prediction carries it over its neighbour would otherwise take the neighbour's pixels (a tie)
+MOVE_MARGIN = 0.05
 _INFEASIBLE = 1e9
 
 
@@ -480,6 +490,9 @@ class _Tracker:
         self.split_from: list[int] = []
         self.ref_area: list[float] = []  # last own area (pixels)
         self.seen: list[list[int]] = []  # frames where the track was present (newest last)
+        # (t, track) -> (i0, j0, bool mask) of the pixels a merged track was given in frame t (``_divide``);
+        # own components' masks are read from the label images
+        self.masks: dict[tuple[int, int], tuple[int, int, np.ndarray]] = {}
 
     # -------------------------------------------------------------- bookkeeping
     def _new(self, t: int, k: int, parent: int = -1) -> int:
@@ -499,26 +512,110 @@ class _Tracker:
         return m
 
     def _write(self, t: int, k: int, members: list[int]) -> None:
-        """Component k of frame t holds ``members``: one = its own; several = merged, each at the component's
-        centroid plus its offset from the members' area-weighted mean position in their last frames (offsets
-        from predictions lost 5x more track-frames on ground truth: bodies stop on contact)."""
+        """Component k of frame t holds ``members``: one = its own; several = merged, the component's pixels
+        divided among them (``_divide``) from their masks in their last frames moved by their predicted
+        displacement."""
         c = self.c
-        ck = np.array([c.x[k], c.y[k]])
         if len(members) == 1:
             m = members[0]
+            ck = np.array([c.x[k], c.y[k]])
             self.comp[t, m], self.merged[t, m], self.pos[t, m], self.share[t, m] = k, False, ck, c.area[k]
+            self.masks.pop((t, m), None)
             self.ref_area[m] = float(c.area[k])
             self.seen[m].append(t)
             return
-        w = np.array([self.ref_area[m] for m in members])
-        w = w / w.sum()
-        last = np.array([self.pos[self.seen[m][-1], m] if self.seen[m] else ck for m in members])
-        mean = (w[:, None] * last).sum(axis=0)
-        for m, wm, lm in zip(members, w, last, strict=True):
-            self.comp[t, m], self.merged[t, m] = k, True
-            self.pos[t, m] = ck + (lm - mean)
-            self.share[t, m] = c.area[k] * wm
+        src = {}
+        for m in members:
+            s = self.seen[m][-1]
+            src[m] = (s, self._predict(m, t)[0] - self.pos[s, m])
+        self._divide(t, k, members, src)
+        for m in members:
             self.seen[m].append(t)
+
+    def _mask(self, t: int, m: int) -> tuple[int, int, np.ndarray] | None:
+        """(i0, j0, bool mask) of track m's pixels in frame t: its own component's, or those ``_divide`` gave
+        it in a merge; None where it has none."""
+        if self.merged[t, m]:
+            return self.masks.get((t, m))
+        k = self.comp[t, m]
+        if k < 0:
+            return None
+        i0, i1, j0, j1 = self.c.box[k]
+        return int(i0), int(j0), self.labels[t, i0 : i1 + 1, j0 : j1 + 1] == k
+
+    def _divide(self, t: int, k: int, members: list[int], src: dict) -> None:
+        """Divide the pixels of component k of frame t among ``members`` (all then present and merged there),
+        each with its measured centroid, pixel count (its share) and mask. ``src[m]`` = (frame s, (dx, dy)
+        pixels): m's mask in frame s moved by (dx, dy), by nothing, or by the move of the centroid of the
+        component it was in at s to k's (bodies carried together), whichever covers most of component k
+        (staying put unless a move covers MOVE_MARGIN of the mask more), is where m is expected (moves
+        rounded to whole pixels).
+        Pixels inside exactly one expected mask go to it; inside several, to the nearest of their expected
+        centroids; inside none, to the member of the nearest pixel already given (Euclidean distance
+        transform), or with none given at all, to the nearest expected centroid. So the bodies' own outlines,
+        seen before they touched (or after they came apart, for ``_split``'s backward pass), draw the
+        boundary that the merged pixels do not show. A member left with no pixel keeps its expected centroid
+        and a zero share."""
+        c = self.c
+        i0, i1, j0, j1 = (int(x) for x in c.box[k])
+        blob = self.labels[t, i0 : i1 + 1, j0 : j1 + 1] == k
+        h, w = blob.shape
+        n = len(members)
+        cover = np.zeros((n, h, w), bool)
+        expect = np.zeros((n, 2))  # expected centroids, box pixel coordinates (x, y) of pixel centres
+        for q, m in enumerate(members):
+            s, d = src[m]
+            got = self._mask(s, m)
+            expect[q] = self.pos[s, m] + d - [j0, i0]
+            if got is None:
+                continue
+            mi, mj, a = got
+            best = -1
+            ks = self.comp[s, m]  # the component m was in at s: its move to k is the third candidate
+            moved = np.array([c.x[k] - c.x[ks], c.y[k] - c.y[ks]]) if ks >= 0 else d
+            for dd in (np.zeros(2), d, moved):  # the one covering most of the blob, by a margin
+                di, dj = mi + int(np.rint(dd[1])) - i0, mj + int(np.rint(dd[0])) - j0
+                r0, r1 = max(di, 0), min(di + a.shape[0], h)
+                q0, q1 = max(dj, 0), min(dj + a.shape[1], w)
+                if r0 >= r1 or q0 >= q1:
+                    continue
+                here = np.zeros((h, w), bool)
+                here[r0:r1, q0:q1] = a[r0 - di : r1 - di, q0 - dj : q1 - dj]
+                here &= blob
+                if here.sum() > best + MOVE_MARGIN * a.sum():
+                    best, cover[q] = int(here.sum()), here
+                    expect[q] = self.pos[s, m] + dd - [j0, i0]
+        cover &= blob
+        cnt = cover.sum(axis=0)
+        lab = np.where(cnt == 1, np.argmax(cover, axis=0), -1)
+        ii, jj = np.nonzero(blob & (cnt != 1) if (cnt == 1).any() else blob)
+        if len(ii):
+            d2 = (jj[None] + 0.5 - expect[:, 0, None]) ** 2 + (ii[None] + 0.5 - expect[:, 1, None]) ** 2
+            several = cnt[ii, jj] > 1
+            d2 = np.where(several[None] & ~cover[:, ii, jj], np.inf, d2)
+            if (lab >= 0).any():  # uncovered pixels: the member of the nearest given pixel
+                from scipy.ndimage import distance_transform_edt
+
+                near = distance_transform_edt(lab < 0, return_distances=False, return_indices=True)
+                lab_near = lab[near[0], near[1]]
+                lab[ii, jj] = np.where(several, np.argmin(d2, axis=0), lab_near[ii, jj])
+            else:
+                lab[ii, jj] = np.argmin(d2, axis=0)
+        lab = np.where(blob, lab, -1)
+        ys, xs = np.nonzero(lab >= 0)
+        owner = lab[ys, xs]
+        count = np.bincount(owner, minlength=n)
+        sx = np.bincount(owner, weights=xs + 0.5, minlength=n)
+        sy = np.bincount(owner, weights=ys + 0.5, minlength=n)
+        for q, m in enumerate(members):
+            self.comp[t, m], self.merged[t, m] = k, True
+            if count[q]:
+                self.pos[t, m] = [sx[q] / count[q] + j0, sy[q] / count[q] + i0]
+                self.masks[(t, m)] = (i0, j0, lab == q)
+            else:
+                self.pos[t, m] = expect[q] + [j0, i0]
+                self.masks.pop((t, m), None)
+            self.share[t, m] = float(count[q])
 
     def _predict(self, m: int, t: int) -> tuple[np.ndarray, np.ndarray]:
         """(prediction at t, last position) of track m: constant velocity from its last two frames."""
@@ -550,6 +647,8 @@ class _Tracker:
                 self.comp[t, m] = prev[m] + (b0 - a0)
                 self.merged[t, m], self.pos[t, m], self.share[t, m] = (
                     self.merged[t - 1, m], self.pos[t - 1, m], self.share[t - 1, m])  # fmt: skip
+                if (t - 1, m) in self.masks:
+                    self.masks[(t, m)] = self.masks[(t - 1, m)]
                 self.seen[m].append(t)
             return
         tracks = list(range(len(self.cls)))
@@ -603,9 +702,16 @@ class _Tracker:
         for k in cands:
             if k < 0 or k not in members or c.cls[k] != self.cls[m]:
                 continue
-            if c.area[k] >= MERGE_AREA_FRACTION * sum(self.ref_area[q] for q in [*members[k], m]):
+            if c.area[k] >= MERGE_AREA_FRACTION * sum(self._size(q, t - 1) for q in [*members[k], m]):
                 return k
         return -1
+
+    def _size(self, m: int, t: int) -> float:
+        """Track m's size (pixels) in frame t: its share there (own component or pixels of a merge), else
+        its last own area."""
+        if self.comp[t, m] >= 0 and self.share[t, m] > 0:
+            return float(self.share[t, m])
+        return self.ref_area[m]
 
     def _splits_and_births(self, t: int, free: list[int], over: np.ndarray, a0: int, b0: int) -> None:
         """Components no track continues: pieces of a component of frame t − 1 (the one they overlap most, else
@@ -643,33 +749,35 @@ class _Tracker:
         return best
 
     def _split(self, t: int, parents: list[int], pieces: list[int]) -> None:
-        """Each piece becomes a track of the nearest parent, present and merged wherever that parent was
-        (from its first frame to t − 1); the parent's past positions move by its own offset, so that the
-        area-weighted mean of parent and pieces stays the old blob's centroid."""
+        """Each piece becomes a track of the nearest parent (by their positions at t − 1), carried back in
+        the parent's blob from t − 1 while that blob has room for it (its area exceeds its other members'
+        sizes at t by SPLIT_BACK_FRACTION of the piece's area): in each such frame, back to front, the blob's
+        pixels are divided again among its members and the piece (``_divide``, each from its mask of the
+        frame after, moved by its last displacement reversed), so all of them get measured centroids and
+        areas there."""
         c = self.c
-        by_parent: dict[int, list[int]] = {}
         for k in pieces:
-            last = np.array([self.pos[self.seen[p][-1], p] for p in parents])
-            near = parents[int(np.argmin(np.hypot(*(last - [c.x[k], c.y[k]]).T)))]
-            by_parent.setdefault(near, []).append(k)
-        for p, ks in by_parent.items():
-            ap = self.share[t, p] if self.comp[t, p] >= 0 else 0.0
-            cp = self.pos[t, p] if self.comp[t, p] >= 0 else np.zeros(2)
-            areas = np.array([ap, *c.area[ks]])
-            cents = np.array([cp, *[[c.x[k], c.y[k]] for k in ks]])
-            mean = (areas[:, None] * cents).sum(axis=0) / areas.sum()
-            frac, off = areas / areas.sum(), cents - mean
-            past = [s for s in self.seen[p] if s < t]
-            old_pos, old_share = self.pos[past, p].copy(), self.share[past, p].copy()
-            for k, f, o in zip(ks, frac[1:], off[1:], strict=True):
-                m = self._new(t, k, parent=p)
-                self.comp[past, m], self.merged[past, m] = self.comp[past, p], True
-                self.pos[past, m], self.share[past, m] = old_pos + o, old_share * f
-                self.seen[m] = [*past]
-                self._write(t, k, [m])
-            if self.comp[t, p] >= 0:
-                self.merged[past, p] = True
-                self.pos[past, p], self.share[past, p] = old_pos + off[0], old_share * frac[0]
+            last = np.array([self.pos[t - 1, p] for p in parents])
+            p = parents[int(np.argmin(np.hypot(*(last - [c.x[k], c.y[k]]).T)))]
+            m = self._new(t, k, parent=p)
+            self._write(t, k, [m])
+            back = []
+            s = t - 1
+            while s >= 0 and self.comp[s, p] >= 0:
+                kb = int(self.comp[s, p])
+                holders = [q for q in range(len(self.cls)) if q != m and self.comp[s, q] == kb]
+                room = c.area[kb] - sum(self._size(q, t) for q in holders)  # sizes at t: not eroded
+                if room < SPLIT_BACK_FRACTION * c.area[k]:
+                    break
+                src = {}
+                for q in [*holders, m]:
+                    ok = s + 2 < self.n_frames and self.comp[s + 1, q] >= 0 and self.comp[s + 2, q] >= 0
+                    d = self.pos[s + 1, q] - self.pos[s + 2, q] if ok else np.zeros(2)
+                    src[q] = (s + 1, d)
+                self._divide(s, kb, [*holders, m], src)
+                back.append(s)
+                s -= 1
+            self.seen[m] = [*back[::-1], *self.seen[m]]
 
 
 # ---------------------------------------------------------------------------------------------- public API
@@ -698,19 +806,19 @@ def parse_objects(
       last two frames; a lost track is looked for at its last position.
     - merge: a track present at t − 1 left without a component, whose prediction or last position lies on
       a held component of its class (or inside its box grown by 2 pixels) that is at least
-      ``MERGE_AREA_FRACTION`` of the holders' and its own last areas, shares it: all holders are ``present``
-      and ``merged``. A merged track's centroid is the component's centroid plus its offset, in the members'
-      last frames, from their mean position weighted by their last own areas (it lags by the last step
-      before contact); so a blob that moves
-      carries its members along, their weighted mean stays the blob's centroid, and offsets persist while the
-      members stay together (they do not rotate with the blob). Its area is the blob's area shared in
-      proportion to the members' last own areas; angle, elongation and descriptor are NaN (no own pixels).
+      ``MERGE_AREA_FRACTION`` of the holders' and its own sizes at t − 1 (their shares there), shares it:
+      all holders are ``present`` and ``merged``. The component's pixels are divided among its members
+      (``_Tracker._divide``): each member's mask of its last frame (own pixels, or those it was given in
+      the merge), moved to where the member is expected, claims the pixels it covers; so a merged track's
+      centroid and area are measured from its pixels every frame (its shares sum to the component's area);
+      angle, elongation and descriptor stay NaN (not its own component).
     - split: a component left over that lies on (or in the grown box of) a component of frame t − 1 whose
       area it and the pieces held by that component's tracks sum to within ``SPLIT_AREA_RATIO`` is a body
       that was hidden in a blob of touching bodies of one colour (very common in PHYRE's first frames): a
-      new track with ``split_from`` = the nearest of the blob's tracks, present and merged wherever that
-      track was before t, at the blob's old positions shifted by its offset at t (the parent's past positions
-      move by the parent's offset, so the weighted mean of the two stays the blob's centroid).
+      new track with ``split_from`` = the nearest of the blob's tracks, carried back in that track's blob
+      frame by frame from t − 1 while the blob has room for it (``SPLIT_BACK_FRACTION``), each such frame's
+      blob divided again among its members and the new track (masks of the frame after); before that it
+      is not present (it came from elsewhere), and the blob's members are not marked merged there.
     - any other component left over is an appearance: a new track born at t. A track with nothing at t is
       not ``present`` there.
 
