@@ -527,7 +527,7 @@ class _Tracker:
         src = {}
         for m in members:
             s = self.seen[m][-1]
-            src[m] = (s, self._predict(m, t)[0] - self.pos[s, m])
+            src[m] = (s, self._predict(m, t)[0] - self.pos[s, m], [])
         self._divide(t, k, members, src)
         for m in members:
             self.seen[m].append(t)
@@ -546,8 +546,9 @@ class _Tracker:
     def _divide(self, t: int, k: int, members: list[int], src: dict) -> None:
         """Divide the pixels of component k of frame t among ``members`` (all then present and merged there),
         each with its measured centroid, pixel count (its share) and mask. ``src[m]`` = (frame s, (dx, dy)
-        pixels): m's mask in frame s moved by (dx, dy), by nothing, or by the move of the centroid of the
-        component it was in at s to k's (bodies carried together), whichever covers most of component k
+        pixels, further candidate moves): m's mask in frame s moved by (dx, dy), by a further candidate, by
+        nothing, or by the move of the centroid of the
+        component it was in at s to k's when that held the same tracks (bodies carried together), whichever covers most of component k
         (staying put unless a move covers MOVE_MARGIN of the mask more), is where m is expected (moves
         rounded to whole pixels).
         Pixels inside exactly one expected mask go to it; inside several, to the nearest of their expected
@@ -564,16 +565,18 @@ class _Tracker:
         cover = np.zeros((n, h, w), bool)
         expect = np.zeros((n, 2))  # expected centroids, box pixel coordinates (x, y) of pixel centres
         for q, m in enumerate(members):
-            s, d = src[m]
+            s, d, extra = src[m]
             got = self._mask(s, m)
             expect[q] = self.pos[s, m] + d - [j0, i0]
             if got is None:
                 continue
             mi, mj, a = got
             best = -1
-            ks = self.comp[s, m]  # the component m was in at s: its move to k is the third candidate
-            moved = np.array([c.x[k] - c.x[ks], c.y[k] - c.y[ks]]) if ks >= 0 else d
-            for dd in (np.zeros(2), d, moved):  # the one covering most of the blob, by a margin
+            ks = self.comp[s, m]  # the component m was in at s: its move to k is the third candidate when it
+            # held the same tracks (a blob that gained or lost a body moves its centroid, not its bodies)
+            same = ks >= 0 and set(np.flatnonzero(self.comp[s, : len(self.cls)] == ks)) == set(members)
+            moved = np.array([c.x[k] - c.x[ks], c.y[k] - c.y[ks]]) if same else d
+            for dd in (np.zeros(2), d, moved, *extra):  # the one covering most of the blob, by a margin
                 di, dj = mi + int(np.rint(dd[1])) - i0, mj + int(np.rint(dd[0])) - j0
                 r0, r1 = max(di, 0), min(di + a.shape[0], h)
                 q0, q1 = max(dj, 0), min(dj + a.shape[1], w)
@@ -769,11 +772,19 @@ class _Tracker:
                 room = c.area[kb] - sum(self._size(q, t) for q in holders)  # sizes at t: not eroded
                 if room < SPLIT_BACK_FRACTION * c.area[k]:
                     break
+                group = [*holders, m]
+                w = np.array([self.share[s + 1, q] if self.comp[s + 1, q] >= 0 else 0.0 for q in group])
+                w = np.where(np.isfinite(w), w, 0.0)
+                if w.sum() > 0:  # the blob's move from s + 1 (its members' weighted mean there) to s
+                    mean = (w[:, None] * np.nan_to_num(self.pos[s + 1, group])).sum(axis=0) / w.sum()
+                    blob_move = [np.array([c.x[kb], c.y[kb]]) - mean]
+                else:
+                    blob_move = []
                 src = {}
-                for q in [*holders, m]:
+                for q in group:
                     ok = s + 2 < self.n_frames and self.comp[s + 1, q] >= 0 and self.comp[s + 2, q] >= 0
                     d = self.pos[s + 1, q] - self.pos[s + 2, q] if ok else np.zeros(2)
-                    src[q] = (s + 1, d)
+                    src[q] = (s + 1, d, blob_move)
                 self._divide(s, kb, [*holders, m], src)
                 back.append(s)
                 s -= 1
@@ -958,7 +969,9 @@ def match_truth(tracks: ObjectTracks, states) -> ObjectTracks:
     """Tracks with ``truth_slot`` set: per video and class, the tracks present in frame 0 are assigned to the
     States slots of that class (palette id -> class by CLASS_OF_PALETTE) by the Hungarian method on the
     distance between the track's frame-0 centroid and the body's drawn centroid (``true_centroids``), pairs
-    farther than MATCH_GATE excluded; tracks born later (appearances) stay -1.
+    farther than MATCH_GATE excluded; then split tracks (``split_from`` >= 0) first present after frame 0
+    (found in a blob only part of the way back) take the bodies left, by the distance at their first present
+    frame; tracks born later without a parent (appearances) stay -1.
 
     A blob of touching bodies that never comes apart is one track: each further true body whose frame-0
     drawn centroid lies in the box of a matched track's frame-0 component gets a new slot (``split_from`` =
@@ -986,6 +999,20 @@ def match_truth(tracks: ObjectTracks, states) -> ObjectTracks:
                 r, q = linear_sum_assignment(np.where(d <= MATCH_GATE, d, 1e9))
                 ok = d[r, q] <= MATCH_GATE
                 row[ms[r[ok]]] = ks[q[ok]]
+            # split tracks first present after frame 0 (carried back only part of the way): matched to the
+            # bodies left, by their distance at the track's first present frame
+            late = np.flatnonzero(
+                (tracks.cls[v] == c) & ~tracks.present[v, 0] & (tracks.split_from[v] >= 0) & (row < 0)
+            )
+            left = ks[~np.isin(ks, row)]
+            if len(late) and len(left):
+                first = np.argmax(tracks.present[v][:, late], axis=0)  # (L,)
+                tf = true_centroids(states)[v, first][:, left]  # (L, K', 2) at each track's first frame
+                d = np.hypot(*(tracks.centroid[v, first, late][:, None] - tf).transpose(2, 0, 1))
+                d = np.where(np.isfinite(d), d, np.inf)
+                r, q = linear_sum_assignment(np.where(d <= MATCH_GATE, d, 1e9))
+                ok = d[r, q] <= MATCH_GATE
+                row[late[r[ok]]] = left[q[ok]]
             for k in ks[~np.isin(ks, row)]:
                 box = tracks.bbox[v, 0, ms] if len(ms) else np.zeros((0, 4))
                 p = tc[v, k]
