@@ -95,6 +95,60 @@ def test_mutation_removing_a_rule_loses_its_flag(scenes, monkeypatch, name):
     assert jd.judge(tracks).scores[0, jd.V_INDEX[name]] == 0
 
 
+def _case(scenes, name, strength, row, seed):
+    made = vi.CORRUPTIONS[name](scenes[row], child_rng(seed, "test-judge", row, name), strength)
+    assert made is not None
+    return made
+
+
+# (violation, strength, row, seed, rule, what the reason must start with): one injected case per changed rule
+# (chosen once from the test scenes; each corruption's note says what it did)
+RULE_CASES = [
+    # a gray ball grows x1.35 while apart from the others: the track's area range
+    ("shape_change", "moderate", 10, 1, "shape_change", "shape_change: gray track 3 area grows"),
+    # a gray ball grows x1.35 while touching others of its colour (merged): the class's visible area
+    ("shape_change", "moderate", 1, 2, "shape_change", "shape_change: the gray bodies grow"),
+    # a ball passes through a static body: the black class's visible area drops
+    ("interpenetration", "moderate", 9, 1, "interpenetration", "interpenetration: the black bodies lose"),
+    # a falling ball frozen in the air (after a contact): it stops dead with nothing under it
+    ("impossible_balance", "moderate", 9, 0, "impossible_balance", "impossible_balance: gray track 0 moving"),
+]
+
+
+# the functions that produce each changed rule's findings (mutation check: without them, no flag)
+RULE_FNS = {
+    "shape_change": {"_shape_change": (0.0, ""), "_class_change": ((0.0, ""), (0.0, ""))},
+    "interpenetration": {"_interpenetration": (0.0, ""), "_class_change": ((0.0, ""), (0.0, ""))},
+    "impossible_balance": {"_balance": (0.0, "")},
+}
+
+
+@pytest.mark.parametrize(("name", "strength", "row", "seed", "rule", "start"), RULE_CASES)
+def test_changed_rule_flags_its_case(scenes, monkeypatch, name, strength, row, seed, rule, start):
+    frames, corr = _case(scenes, name, strength, row, seed)
+    tracks = parse_objects(frames[None], 512.0, FRAME_DT)
+    v = jd.judge(tracks)
+    j = jd.V_INDEX[rule]
+    assert v.scores[0, j] >= 1, (corr, v.reasons)
+    assert any(r.startswith(start) for r in v.reasons[0]), (corr, v.reasons)
+    for fn, nothing in RULE_FNS[rule].items():
+        monkeypatch.setattr(jd, fn, lambda *a, _n=nothing: _n)
+    assert jd.judge(tracks).scores[0, j] == 0
+
+
+def test_changed_rules_silent_on_ground_truth(scenes):
+    """The changed rules score every test scene's ground truth below 1, with margin (< 0.8)."""
+    frames = np.stack([vi._render(s.gt, RES) for s in scenes.values()])
+    tracks = parse_objects(frames, 512.0, FRAME_DT)
+    px = float(tracks.pixel_size)
+    for i in range(len(tracks)):
+        v = jd._Video(tracks, i, jd.JudgeConfig(), px)
+        grow, loss = jd._class_change(v)
+        for name, f in [("shape", jd._shape_change(v)), ("grow", grow), ("loss", loss),
+                        ("balance", jd._balance(v)), ("spontaneous", jd._spontaneous(v))]:  # fmt: skip
+            assert f[0] < 0.8, (i, name, f)
+
+
 def test_factors_scale_scores(scenes):
     frames, _ = _injected(scenes, "disappearance", "strong")
     tracks = parse_objects(frames[None], 512.0, FRAME_DT)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from phylaw.cli.main import main
+from phylaw.evaluate import judge as jd
 from phylaw.evaluate import violations as vi
 from phylaw.seeding import child_rng
 from phylaw.sim.phyre import engine as en
@@ -28,7 +29,7 @@ def scene() -> vi.Scene:
 def test_each_corruption_changes_what_it_says(scene, name):
     gt = vi._render(scene.gt, RES)
     made = None
-    for strength in ("strong", "moderate"):
+    for strength in ("strong", "moderate", "weak"):
         for s in range(4):
             made = vi.CORRUPTIONS[name](scene, child_rng(s, "test-violations", name), strength)
             if made is not None:
@@ -48,6 +49,25 @@ def test_each_corruption_changes_what_it_says(scene, name):
     if c.frame >= 0 and c.variant not in ("gravity_scale", "restitution", "no_collide", "impulse"):
         assert changed[0] >= c.frame - 1, (changed, c)  # nothing before the recorded frame (ramps: k - 1)
         assert np.array_equal(frames[: max(0, c.frame - 1)], gt[: max(0, c.frame - 1)])
+
+
+def test_impossible_balance_freezes_a_body_friction_could_not_stop():
+    """Strengths are multiples of friction's one-frame stop (weak >= 2x: never a stop friction could make);
+    the frozen body was moving at least that fast sideways and kept moving visibly in the ground truth."""
+    assert vi.STOP_SPEED["weak"] >= 2 * vi.FRICTION_STOP
+    assert vi.STOP_SPEED["weak"] < vi.STOP_SPEED["moderate"] < vi.STOP_SPEED["strong"]
+    assert pytest.approx(jd.FRICTION * jd.GRAVITY * en.FRAME_DT) == vi.FRICTION_STOP
+    tpl, task, trial = get_split("eval-out-of-template-small", n_frames=20).params(9, 10)[0].astype(int)
+    bodies = build_task(int(tpl), int(task), 0)
+    sc = vi.make_scene(bodies, trial_action(int(tpl), int(task), int(trial), 0, bodies), 20, 64)
+    made = vi.impossible_balance(sc, child_rng(0, "test-violations", "balance"), "moderate")
+    assert made is not None
+    frames, c = made
+    p = sc.gt.position[0, :, c.slot]
+    k = c.frame
+    assert abs(p[k, 0] - p[k - 1, 0]) / en.FRAME_DT >= vi.STOP_SPEED["moderate"]
+    assert np.linalg.norm(p[k + 3] - p[k]) > vi.FREEZE_ROOM
+    assert np.array_equal(frames[:k], vi._render(sc.gt, 64)[:k])
 
 
 def test_controls(scene):

@@ -244,11 +244,12 @@ def _summary_md(args: dict, rec: pd.DataFrame, ctl: pd.DataFrame, cfg: JudgeConf
 
 
 def run_suite(split: str, videos: int, resolution: int, frames: int, seed: int, out: Path,
-              progress: bool = True) -> SuiteResult:  # fmt: skip
-    """Build, tune, report (see the module docstring)."""
+              progress: bool = True, built: tuple | None = None) -> SuiteResult:  # fmt: skip
+    """Build, tune, report (see the module docstring). ``built``: the (rows, tracks) of ``build`` for these
+    arguments, to re-judge a parsed suite without rendering and parsing it again."""
     check_args(split, videos, resolution, frames)
     out = Path(out)
-    df, tracks = build(split, videos, resolution, frames, seed, progress)
+    df, tracks = built if built is not None else build(split, videos, resolution, frames, seed, progress)
     base = JudgeConfig()
     raw, _ = _scores(df, tracks, base)
     is_val_ctl = ((df.part == "validation") & (df.label == "none") & (df.track_index >= 0)).to_numpy()

@@ -53,7 +53,12 @@ JUMP = {"weak": 12.0, "moderate": 25.0, "strong": 50.0}  # one-frame offset, sce
 N_FRAMES_BAD = {"weak": 1, "moderate": 2, "strong": 4}  # repeated / dropped frames
 RESTITUTION = {"weak": 0.8, "moderate": 1.2, "strong": 2.0}  # of one body (PHYRE: 0.2)
 IMPULSE = {"weak": 2.0, "moderate": 4.0, "strong": 8.0}  # velocity change factor of the struck body
-STOP_SPEED = {"weak": 9.0, "moderate": 20.0, "strong": 45.0}  # sideways speed (units/s) of a frozen body
+# a frozen body's sideways speed (units/s), in multiples of what friction can take from it in one frame,
+# μ g dt = 0.5 × 58.8 / 3 = 9.8 units/s: a stop within one frame is physical up to 1× (the first version's
+# weak 9 units/s was), and a rater sees a body "stop dead" when friction would have needed several frames
+FRICTION_STOP = 0.5 * 58.8 / 3.0  # units/s
+STOP_SPEED = {"weak": 2.0 * FRICTION_STOP, "moderate": 4.0 * FRICTION_STOP, "strong": 8.0 * FRICTION_STOP}
+FREEZE_ROOM = 10.0  # scene units the body moves in the 3 frames after the freeze in ground truth (visibly)
 LOOP = {"weak": 2, "moderate": 4, "strong": 8}  # frames played backwards
 
 
@@ -304,7 +309,7 @@ def impossible_balance(scene, rng, strength):
     cands = [
         (m, k) for m in np.flatnonzero(dyn) if m in touched
         for k in range(max(touched[m] + 1, _first(scene) + 1), t - 3)
-        if vx[k, m] >= STOP_SPEED[strength] and np.linalg.norm(p[k + 3, m] - p[k, m]) > 4.0
+        if vx[k, m] >= STOP_SPEED[strength] and np.linalg.norm(p[k + 3, m] - p[k, m]) > FREEZE_ROOM
     ]  # fmt: skip
     if not cands:
         return None
