@@ -125,7 +125,7 @@ def test_frame0_bodies_found_with_their_class_and_centroid(gt):
             m = np.flatnonzero(matched.truth_slot[v] == s)
             assert len(m) == 1, (v, s)
             assert matched.cls[v, m[0]] == ob.CLASS_OF_PALETTE[int(states.color[v, s])]
-            if matched.merged[v, 0, m[0]]:  # a later split attributed to this body's track (known limit)
+            if matched.merged[v, 0, m[0]]:  # match_truth gave its track a body not drawn apart (known limit)
                 n_merged += 1
                 continue
             err = np.hypot(*(matched.centroid[v, 0, m[0]] - tc[v, s]))
@@ -135,7 +135,10 @@ def test_frame0_bodies_found_with_their_class_and_centroid(gt):
             assert err < bound * px, (v, s, err / px)
             n_checked += 1
     assert n_checked > 60
-    assert n_merged <= 6  # measured 5 of about 70 at 128² (a later split attributed back to frame 0)
+    # measured 4 of 70 at 128² (5 before splits were carried back only while the blob has room): all from
+    # match_truth's box rule (a body hidden under an identical one, or not drawn, whose centroid lies in the
+    # box of a body standing apart)
+    assert n_merged <= 5
     # nearly every drawn body has a track in frame 0 (blobs of touching bodies through match_truth's members;
     # the rest: blobs whose box does not hold a further body's centroid, e.g. a bar under a ball)
     drawn = states.present & (states.color != 0)
@@ -149,7 +152,7 @@ def test_identities_stable_on_ground_truth(gt):
     assert not ((tracks.born > 0) & (tracks.split_from < 0)).any()  # no appearance in 20 GT videos
     assert tracks.merged.any()  # touching gray bodies are common
     lost = (~tracks.present & real[:, None]).sum() / (real.sum() * tracks.n_frames)
-    assert lost < 0.02  # measured 1.1 % at 128² (stacks of several gray bodies coming apart)
+    assert lost < 0.01  # measured 0.44 % at 128² (1.1 % before merged members were measured)
     red = tracks.cls == ob.RED
     assert (red.sum(axis=1) == 1).all()
     assert tracks.present[:, :, :][red[:, None, :].repeat(32, 1)].all()
@@ -174,9 +177,10 @@ def test_merge_keeps_both_tracks_present_and_flagged():
     assert tr.present[0][:, g].all()
     touching = np.hypot(*(a - b).T) <= 40.0
     np.testing.assert_array_equal(tr.merged[0][:, g], np.repeat(touching[:, None], 2, axis=1))
-    for m in g:  # estimates of merged tracks follow their body, lagging by the last step before contact
+    for m in g:  # merged tracks' centroids are measured from their share of the blob's pixels (0.03 units)
         true = ob.true_centroids(st)[0, :, tr.truth_slot[0, m]]
-        assert np.hypot(*(tr.centroid[0, :, m] - true).T).max() < 0.6 * 40.0
+        assert np.hypot(*(tr.centroid[0, :, m] - true).T).max() < 1.0
+    np.testing.assert_allclose(tr.area[0, -1, g], np.pi * 400, rtol=0.1)  # each its own disc's area
     assert (tr.group[0][touching][:, g] == g.min()).all()
 
 
@@ -215,8 +219,8 @@ def test_touching_blob_that_comes_apart_is_a_split_not_an_appearance():
     assert not tr.merged[0, 5:][:, g].any()
     m = ob.match_truth(tr, st)
     tc = ob.true_centroids(st)[0, 0]
-    for s in g:  # retroactive frame-0 estimates: offsets taken at the split, after a 30-unit step apart
-        assert np.hypot(*(m.centroid[0, 0, s] - tc[m.truth_slot[0, s]])) < 0.6 * 30.0
+    for s in g:  # carried back from the split, the blob divided by the masks seen there (measured 3.4)
+        assert np.hypot(*(m.centroid[0, 0, s] - tc[m.truth_slot[0, s]])) < 5.0
 
 
 @pytest.mark.parametrize("res", [128, 256])
