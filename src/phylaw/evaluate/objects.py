@@ -740,6 +740,20 @@ class _Tracker:
                 for k in pieces:
                     self._write(t, k, [self._new(t, k)])
 
+    def _under(self, s: int, m: int) -> int:
+        """The component of frame s of m's class that most of m's pixels of frame s + 1 lie on, else -1."""
+        got = self._mask(s + 1, m)
+        if got is None:
+            return -1
+        i0, j0, a = got
+        lab = self.labels[s, i0 : i0 + a.shape[0], j0 : j0 + a.shape[1]][a]
+        lab = lab[lab >= 0]
+        if not len(lab):
+            return -1
+        ks, n = np.unique(lab, return_counts=True)
+        ks, n = ks[self.c.cls[ks] == self.cls[m]], n[self.c.cls[ks] == self.cls[m]]
+        return int(ks[np.argmax(n)]) if len(ks) else -1
+
     def _boxed(self, t: int, k: int) -> int:
         """The largest component of frame t of k's class whose box (grown by 2 pixels) contains k's centroid."""
         c = self.c
@@ -752,8 +766,9 @@ class _Tracker:
         return best
 
     def _split(self, t: int, parents: list[int], pieces: list[int]) -> None:
-        """Each piece becomes a track of the nearest parent (by their positions at t − 1), carried back in
-        the parent's blob from t − 1 while that blob has room for it (its area exceeds its other members'
+        """Each piece becomes a track of the nearest parent (by their positions at t − 1), carried back
+        from t − 1 in the blob of its class that its pixels of the frame after lie on most (else the
+        parent's) while that blob has room for it (its area exceeds its other members'
         sizes at t by SPLIT_BACK_FRACTION of the piece's area): in each such frame, back to front, the blob's
         pixels are divided again among its members and the piece (``_divide``, each from its mask of the
         frame after, moved by its last displacement reversed), so all of them get measured centroids and
@@ -766,8 +781,11 @@ class _Tracker:
             self._write(t, k, [m])
             back = []
             s = t - 1
-            while s >= 0 and self.comp[s, p] >= 0:
-                kb = int(self.comp[s, p])
+            while s >= 0:
+                kb = self._under(s, m)  # the blob the piece's mask of s + 1 lies on most, else the parent's
+                kb = kb if kb >= 0 else int(self.comp[s, p])
+                if kb < 0:
+                    break
                 holders = [q for q in range(len(self.cls)) if q != m and self.comp[s, q] == kb]
                 room = c.area[kb] - sum(self._size(q, t) for q in holders)  # sizes at t: not eroded
                 if room < SPLIT_BACK_FRACTION * c.area[k]:
