@@ -92,6 +92,8 @@ def test_mutation_removing_a_rule_loses_its_flag(scenes, monkeypatch, name):
     nothing = (0.0, "")
     fn = RULES[name]
     monkeypatch.setattr(jd, fn, (lambda *a: (nothing,) * 3) if fn == "_presence" else (lambda *a: nothing))
+    if name == "hovering":  # the at-rest form of the rule feeds the same score
+        monkeypatch.setattr(jd, "_hovering_at_rest", lambda *a: nothing)
     assert jd.judge(tracks).scores[0, jd.V_INDEX[name]] == 0
 
 
@@ -112,6 +114,10 @@ RULE_CASES = [
     ("interpenetration", "moderate", 9, 1, "interpenetration", "interpenetration: the black bodies lose"),
     # a falling ball frozen in the air (after a contact): it stops dead with nothing under it
     ("impossible_balance", "moderate", 9, 0, "impossible_balance", "impossible_balance: gray track 0 moving"),
+    # the red ball without gravity stays where it was released: at rest with nothing under it
+    ("hovering", "moderate", 0, 0, "hovering", "hovering: red track 0 at rest in the air"),
+    # the red ball with restitution 1.2 bounces higher than it fell from: above its energy since its last push
+    ("energy_gain", "moderate", 0, 0, "energy_gain", "energy_gain: red track 0 gains"),
 ]
 
 
@@ -120,6 +126,8 @@ RULE_FNS = {
     "shape_change": {"_shape_change": (0.0, ""), "_class_change": ((0.0, ""), (0.0, ""))},
     "interpenetration": {"_interpenetration": (0.0, ""), "_class_change": ((0.0, ""), (0.0, ""))},
     "impossible_balance": {"_balance": (0.0, "")},
+    "hovering": {"_hovering": (0.0, ""), "_hovering_at_rest": (0.0, "")},
+    "energy_gain": {"_energy": ((0.0, ""), (0.0, ""))},
 }
 
 
@@ -145,7 +153,8 @@ def test_changed_rules_silent_on_ground_truth(scenes):
         v = jd._Video(tracks, i, jd.JudgeConfig(), px)
         grow, loss = jd._class_change(v)
         for name, f in [("shape", jd._shape_change(v)), ("grow", grow), ("loss", loss),
-                        ("balance", jd._balance(v)), ("spontaneous", jd._spontaneous(v))]:  # fmt: skip
+                        ("balance", jd._balance(v)), ("spontaneous", jd._spontaneous(v)),
+                        ("at_rest", jd._hovering_at_rest(v)), ("energy", jd._energy(v)[0])]:  # fmt: skip
             assert f[0] < 0.8, (i, name, f)
 
 

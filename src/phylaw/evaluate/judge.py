@@ -20,17 +20,22 @@ What is detectable from pixels, and how (units: scene units, frames; ``px`` = on
 - ``static_moved``: a black track whose centroid or principal axis changes between frames in which it is fully
   visible (area near its largest), so occlusion by a body drawn over it is not motion.
 - ``spontaneous_motion``: a dynamic track at rest for ``rest_frames`` frames that starts to move while no other
-  moving track is near (an object that is hit, or whose support moves, is excused).
+  moving track is near (an object that is hit, or whose support moves, is excused); the onset may be hidden in
+  up to ``rest_gap_frames`` frames without a measured speed (merged with a touching body of its colour).
 - ``hovering``: in frames where a dynamic track is isolated (its box, grown by ``contact_margin``, touches no
   other box and no wall), its centroid's second difference must be (0, −g·dt²) (exact for Box2D free flight):
   hovering, stopping mid-air, falling up/sideways or with a wrong g show as a residual acceleration for two
   consecutive frames.
 - ``interpenetration``: a track (not merged) whose visible area drops below the least it showed before, while
-  another box is near (the body drawn on top hides the overlap). Initial overlaps shrink as Box2D pushes
+  another box is near (the body drawn on top hides the overlap); or a class's visible area dropping below its
+  start by ``class_shape_bands`` rasterisation bands (the overlap hidden, whatever the parser's identities). Initial overlaps shrink as Box2D pushes
   bodies apart, so they never increase this. Same-colour bodies passing through each other merge; that is not
   detected.
-- ``shape_change``: area or elongation away from the track's median over two consecutive frames, in frames
-  where no other box is near (no occlusion possible); growth counts near others too.
+- ``shape_change``: a track's area range: the largest area it keeps for two frames against the smallest it
+  keeps for two frames with no other box near (no occlusion possible) or its starting size, beyond
+  ``shape_band_k`` rasterisation bands, gated by its class's area changing with it; or a class's visible area
+  growing above its start by ``class_shape_bands`` bands (a body growing inside a merge of its colour).
+  Elongation is not judged.
 - ``teleport``: a velocity pulse: two consecutive residual accelerations in opposite directions (a position
   jump for one frame, a dropped frame, a repeated frame of moving objects), or a pause: a moving track stops
   for a few frames and resumes at a similar velocity in the same direction.
@@ -38,8 +43,9 @@ What is detectable from pixels, and how (units: scene units, frames; ``px`` = on
   no moving dynamic track near (nothing in the scene can give it energy; restitution 0.2 only takes it).
 - ``collision_response``: the scene's total mechanical energy (masses ∝ areas) rising above its earlier
   maximum (an impulse too large); a collision without reaction is not detected.
-- ``impossible_balance``: a dynamic track moving sideways stops dead (faster than friction can stop it, μ g dt
-  per frame) and stays at rest, with no box ahead of it in its direction of motion. A tilted body resting on a
+- ``impossible_balance``: a dynamic track stops dead and stays at rest for two frames: moving sideways faster
+  than friction can stop it (μ g dt per frame) with no box ahead of it (a box only under it is its support, not
+  an obstacle) and no wall, or moving down with no box under it and no floor. A tilted body resting on a
   point, or a ball resting on a slope that stopped slowly, is not detected (the support's slope is unknown).
 - ``time_reversal``: a track whose velocity reverses at one frame with its speed kept (|out| ≈ |in|, a bounce
   keeps at most ~0.2 of the normal speed) and the positions mirrored around that frame.
@@ -117,6 +123,7 @@ class JudgeConfig:
     rest_frames: int = 2  # frames at rest before an onset of motion counts as spontaneous
     rest_gap_frames: int = 6  # most frames without a measured speed (merged, occluded) an onset may hide in
     move_speed_px: float = 2.5  # pixels/frame over two frames: a spontaneous onset's speed that flags
+    hover_rest_frames: int = 2  # consecutive frames at rest with nothing under it that flag hovering
     accel_tol_px: float = 1.0  # pixels/frame² of centroid noise in a second difference
     accel_tol_g: float = 0.3  # plus this fraction of g·dt² (free flight residual that flags)
     pulse_cos: float = 0.7  # two residual accelerations are opposite when their cosine is below −pulse_cos
@@ -470,6 +477,42 @@ def _hovering(v: _Video, acc: np.ndarray) -> Finding:
     return best
 
 
+def _supported(v: _Video, t: int, m: int) -> bool:
+    """Something may hold track m up in frame t: the floor, or a near box reaching below its centre while
+    overlapping it horizontally (a floor, a slope, a body under it, a jar around it; a tilted bar resting on a
+    small ball has the ball's bottom level with its own lowest point, so "below its bottom" would not do)."""
+    g = v.cfg.contact_margin_px * v.px
+    b = v.bbox[t, m]
+    if b[1] <= 2 * g:
+        return True
+    cy = 0.5 * (b[1] + b[3])
+    for j in np.flatnonzero(v.near[t, m]):
+        bj = v.bbox[t, j]
+        if bj[1] < cy and bj[0] < b[2] + g and bj[2] > b[0] - g:
+            return True
+    return False
+
+
+def _hovering_at_rest(v: _Video) -> Finding:
+    """hovering: a dynamic track at rest (two measured speeds <= rest_speed) with nothing that could hold it up
+    (``_supported``) for ``hover_rest_frames`` consecutive frames: it floats."""
+    cfg = v.cfg
+    rest = cfg.rest_speed_px * v.px
+    best: Finding = (0.0, "")
+    for m in v.dynamic():
+        s = v.speed[:, m]
+        still = np.zeros(v.T, bool)
+        still[:-1] = np.isfinite(s[:-1]) & np.isfinite(s[1:]) & (s[:-1] <= rest) & (s[1:] <= rest)
+        still[: cfg.settle_frames] = False
+        up = np.array([still[t] and not _supported(v, t, m) for t in range(v.T)])
+        for a, b in _runs(up):
+            score = (b - a) / cfg.hover_rest_frames
+            if score > best[0]:
+                best = (score, f"hovering: {v.name(m)} at rest in the air with nothing under it at frames "
+                        f"{a}-{b - 1}")  # fmt: skip
+    return best
+
+
 def _interpenetration(v: _Video) -> Finding:
     cfg = v.cfg
     best: Finding = (0.0, "")
@@ -623,24 +666,36 @@ def _energy(v: _Video) -> tuple[Finding, Finding]:
     start = cfg.settle_frames
     moving = v.moving(cfg.rest_speed_px * v.px)
     one: Finding = (0.0, "")
+    # between pushes by moving dynamic bodies a body's energy per unit mass can only fall (static contacts,
+    # restitution 0.2 and friction take it): its rise above the least it had since the last push is a gain.
+    # Bounds that make the rise conservative: the reference with the faster, the later frame with the slower
+    # of the two one-sided speeds (a central difference across a bounce underestimates the speed)
+    cv = np.where(v.valid[..., None], v.c, np.nan)
+    sp = v.speed / v.dt  # units/s into frame t
+    fwd = np.full_like(sp, np.nan)
+    fwd[:-1] = sp[1:]
+    e_hi = cfg.gravity * cv[..., 1] + 0.5 * np.fmax(sp, fwd) ** 2
+    e_lo = (
+        cfg.gravity * cv[..., 1]
+        + 0.5 * np.where(np.isfinite(sp) & np.isfinite(fwd), np.fmin(sp, fwd), np.nan) ** 2
+    )
+    pushed = (v.near & moving[:, None, :]).copy()
+    pushed[:, :, v.cls == BLACK] = False
+    pushed = pushed.any(-1)  # (T, M) a moving dynamic box near
     for m in dyn:
-        x = e[:, m]
-        for k in range(start + 1, v.T):
-            prev = x[start:k]
-            if not np.isfinite(x[k]) or not np.isfinite(prev).any():
+        ref, since = np.inf, start
+        for k in range(start, v.T):
+            if pushed[max(0, k - 3) : k + 1, m].any():
+                ref, since = np.inf, k + 1
                 continue
-            gain = x[k] - np.nanmax(prev)
-            if gain <= 0:
-                continue
-            lo = max(0, k - 3)
-            others = v.near[lo : k + 1, m] & moving[lo : k + 1]
-            others[:, v.cls == BLACK] = False
-            if others.any():
-                continue
-            score = gain / (cfg.gravity * cfg.energy_height)
-            if score > one[0]:
-                one = (score, f"energy_gain: {v.name(m)} gains {gain / cfg.gravity:.0f} units of height-energy "
-                       f"by frame {k} with nothing pushing it")  # fmt: skip
+            if np.isfinite(e_lo[k, m]) and k > since:
+                gain = e_lo[k, m] - ref
+                score = gain / (cfg.gravity * cfg.energy_height)
+                if score > one[0]:
+                    one = (score, f"energy_gain: {v.name(m)} gains {gain / cfg.gravity:.0f} units of height-energy "
+                           f"by frame {k} with nothing pushing it")  # fmt: skip
+            if np.isfinite(e_hi[k, m]):
+                ref = min(ref, e_hi[k, m])
     scene: Finding = (0.0, "")
     if len(dyn):
         w = np.nan_to_num(v.a_ref[dyn])
@@ -755,7 +810,7 @@ def _judge_video(v: _Video) -> list[Finding]:
     found = {
         "spontaneous_motion": _spontaneous(v),
         "static_moved": _static_moved(v),
-        "hovering": _hovering(v, acc),
+        "hovering": max(_hovering(v, acc), _hovering_at_rest(v), key=lambda f: f[0]),
         "interpenetration": max(_interpenetration(v), cl_loss, key=lambda f: f[0]),
         "disappearance": dis,
         "appearance": app,
