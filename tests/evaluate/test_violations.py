@@ -70,6 +70,28 @@ def test_impossible_balance_freezes_a_body_friction_could_not_stop():
     assert np.array_equal(frames[:k], vi._render(sc.gt, 64)[:k])
 
 
+def test_collision_response_moves_the_struck_body_visibly(monkeypatch):
+    """The chosen collision's amplified response moves the struck body >= RESPONSE_VISIBLE from its path."""
+    seen = []
+    real = vi._resim
+    monkeypatch.setattr(vi, "_resim", lambda sc, ov: seen.append(real(sc, ov)) or seen[-1])
+    for row in (1, 9, 0, 10):
+        tpl, task, trial = (
+            get_split("eval-out-of-template-small", n_frames=20).params(row, row + 1)[0].astype(int)
+        )
+        bodies = build_task(int(tpl), int(task), 0)
+        sc = vi.make_scene(bodies, trial_action(int(tpl), int(task), int(trial), 0, bodies), 20, 64)
+        made = vi.collision_response(sc, child_rng(0, "test-violations", "collision"), "moderate")
+        if made is not None:
+            break
+    assert made is not None
+    _, c = made
+    s = seen[-1]
+    w = slice(c.frame, c.frame + vi.RESPONSE_FRAMES + 1)
+    shift = np.linalg.norm(s.position[0, w, c.slot] - sc.gt.position[0, w, c.slot], axis=-1)
+    assert np.nanmax(shift) >= vi.RESPONSE_VISIBLE
+
+
 def test_controls(scene):
     cases = vi.controls(scene, child_rng(0, "test-controls"))
     assert [c.strength for _, c in cases] == ["gt", "perturbed"]
