@@ -25,7 +25,8 @@ What is detectable from pixels, and how (units: scene units, frames; ``px`` = on
 - ``hovering``: in frames where a dynamic track is isolated (its box, grown by ``contact_margin``, touches no
   other box and no wall), its centroid's second difference must be (0, −g·dt²) (exact for Box2D free flight):
   hovering, stopping mid-air, falling up/sideways or with a wrong g show as a residual acceleration for two
-  consecutive frames.
+  consecutive frames. Also: a track at rest for ``hover_rest_frames`` frames with nothing that could hold it
+  up (the floor, or a near box reaching below its centre).
 - ``interpenetration``: a track (not merged) whose visible area drops below the least it showed before, while
   another box is near (the body drawn on top hides the overlap); or a class's visible area dropping below its
   start by ``class_shape_bands`` rasterisation bands (the overlap hidden, whatever the parser's identities). Initial overlaps shrink as Box2D pushes
@@ -39,8 +40,8 @@ What is detectable from pixels, and how (units: scene units, frames; ``px`` = on
 - ``teleport``: a velocity pulse: two consecutive residual accelerations in opposite directions (a position
   jump for one frame, a dropped frame, a repeated frame of moving objects), or a pause: a moving track stops
   for a few frames and resumes at a similar velocity in the same direction.
-- ``energy_gain``: a track's mechanical energy per unit mass g·y + v²/2 rising above its earlier maximum with
-  no moving dynamic track near (nothing in the scene can give it energy; restitution 0.2 only takes it).
+- ``energy_gain``: a track's mechanical energy per unit mass g·y + v²/2 rising above the least it had since a
+  moving dynamic track was last near (nothing else can give it energy; restitution 0.2 only takes it).
 - ``collision_response``: the scene's total mechanical energy (masses ∝ areas) rising above its earlier
   maximum (an impulse too large); a collision without reaction is not detected.
 - ``impossible_balance``: a dynamic track stops dead and stays at rest for two frames: moving sideways faster
