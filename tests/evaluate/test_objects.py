@@ -249,3 +249,13 @@ def test_three_way_merge_keeps_members_with_measured_centroids(res):
         assert err.max() < 3.0, (m, err.max())  # measured at most 1.75 (0.4 px at 128²)
         np.testing.assert_allclose(tr.area[0, -1, m], np.pi * 400, rtol=0.15)  # measured within 10 %
     np.testing.assert_allclose(tr.area[0, -1, g].sum(), tr.pixels[0, -1, g[0]] * (512 / res) ** 2)
+
+
+def test_label_of_an_unknown_position_is_no_component():
+    """A track with no position yet (NaN prediction, e.g. carried back into a blob) finds no component; it
+    used to raise ValueError and stop the whole parse (judge-suite at 256², eval-out-of-template-small row 17)."""
+    labels = np.zeros((1, 4, 4), np.int32)
+    tracker = ob._Tracker(None, labels, 8.0)
+    assert tracker._label(0, np.array([np.nan, 1.0])) == -1
+    assert tracker._label(0, np.array([1.0, 2.0])) == 0
+    assert tracker._label(0, np.array([9.0, 2.0])) == -1

@@ -630,6 +630,10 @@ class _Tracker:
         return last + v * min(t - s[-1], 2), last
 
     def _label(self, t: int, p: np.ndarray) -> int:
+        """The component under pixel position p (col, row) of frame t; -1 outside the frame or where p is
+        unknown (NaN: a track with no position yet, e.g. a body carried back into a blob)."""
+        if not np.isfinite(p).all():
+            return -1
         h, w = self.labels.shape[1:]
         i, j = int(np.floor(p[1])), int(np.floor(p[0]))
         if 0 <= i < h and 0 <= j < w:
