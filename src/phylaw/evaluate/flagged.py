@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from PIL import Image, ImageDraw
+from PIL import Image
 
-from phylaw.experiments.gallery import write_gif
+from phylaw.experiments.gallery import side_by_side_frames, write_gif
 
 MAX_GIFS = 8  # GIFs per evaluation (the list in summary.md names every flagged video)
 MAX_LISTED = 50  # flagged videos listed by name in summary.md
@@ -35,22 +35,10 @@ def pick(flagged: pd.DataFrame, n: int) -> list[int]:
 
 
 def pair_frames(gt: np.ndarray, video: np.ndarray, cond_frames: int, title: str) -> list[Image.Image]:
-    """GIF frames: ground truth | video, each resized to GIF_SIZE, labelled with the frame index."""
-    n = min(len(gt), len(video))
-    pad, head = 4, 14
-    out = []
-    for t in range(n):
-        canvas = Image.new("RGB", (2 * GIF_SIZE + pad, GIF_SIZE + head), (235, 235, 235))
-        canvas.paste(Image.fromarray(gt[t]).resize((GIF_SIZE, GIF_SIZE), Image.NEAREST), (0, head))
-        canvas.paste(
-            Image.fromarray(video[t]).resize((GIF_SIZE, GIF_SIZE), Image.NEAREST), (GIF_SIZE + pad, head)
-        )
-        draw = ImageDraw.Draw(canvas)
-        draw.text((2, 1), f"ground truth  t={t:02d}", fill=(0, 0, 0))
-        label = "condition" if t < cond_frames else "video"
-        draw.text((GIF_SIZE + pad + 2, 1), f"{label}  {title}", fill=(0, 0, 0))
-        out.append(canvas)
-    return out
+    """GIF frames: ground truth | video, each resized to GIF_SIZE, labelled with the frame index (the
+    gallery's side-by-side frames without trajectories: PHYRE scenes have many bodies)."""
+    none = np.zeros((min(len(gt), len(video)), 0, 2))
+    return side_by_side_frames(gt, video, none, none, cond_frames=cond_frames, size=GIF_SIZE, title=title)
 
 
 def write_flagged(
