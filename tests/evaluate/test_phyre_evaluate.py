@@ -169,3 +169,16 @@ def test_judge_flags_a_vanished_ball_with_its_reason_and_a_gif(phyre_data, tmp_p
     assert "flagged/000000.gif" in md
     assert "abnormal" in md
     assert "Wilson" in md
+
+
+def test_a_broken_weight_file_stops_before_scoring(phyre_data, tmp_path, capsys):
+    """A weight file that exists but is not the network: one line naming it, exit 2, no CSV."""
+    bad = tmp_path / "alexnet-owt-7be5be79.pth"
+    bad.write_bytes(b"not a torch file")
+    rc = main(["evaluate", "--data", str(phyre_data), "--out", str(tmp_path / "ev"), "--metrics", "psnr,lpips",
+               "--alexnet-weights", str(bad), "--quiet"])  # fmt: skip
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2
+    assert len(err) == 1
+    assert str(bad) in err[0]
+    assert not (tmp_path / "ev" / "metrics.csv").exists()
