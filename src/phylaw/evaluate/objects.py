@@ -26,6 +26,7 @@ import numba
 import numpy as np
 
 from phylaw.errors import PhylawError
+from phylaw.evaluate.parse import as_batch
 
 PHYRE_CLASSES = ("red", "green", "blue", "purple", "gray", "black")  # class ids 1..6; 0 = white background
 BACKGROUND = 0
@@ -60,19 +61,6 @@ REFERENCE_CLASS = np.array([0, 0, RED, GREEN, BLUE, PURPLE, GRAY, BLACK], dtype=
 CLASS_TOLERANCE = 40.0
 
 
-def _check_frames(frames: np.ndarray) -> np.ndarray:
-    """(n, T, H, W, 3) uint8 (a (T, H, W, 3) video is one batch of 1), PhylawError otherwise."""
-    if not isinstance(frames, np.ndarray) or frames.dtype != np.uint8:
-        raise PhylawError(f"frames must be a uint8 numpy array, got {getattr(frames, 'dtype', type(frames))}")
-    if frames.ndim == 4:
-        frames = frames[None]
-    if frames.ndim != 5 or frames.shape[-1] != 3:
-        raise PhylawError(f"frames must have shape (n, T, H, W, 3) or (T, H, W, 3), got {frames.shape}")
-    if 0 in frames.shape[1:]:
-        raise PhylawError(f"empty frames: shape {frames.shape}")
-    return frames
-
-
 @numba.njit(cache=True, nogil=True, inline="always")
 def _nearest(r, g, b, ref, ref_class, tol2):  # pragma: no cover - compiled
     """Class id of one pixel: the nearest reference colour's class within tol2 (squared distance), else 0."""
@@ -105,7 +93,7 @@ def _classify_rows(rows, ref, ref_class, tol2, out):  # pragma: no cover - compi
 def classify(frames: np.ndarray, tolerance: float = CLASS_TOLERANCE) -> np.ndarray:
     """Class ids (0 background/unknown, 1..6 = PHYRE_CLASSES) of every pixel: (n, T, H, W, 3) uint8 ->
     (n, T, H, W) uint8 ((T, H, W, 3) -> (1, T, H, W)). Nearest reference colour within ``tolerance``."""
-    frames = _check_frames(frames)
+    frames = as_batch(frames)
     px = np.ascontiguousarray(frames).reshape(-1, 3)
     out = np.empty(px.shape[0], dtype=np.uint8)
     _classify_rows(px, REFERENCE_RGB, REFERENCE_CLASS, np.int32(_tol2(tolerance)), out)
@@ -861,7 +849,7 @@ def parse_objects(
     the pieces add up to the previous frame's component). A blob of touching bodies that never comes apart
     is one track (``match_truth`` adds member tracks for the further bodies it covers).
     """
-    frames = _check_frames(frames)
+    frames = as_batch(frames)
     if int(min_area) != min_area or min_area < 1:
         raise PhylawError(f"min_area must be a positive integer (pixels), got {min_area}")
     if not (gate > 0 and world_size > 0 and dt > 0):

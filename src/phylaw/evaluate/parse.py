@@ -133,7 +133,8 @@ class ParsedStates:
         return int(self.center.shape[1])
 
 
-def _as_batch(frames: np.ndarray) -> np.ndarray:
+def as_batch(frames: np.ndarray) -> np.ndarray:
+    """(n, T, H, W, 3) uint8 frames (a (T, H, W, 3) video is one batch of 1); PhylawError otherwise."""
     if not isinstance(frames, np.ndarray) or frames.dtype != np.uint8:
         raise PhylawError(f"frames must be a uint8 numpy array, got {getattr(frames, 'dtype', type(frames))}")
     if frames.ndim == 4:
@@ -299,7 +300,7 @@ def parse(
         raise PhylawError(
             f"unknown pixel convention {convention!r}; choose one of {', '.join(PIXEL_CONVENTIONS)}"
         )
-    frames = _as_batch(frames)
+    frames = as_batch(frames)
     n, t, height, width, _ = frames.shape
     lo = np.array([r.lo for r in palette.rules], dtype=np.int16)  # (K, 3)
     hi = np.array([r.hi for r in palette.rules], dtype=np.int16)

@@ -218,6 +218,8 @@ def final_frame_agreement(x: PhyreInputs) -> np.ndarray:
     from phylaw.evaluate import objects
     from phylaw.evaluate.tracks_metrics import FINAL_TOLERANCE
 
+    if "final_frame_agreement" in x._cache:  # outcome_type reads it too
+        return x._cache["final_frame_agreement"]
     gt = x.need_gt("final_frame_agreement")
     ca, cb = objects.classify(x.frames[:, -1:]), objects.classify(gt[:, -1:])  # (n, 1, H, W)
     tol_px = FINAL_TOLERANCE * x.frames.shape[3] / x.truth_world_size()
@@ -232,6 +234,7 @@ def final_frame_agreement(x: PhyreInputs) -> np.ndarray:
                 k, n = _components_within(m1, m2, tol_px)
                 ok, total = ok + k, total + n
         out[i] = ok / total if total else 1.0
+    x._cache["final_frame_agreement"] = out
     return out
 
 

@@ -22,8 +22,8 @@ Metrics come in named **metric sets** (``METRIC_SETS``, ``phylaw evaluate --metr
 (phylaw's own definitions for the kinematic scenes, SPEC I.4, ``METRICS``), ``release`` (the released
 evaluator's numbers, ``evaluate.release``: the paper's published quantities) and ``phyre`` (PHYRE-style scenes,
 ``evaluate.phyre_metrics``: Table 2's video metrics, trajectory metrics and the judge). Without a name a
-scenario gets its default set (``default_metric_set``: phyre -> phyre, the others -> phylaw). A set declares its metrics, its headline metric per
-scenario, the scenarios it has recipes for, how its ground-truth frames are made (``gt_render``: "dataset" =
+scenario gets its default set (``default_metric_set``: phyre -> phyre, the others -> phylaw). A set declares
+its metrics, its headline metric per scenario, the scenarios it has recipes for, how its ground-truth frames are made (``gt_render``: "dataset" =
 the dataset's frames / phylaw's renderer, "release" = the release's raster at 256² area-averaged to the video
 size), optionally its own bucket rule (split/level from the video's parameters instead of its labels) and
 its own inputs builder (``inputs``: what its metrics receive instead of the kinematic per-colour parse).

@@ -368,11 +368,7 @@ def evaluate(
     try:
         mset = get_metric_set(opt.metric_set or default_metric_set(dataset.scenario))
         opt = replace(opt, metric_set=mset.name, gt_render=opt.gt_render or mset.gt_render)
-        if (
-            isinstance(source, DatasetSource)
-            and opt.gt_render == "release"
-            and not isinstance(source, ReleaseGTSource)
-        ):
+        if videos is None and opt.gt_render == "release":  # the floor drawn as the release drew it
             source = ReleaseGTSource(dataset, np.arange(len(dataset)))
         return _evaluate(dataset, source, videos, Path(out), opt, progress)
     finally:
@@ -409,7 +405,6 @@ def _evaluate(dataset, source, videos, out: Path, opt: EvalOptions, progress: bo
                 write_csv(part, pd.DataFrame(ev.block_rows(refs[start : start + opt.block])))
             frames.append(pd.read_csv(part, dtype={"split": str, "level": str, "source": str, "status": str}))
             bar.update(len(refs[start : start + opt.block]))
-        bar.close()
         rows = pd.concat(frames, ignore_index=True)
         section: list[str] = []
         if any(m.name == FLAGGED_METRIC for m in chosen):  # GIFs of flagged videos and the judge's reasons
@@ -429,13 +424,13 @@ def _with_weights(chosen: list[Metric], opt: EvalOptions) -> tuple[list[Metric],
     overrides = dict(opt.weights)
     keep, missing = [], {}
     for m in chosen:
-        why = next((w for w in (weights.available(r, overrides) for r in m.requires) if w), None)
-        if why:
-            missing[m.name] = why
-            log.warning("%s: not computed: %s", m.name, why)
+        try:
+            for r in m.requires:
+                weights.load(r, overrides)  # checks the file now (cached for the metric)
+        except weights.WeightsMissing as exc:
+            missing[m.name] = str(exc)
+            log.warning("%s: not computed: %s", m.name, exc)
             continue
-        for r in m.requires:
-            weights.load(r, overrides)  # checks the file now (cached for the metric)
         keep.append(m)
     if not keep:
         raise PhylawError("no metric can be computed: " + "; ".join(f"{k}: {v}" for k, v in missing.items()))
@@ -543,7 +538,7 @@ def _finish(
     summary_md = write_text(out / "summary.md", md)
     plots: tuple[Path, ...] = ()
     if len(video):
-        want = get_metric_set(opt.metric_set).headline(scenario)
+        want = mset.headline(scenario)
         headline = want if want in set(video["metric"]) else str(video["metric"].iloc[0])
         plots = plotting.write_plots(video, summary, out, headline, scenario)
         if frame_rows is not None:
@@ -565,8 +560,8 @@ def _split_frames(video: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame | Non
     long = []
     for r in has.to_dict("records"):
         vals = np.array(str(r["value_frames"]).split(), dtype=np.float64)
-        fl_text = str(r.get("floor_frames", "") or "")
-        fl = np.array(fl_text.split(), dtype=np.float64) if fl_text and fl_text != "nan" else None
+        fl_text = r.get("floor_frames", "")
+        fl = None if pd.isna(fl_text) or fl_text == "" else np.array(str(fl_text).split(), dtype=np.float64)
         for t, v in enumerate(vals):
             long.append({
                 "index": r["index"], "split": r["split"], "level": r["level"], "metric": r["metric"], "frame": t,

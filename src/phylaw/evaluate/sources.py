@@ -25,13 +25,13 @@ import numpy as np
 from phylaw.datasets.samples import open_samples
 from phylaw.errors import PhylawError
 from phylaw.io import decode_mp4
+from phylaw.sim.registry import get_scenario
 
 VIDEO_EXTENSIONS = (".mp4", ".gif", ".npy", ".npz")
 LAYOUTS = ("auto", "single", "panels3")
 PHYWORLD_CHUNK = 1000
 _PHYWORLD_NAME = re.compile(r"(\d+)-(\d+)")
 _PHYRE_NAME = re.compile(r"(\d{5})-(\d{5})-(\d+)")
-PHYRE_PARAMS = ("template", "task", "trial")
 _LAST_DIGITS = re.compile(r"(\d+)(?!.*\d)")
 
 
@@ -152,9 +152,10 @@ class FolderSource:
         if not named:
             return
         names = tuple(getattr(dataset, "param_names", ()))
-        if names != PHYRE_PARAMS:
+        phyre = get_scenario("phyre").param_names
+        if names != phyre:
             raise PhylawError(
-                f"{named[0].name}: a {'-'.join(PHYRE_PARAMS)} file name needs a phyre dataset "
+                f"{named[0].name}: a {'-'.join(phyre)} file name needs a phyre dataset "
                 f"(this one's parameters are {', '.join(names) or 'unknown'})"
             )
         rows = np.asarray(dataset.params).astype(np.int64)
