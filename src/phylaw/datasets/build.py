@@ -83,9 +83,12 @@ def resolve_split(
     if limit is not None and limit < 1:
         raise PhylawError(f"--limit must be >= 1, got {limit}")
     if not isinstance(split, SplitDef):
-        return get_split_checked(scenario, split, ranges, n_frames)
-    if n_frames is not None and n_frames != split.n_frames:
+        split = get_split_checked(scenario, split, ranges, n_frames)
+    elif n_frames is not None and n_frames != split.n_frames:
         raise PhylawError(f"split {split.name!r} has {split.n_frames} frames; n_frames={n_frames} disagrees")
+    check = sim.get_scenario(split.scenario).check_resolution  # e.g. rings thinner than a pixel
+    if check is not None:
+        check(split, resolution)
     return split
 
 

@@ -40,7 +40,7 @@ from phylaw.errors import PhylawError
 from phylaw.evaluate import metrics as m
 from phylaw.evaluate import phyre_metrics as pm
 from phylaw.evaluate import release as rel
-from phylaw.sim.registry import KINEMATIC_SCENARIOS
+from phylaw.sim.registry import CLOSED_FORM_SCENARIOS
 
 HEADLINE = "velocity_error"
 KINDS = ("video", "set")
@@ -204,7 +204,7 @@ class MetricSet:
 
 METRIC_SETS: dict[str, MetricSet] = {
     "phylaw": MetricSet(
-        "phylaw", "phylaw's own metrics (SPEC I.4)", METRICS, lambda _s: HEADLINE, KINEMATIC_SCENARIOS
+        "phylaw", "phylaw's own metrics (SPEC I.4)", METRICS, lambda _s: HEADLINE, CLOSED_FORM_SCENARIOS
     ),
     "release": MetricSet(
         "release",

@@ -17,6 +17,8 @@ from phylaw.sim import kinematics as km
 from phylaw.sim.states import WORLD_SIZE, States
 
 PARAM_KINDS: tuple[str, ...] = ("radius", "speed")  # the kinds the kinematic ranges (sim.ranges) know
+# categorical kinds (scenario attribute_motion): a palette id / a shape id, checked by validate_params
+ATTRIBUTE_KINDS: tuple[str, ...] = ("color", "shape")
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,9 @@ class Scenario:
     default_frames: int = 32
     time_offset: float = 0.0  # time of frame 0 in seconds (phyre: frame k is after 20k + 1 steps, 1/60 s)
     cond_frames: int = 3  # c: frames that condition a model (kinematic: 3, SPEC I.2; phyre: 1, SPEC B.5)
+    # check_resolution(split, resolution): a one-line PhylawError when the split cannot be drawn at that
+    # resolution (attribute_motion: a ring thinner than a pixel); called before a dataset is generated
+    check_resolution: Callable[[object, int], None] | None = None
 
     @property
     def seeded(self) -> bool:
@@ -92,6 +97,18 @@ def _phyre_simulate(params: np.ndarray, seed: int, n_frames: int) -> tuple[State
     from phylaw.sim.phyre.engine import simulate_rows  # Box2D is imported only when phyre is simulated
 
     return simulate_rows(params, seed, n_frames)
+
+
+def _attribute_simulate(params: np.ndarray, u: np.ndarray, n_frames: int) -> States:
+    from phylaw.sim.attributes import attribute_motion
+
+    return attribute_motion(params, u, n_frames)
+
+
+def _attribute_resolution(split, resolution: int) -> None:
+    from phylaw.sim.attributes import check_ring_resolution
+
+    check_ring_resolution(split, resolution)
 
 
 def _phyre_check(params: np.ndarray) -> tuple[int, str] | None:
@@ -165,6 +182,21 @@ SCENARIOS: dict[str, Scenario] = {
             time_offset=1.0 / 60.0,
             cond_frames=1,
         ),
+        Scenario(
+            "attribute_motion",
+            (
+                Param("r", _LEN, "radius of the disc / ring, half side of the square", "radius", 0),
+                Param("v", _SPEED, "speed of the object (moving +x)", "speed", 0),
+                Param("color", "palette id", "colour of the object (1 red, 2 blue)", "color", 0),
+                Param("shape", "shape id", "shape of the object (0 disc, 1 square, 2 ring)", "shape", 0),
+            ),
+            engine="closed_form",
+            n_objects=1,
+            render_kinds=("disc", "square", "ring"),
+            n_uniforms=3,
+            simulate=_attribute_simulate,
+            check_resolution=_attribute_resolution,
+        ),
     )
 }
 
@@ -209,12 +241,29 @@ def validate_params(scenario: str, params: np.ndarray) -> np.ndarray:
         ),
         (radii.sum(axis=1) > WORLD_SIZE / 2, "has radii too big for two balls side by side (sum > 5)"),
     ]
+    checks += _attribute_checks(sc, p)
     for bad, what in checks:
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             row = dict(zip(names, p[i].tolist(), strict=True))
             raise PhylawError(f"{scenario} parameter row {i} {row} {what}")
     return p
+
+
+def _attribute_checks(sc: Scenario, p: np.ndarray) -> list[tuple[np.ndarray, str]]:
+    """(bad rows, problem) of the categorical parameters: a colour that is not red / blue, a shape that is
+    not a disc / square / ring (the ids the soft renderer draws and the parser tells apart)."""
+    from phylaw.render.palette import BLUE, RED
+    from phylaw.sim.states import SHAPE_DISC, SHAPE_RING, SHAPE_SQUARE
+
+    out = []
+    for kind, known, what in (("color", (RED, BLUE), "colour id (1 red, 2 blue)"),
+                              ("shape", (SHAPE_DISC, SHAPE_SQUARE, SHAPE_RING), "shape id (0 disc, 1 square, 2 ring)")):  # fmt: skip
+        cols = sc.columns(kind)
+        if cols:
+            bad = ~np.isin(p[:, cols], np.asarray(known, np.float64)).all(axis=1)
+            out.append((bad, f"has an unknown {what}"))
+    return out
 
 
 def simulate_uniforms(scenario: str, params: np.ndarray, u: np.ndarray, n_frames: int = 32) -> States:
@@ -246,6 +295,8 @@ def simulate(scenario: str, params: np.ndarray, rng: np.random.Generator, n_fram
 # derived views kept for callers written before the registry
 SCENARIO_NAMES: tuple[str, ...] = tuple(SCENARIOS)
 # the closed-form scenes of the paper's section 3 (Fig. 3): uniform motion, collision, parabola
-KINEMATIC_SCENARIOS: tuple[str, ...] = tuple(n for n, s in SCENARIOS.items() if s.engine == "closed_form")
+KINEMATIC_SCENARIOS: tuple[str, ...] = ("uniform_motion", "collision", "parabola")
+# every closed-form scene (also attribute_motion, the attribute studies' scene): what phylaw's metrics score
+CLOSED_FORM_SCENARIOS: tuple[str, ...] = tuple(n for n, s in SCENARIOS.items() if s.engine == "closed_form")
 PARAM_NAMES: dict[str, tuple[str, ...]] = {n: s.param_names for n, s in SCENARIOS.items()}
 N_UNIFORMS: dict[str, int] = {n: s.n_uniforms for n, s in SCENARIOS.items()}

@@ -384,10 +384,13 @@ def _scenario_splits(scenario: str) -> dict[str, Callable]:
         from phylaw.sim.phyre.splits import SPLITS as PHYRE_SPLITS
 
         return dict(PHYRE_SPLITS)
+    from phylaw.sim.attribute_studies import attribute_splits  # attribute_motion's pairs and compositions
     from phylaw.sim.studies import study_splits  # the mechanism studies' splits, registered per scenario
 
     shared = {name: (lambda r, n, make=make: make(scenario, r, n)) for name, make in SPLITS.items()}
-    return {**shared, **study_splits(scenario)}
+    if scenario not in rg.TRAIN_GRIDS:  # attribute_motion has no plain training grids
+        shared = {}
+    return {**shared, **study_splits(scenario), **attribute_splits(scenario)}
 
 
 def list_splits(scenario: str | None = None) -> list[str]:
