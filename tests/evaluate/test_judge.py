@@ -178,3 +178,63 @@ def test_outcome_types_and_ratio():
     assert p == 0
     assert lo == 0
     assert 0.1 < hi < 0.2
+
+
+# ------------------------------------------------------------------ drawn scenes (exact, no simulator)
+_RGB = {"red": (243, 79, 70), "gray": (185, 202, 210), "black": (0, 0, 0)}
+_N = 256  # pixels; world 512 units, so one pixel = 2 units
+
+
+def _draw(t_frames: int, discs) -> np.ndarray:
+    """(T, N, N, 3) frames of discs: each disc is (colour, radius in units, (T, 2) centres in units, y up)."""
+    yy, xx = np.mgrid[0:_N, 0:_N]
+    cx, cy = (xx + 0.5) * 2.0, (_N - yy - 0.5) * 2.0
+    out = np.full((t_frames, _N, _N, 3), 255, np.uint8)
+    for colour, r, path in discs:
+        for t in range(t_frames):
+            inside = (cx - path[t, 0]) ** 2 + (cy - path[t, 1]) ** 2 <= r * r
+            out[t][inside] = _RGB[colour]
+    return out
+
+
+def _still(x: float, y: float, t_frames: int) -> np.ndarray:
+    return np.tile([x, y], (t_frames, 1)).astype(float)
+
+
+def _hover_score(discs, t_frames: int = 10) -> float:
+    tr = parse_objects(_draw(t_frames, discs)[None], 512.0, FRAME_DT)
+    return jd._hovering_at_rest(jd._Video(tr, 0, jd.JudgeConfig(), float(tr.pixel_size)))[0]
+
+
+def test_ball_at_rest_beside_a_peg_is_hovering():
+    """A ball cannot rest against the side of a single peg (its weight is not carried under its centre). Before
+    the support rule required a box under the centre (or one either side), any near box reaching below the
+    ball's centre counted as support and this scored 0."""
+    beside = [("black", 8.0, _still(200.0, 200.0, 10)), ("gray", 16.0, _still(225.0, 204.0, 10))]
+    assert _hover_score(beside) >= 1
+    on_top = [("black", 8.0, _still(200.0, 200.0, 10)), ("gray", 16.0, _still(201.0, 225.0, 10))]
+    between = [("black", 8.0, _still(180.0, 200.0, 10)), ("black", 8.0, _still(220.0, 200.0, 10)),
+               ("gray", 16.0, _still(200.0, 214.0, 10))]  # fmt: skip
+    on_floor = [("gray", 16.0, _still(300.0, 16.0, 10))]
+    for scene in (on_top, between, on_floor):
+        assert _hover_score(scene) == 0
+
+
+def test_slow_neighbour_does_not_excuse_a_fast_onset():
+    """A ball at rest that starts at 10 units/frame beside a body creeping at 1.5 units/frame: the creeping
+    body cannot have launched it (restitution 0.2 gives at most 1.2 x the pusher's speed). Before the pusher's
+    speed was compared (``push_ratio``), any moving near body excused the onset."""
+    t_frames, k = 16, 8
+    ball = _still(300.0, 100.0, t_frames)
+    ball[k:] += np.arange(1, t_frames - k + 1)[:, None] * np.array([6.0, 8.0])  # 10 units/frame, up-right
+    creep = _still(262.0, 120.0, t_frames)
+    creep[:, 1] -= 1.5 * np.arange(t_frames)  # sliding down beside it, 6 units apart
+    tr = parse_objects(_draw(t_frames, [("red", 12.0, ball), ("gray", 20.0, creep)])[None], 512.0, FRAME_DT)
+    v = jd._Video(tr, 0, jd.JudgeConfig(), float(tr.pixel_size))
+    assert jd._spontaneous(v)[0] >= 1
+    # the same onset beside a body that moves as fast as the ball is excused (it may have pushed it)
+    push = _still(262.0, 100.0, t_frames)
+    push[:k, 0] -= 10.0 * (k - np.arange(k))  # arrives at 10 units/frame, stops at the ball at frame k
+    tr2 = parse_objects(_draw(t_frames, [("red", 12.0, ball), ("gray", 20.0, push)])[None], 512.0, FRAME_DT)
+    v2 = jd._Video(tr2, 0, jd.JudgeConfig(), float(tr2.pixel_size))
+    assert jd._spontaneous(v2)[0] < 1

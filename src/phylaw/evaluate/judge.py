@@ -124,7 +124,10 @@ class JudgeConfig:
     rest_frames: int = 2  # frames at rest before an onset of motion counts as spontaneous
     rest_gap_frames: int = 6  # most frames without a measured speed (merged, occluded) an onset may hide in
     move_speed_px: float = 2.5  # pixels/frame over two frames: a spontaneous onset's speed that flags
+    push_ratio: float = 0.5  # a near body excuses an onset when its fastest point moves this share of it
     hover_rest_frames: int = 2  # consecutive frames at rest with nothing under it that flag hovering
+    round_elong: float = 1.3  # a track rounder than this (balls) at rest needs a support under its centre
+    round_fill: float = 0.6  # ... and filling this share of its box (a disc: π/4)
     accel_tol_px: float = 1.0  # pixels/frame² of centroid noise in a second difference
     accel_tol_g: float = 0.3  # plus this fraction of g·dt² (free flight residual that flags)
     pulse_cos: float = 0.7  # two residual accelerations are opposite when their cosine is below −pulse_cos
@@ -279,6 +282,21 @@ class _Video:
         mv[:-1] |= s[1:] > thr
         return mv
 
+    def point_speed(self) -> np.ndarray:
+        """(T, M) an upper bound of the speed of any point of the track into or out of frame t (units/frame):
+        its centroid's speed plus, for an elongated track (elongation >= 2, whose principal axis is
+        meaningful), its turn times its half length. A bar turning about its centre pushes with its ends."""
+        s = np.nan_to_num(self.speed)
+        turn = np.zeros_like(s)
+        ang = np.where(self.valid, self.angle, np.nan)
+        turn[1:] = np.abs((ang[1:] - ang[:-1] + np.pi / 2) % np.pi - np.pi / 2)
+        half = 0.5 * np.sqrt(np.nan_to_num(self.a_ref * self.e_ref))
+        long = np.nan_to_num(self.e_ref) >= 2.0
+        s = s + np.where(long[None], np.nan_to_num(turn) * half[None], 0.0)
+        out = s.copy()
+        out[:-1] = np.maximum(s[:-1], s[1:])
+        return out
+
     def accel(self) -> np.ndarray:
         """(T, M, 2) residual second difference a[t] = c[t+1] - 2c[t] + c[t-1] - (0, -g dt²) (valid only)."""
         a = np.full((self.T, self.M, 2), np.nan)
@@ -427,6 +445,7 @@ def _spontaneous(v: _Video) -> Finding:
     cfg, px = v.cfg, v.px
     rest, move = cfg.rest_speed_px * px, cfg.move_speed_px * px
     moving = v.moving(rest)
+    push = v.point_speed()
     best: Finding = (0.0, "")
     for m in v.dynamic():
         s = v.speed[:, m]
@@ -444,7 +463,10 @@ def _spontaneous(v: _Video) -> Finding:
                 continue
             onset = min(s[f], s[f + 1])
             lo = max(0, k - 2)
-            pushed = (v.near[lo : f + 1, m] & moving[lo : f + 1]).any()
+            # a push needs a pusher fast enough: restitution 0.2 gives the struck body at most 1.2 times the
+            # speed of the point that hits it; ``push_ratio`` leaves room for the support sliding away
+            fast = moving[lo : f + 1] & (push[lo : f + 1] >= cfg.push_ratio * onset)
+            pushed = (v.near[lo : f + 1, m] & fast).any()
             if pushed:
                 continue
             score = onset / move
@@ -479,19 +501,40 @@ def _hovering(v: _Video, acc: np.ndarray) -> Finding:
 
 
 def _supported(v: _Video, t: int, m: int) -> bool:
-    """Something may hold track m up in frame t: the floor, or a near box reaching below its centre while
+    """Something may hold track m up in frame t: the floor, or near boxes reaching below its centre while
     overlapping it horizontally (a floor, a slope, a body under it, a jar around it; a tilted bar resting on a
-    small ball has the ball's bottom level with its own lowest point, so "below its bottom" would not do)."""
+    small ball has the ball's bottom level with its own lowest point, so "below its bottom" would not do).
+    A body at rest needs its weight carried under its centre of mass: one such box must reach across the
+    track's centre (within the contact margin), or there must be one on either side of it (a ball between
+    two pegs; a wall counts as a side). A single small box beside it (a ball leaning on the side of a peg)
+    cannot hold a round body still: it would roll off. Only balls are held to that (elongation <
+    ``round_elong`` and filling ``round_fill`` of their box, as a disc fills π/4: a V of two bars is round by
+    its moments): a bar or a jar may lean on a contact above its centre that no box test sees."""
     g = v.cfg.contact_margin_px * v.px
     b = v.bbox[t, m]
     if b[1] <= 2 * g:
         return True
-    cy = 0.5 * (b[1] + b[3])
+    cx, cy = 0.5 * (b[0] + b[2]), 0.5 * (b[1] + b[3])
+    box_area = max((b[2] - b[0]) * (b[3] - b[1]), 1e-9)
+    ball = np.nan_to_num(v.e_ref[m], nan=np.inf) < v.cfg.round_elong
+    ball &= np.nan_to_num(v.area[t, m] / box_area) >= v.cfg.round_fill
+    if not ball:
+        return any(
+            v.bbox[t, j, 1] < cy and v.bbox[t, j, 0] < b[2] + g and v.bbox[t, j, 2] > b[0] - g
+            for j in np.flatnonzero(v.near[t, m])
+        )
+    left = b[0] <= 2 * g  # walls
+    right = b[2] >= v.world - 2 * g
     for j in np.flatnonzero(v.near[t, m]):
         bj = v.bbox[t, j]
         if bj[1] < cy and bj[0] < b[2] + g and bj[2] > b[0] - g:
-            return True
-    return False
+            if bj[0] - g <= cx <= bj[2] + g:
+                return True
+            if 0.5 * (bj[0] + bj[2]) < cx:
+                left = True
+            else:
+                right = True
+    return left and right
 
 
 def _hovering_at_rest(v: _Video) -> Finding:
