@@ -18,6 +18,9 @@ EXPERIMENTS: dict[str, str] = {
     "fig5": "phylaw.experiments.fig5",
     "fig6": "phylaw.experiments.fig6",
     "fig7": "phylaw.experiments.fig7",
+    "fig8": "phylaw.experiments.fig8",
+    "fig9": "phylaw.experiments.fig9",
+    "table2": "phylaw.experiments.table2",
 }
 
 

@@ -15,6 +15,17 @@ CPU sizes (``-small``): tasks 0-9, 10 trials per task for training (100 videos p
 tasks 0-9 of every template in the in-template pool (600 videos for the 60 templates, the paper's count),
 trial 0 of tasks 0-9 of the held-out templates (100). Small training and evaluation sets share the task
 layouts and never a trial.
+
+Table 2 (issue 14, experiments/table2.py):
+
+- ``train6-tiny`` / ``train30-tiny`` / ``train60-tiny``: tasks 0-9 x trials 0-3 (40 videos per template, the
+  same per template in every subset as in the paper: 240 / 1,200 / 2,400 videos);
+- ``table2-eval-train6`` / ``-train30`` / ``-train60``: one evaluation file per training subset, the in-template
+  pool (label ``id``: the subset's templates x tasks 0-99 x trial 990, as the release's test files) beside
+  the out-of-template set (label ``ood``: the held-out templates x tasks 0-99 x trial 0); ``-small``: tasks 0-9
+  of both (60 / 300 / 600 in-template + 100 out-of-template videos);
+- ``ambiguity-train`` / ``ambiguity-eval`` (Fig. 10): the ambiguity rows split by the varied index (the action
+  of 20000/20001, the task of 20002/20003), even indices to train, odd ones to evaluate (202 / 200 videos).
 """
 
 from __future__ import annotations
@@ -31,6 +42,7 @@ N_TRAIN_TRIALS = 990  # trials 0-989 train, 990-999 the in-template evaluation p
 N_TRIALS = 1000
 SMALL_TASKS = 10
 SMALL_TRAIN_TRIALS = 10
+TINY_TRAIN_TRIALS = 4  # Table 2's tiny training sets: tasks 0-9 x trials 0-3 per template
 PARAM_NAMES = ("template", "task", "trial")
 
 
@@ -56,9 +68,11 @@ def _split(name: str, parts: list) -> Callable[[str, int], object]:
     return build
 
 
-def _train(subset: str, small: bool):
+def _train(subset: str, small: bool, tiny: bool = False):
     tasks, trials = (SMALL_TASKS, SMALL_TRAIN_TRIALS) if small else (N_TASKS, N_TRAIN_TRIALS)
-    name = subset + ("-small" if small else "")
+    if tiny:
+        tasks, trials = SMALL_TASKS, TINY_TRAIN_TRIALS
+    name = subset + ("-tiny" if tiny else "-small" if small else "")
     return name, _split(
         name, [("train", "train", lambda: (np.array(_subset(subset), float), _ar(0, tasks), _ar(0, trials)))]
     )
@@ -88,6 +102,44 @@ def _out_of_template(name: str, small: bool):
             )
         ],
     )
+
+
+def _table2_eval(subset: str, small: bool):
+    """Table 2's evaluation file of a training subset: its in-template pool (trial 990) and the held-out set."""
+    tasks = SMALL_TASKS if small else N_TASKS
+    name = f"table2-eval-{subset}" + ("-small" if small else "")
+    return name, _split(
+        name,
+        [
+            ("id", "in-template", lambda: (np.array(_subset(subset), float), _ar(0, tasks), _ar(990, 991))),
+            (
+                "ood",
+                "out-of-template",
+                lambda: (np.array(_subset("held-out"), float), _ar(0, tasks), _ar(0, 1)),
+            ),
+        ],
+    )
+
+
+def _ambiguity_half(template: int, parity: int):
+    """The rows of an ambiguity template whose varied index (action of 20000/20001, task of 20002/20003) has
+    ``parity``."""
+    from phylaw.sim.phyre.templates import n_fixed_actions, n_tasks
+
+    tasks, actions = _ar(0, n_tasks(template)), _ar(0, n_fixed_actions(template))
+    if len(actions) > 1:
+        actions = actions[parity::2]
+    else:
+        tasks = tasks[parity::2]
+    return (np.array([template], float), tasks, actions)
+
+
+def _ambiguity_split(name: str, label: str, parity: int):
+    parts = [
+        (label, f"ambiguity-{t}", (lambda t=t: _ambiguity_half(t, parity)))
+        for t in (20000, 20001, 20002, 20003)
+    ]
+    return name, _split(name, parts)
 
 
 def _ambiguity_part(template: int):
@@ -121,9 +173,18 @@ SPLITS: dict[str, Callable[[str, int], object]] = dict(
         _in_template("train6", "eval-in-template-train6-small", True),
         _in_template("train30", "eval-in-template-train30-small", True),
         _out_of_template("eval-out-of-template-small", True),
+        _train("train6", True, tiny=True),
+        _train("train30", True, tiny=True),
+        _train("train60", True, tiny=True),
+        *(_table2_eval(s, small) for small in (False, True) for s in ("train6", "train30", "train60")),
+        _ambiguity_split("ambiguity-train", "train", 0),
+        _ambiguity_split("ambiguity-eval", "ood", 1),
     ]
 )
-TRAIN_SPLITS = ("train6", "train30", "train60", "train6-small", "train30-small", "train60-small")
+TRAIN_SPLITS = (
+    "train6", "train30", "train60", "train6-small", "train30-small", "train60-small", "train6-tiny", "train30-tiny",
+    "train60-tiny", "ambiguity-train",
+)  # fmt: skip
 
 
 def get_split(name: str, ranges: str = "paper", n_frames: int = 32):
