@@ -20,6 +20,8 @@ EXPERIMENTS: dict[str, str] = {
     "fig7": "phylaw.experiments.fig7",
     "fig8": "phylaw.experiments.fig8",
     "fig9": "phylaw.experiments.fig9",
+    "fig8": "phylaw.experiments.fig8",
+    "fig9": "phylaw.experiments.fig9",
     "table2": "phylaw.experiments.table2",
 }
 

@@ -1,0 +1,234 @@
+"""The attribute studies' report (Figs. 8, 9, 14–16), from the cells' CSV files only.
+
+``build_attribute_report(OUT, DEST)`` reads ``OUT/plan.json`` and, of every cell whose ``attributes`` stage
+finished, ``cells/<id>/attributes/{rows.csv, videos.csv, attributes.json, attributes.png, media/*.gif}``; it
+writes ``DEST/report.md``, a self-contained ``DEST/report.html``, ``DEST/counts.csv``, ``DEST/priority.csv``,
+the priority-matrix figure and the cells' figures and GIFs. ``priority_of(dirs)`` pools the win rows of
+several experiment directories (fig8 and fig9 together order all four attributes).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from phylaw.errors import PhylawError
+from phylaw.evaluate.attributes import ATTRS, OUTCOMES, Win, priority_matrix, priority_order, wins_of
+from phylaw.experiments.tables import html_table, markdown_table
+from phylaw.io import read_json, write_csv, write_text
+
+ATTR_DIR = "attributes"
+PAPER_ORDER = ("color", "size", "velocity", "shape")  # §5.3: color > size > velocity > shape
+NOTE = (
+    "Each test video conditions on a combination never seen in training. Counts: of N generated test videos, "
+    "how many kept both attributes of the condition, changed only one, changed both, or lost the object "
+    "(evaluate.attributes: colour from the largest palette mask, shape from the parser's descriptor, size from "
+    "the mask area and shape, speed from the fitted x slope, each put in the nearest value set of the pair). "
+    "Win rate: first attribute kept and second changed, among the videos that changed exactly one (Wilson 95 %). "
+    "GT error: the same read-out of the ground-truth frames of the same videos, read into another value set "
+    "(the floor of each decision)."
+)
+
+
+@dataclass
+class AttrCell:
+    run_id: str
+    factors: dict
+    info: dict
+    rows: pd.DataFrame
+    videos: pd.DataFrame
+    figure: Path | None
+    gifs: list[Path] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class AttributeReportFiles:
+    html: Path
+    markdown: Path
+    pngs: tuple[Path, ...]
+
+
+def load_cells(out: Path) -> tuple[dict, list[AttrCell], list[str]]:
+    if not (out / "plan.json").is_file():
+        raise PhylawError(
+            f"{out} is not an experiment directory (no plan.json); run `phylaw reproduce` first"
+        )
+    plan = read_json(out / "plan.json")
+    cells, missing = [], []
+    for c in plan["cells"]:
+        d = out / "cells" / c["run_id"] / ATTR_DIR
+        if not (d / "attributes.json").is_file():
+            missing.append(c["run_id"])
+            continue
+        dtype = {"split": str, "level": str}
+        cells.append(AttrCell(c["run_id"], dict(c.get("factors") or []), read_json(d / "attributes.json"),
+                              pd.read_csv(d / "rows.csv", dtype=dtype), pd.read_csv(d / "videos.csv", dtype=dtype),
+                              d / "attributes.png" if (d / "attributes.png").is_file() else None,
+                              sorted((d / "media").glob("*.gif"))))  # fmt: skip
+    return plan, cells, missing
+
+
+def _get(rows: pd.DataFrame, level: str, metric: str) -> pd.Series | None:
+    r = rows[(rows["level"] == level) & (rows["metric"] == metric)]
+    return None if not len(r) else r.iloc[-1]
+
+
+def counts_table(cells: list[AttrCell]) -> pd.DataFrame:
+    """One row per cell and evaluated combination (test levels first, then pooled, then the trained ones)."""
+    out = []
+    for c in cells:
+        first, second = c.info["attributes"]
+        levels = sorted(
+            c.rows["level"].unique(), key=lambda lv: (_split(c, lv) != "test", lv == "pooled", lv)
+        )
+        for lv in levels:
+            base = _get(c.rows, lv, "outcome_kept_both")
+            if base is None:
+                continue
+            n = int(base["n"])
+            counts = {o: round(float(_get(c.rows, lv, f"outcome_{o}")["value"]) * n) for o in OUTCOMES}
+            row = {"setting": c.info["setting"], "combination": lv, "role": _split(c, lv), "N": n,
+                   "kept both": counts["kept_both"], f"{first} changed only": counts["changed_first"],
+                   f"{second} changed only": counts["changed_second"], "both changed": counts["changed_both"],
+                   "lost": counts["lost"]}  # fmt: skip
+            win = _get(c.rows, lv, f"win_{first}_over_{second}")
+            if win is not None and int(win["n"]):
+                k = round(float(win["value"]) * int(win["n"]))
+                row["win rate (first over second)"] = (
+                    f"{float(win['value']):.2f} [{float(win['ci_low']):.2f}, {float(win['ci_high']):.2f}] "
+                    f"({k}/{int(win['n'])})"
+                )
+            else:
+                row["win rate (first over second)"] = "–"
+            for attr in (first, second):
+                ch = _get(c.rows, lv, f"{attr}_changed")
+                row[f"GT error {attr}"] = "–" if ch is None else f"{float(ch['floor']):.3f}"
+            out.append(row)
+    return pd.DataFrame(out)
+
+
+def _split(c: AttrCell, level: str) -> str:
+    r = c.rows[c.rows["level"] == level]
+    return "test" if len(r) and r["split"].iloc[0] == "ood" else "train"
+
+
+def cell_wins(cells: list[AttrCell]) -> list[Win]:
+    return [w for c in cells if c.info.get("kind") == "pair" for w in wins_of(c.rows)]
+
+
+def priority_of(dirs: list[str | Path]) -> tuple[list[Win], str]:
+    """The pooled wins of the pair cells of several experiment directories and the order they imply."""
+    wins = []
+    for d in dirs:
+        _, cells, _ = load_cells(Path(d))
+        wins += cell_wins(cells)
+    return wins, priority_order(wins, _attrs(wins)).text()
+
+
+def _attrs(wins: list[Win]) -> tuple[str, ...]:
+    present = {w.a for w in wins} | {w.b for w in wins}
+    return tuple(a for a in ATTRS if a in present)
+
+
+def build_attribute_report(out: str | Path, dest: str | Path) -> AttributeReportFiles:
+    """Write the attribute report of experiment directory ``out`` into ``dest`` (module docstring)."""
+    from phylaw.evaluate.attribute_plots import matrix_figure
+
+    out, dest = Path(out), Path(dest)
+    plan, cells, missing = load_cells(out)
+    (dest / "media").mkdir(parents=True, exist_ok=True)
+    counts = counts_table(cells)
+    write_csv(dest / "counts.csv", counts)
+    wins = cell_wins(cells)
+    attrs = _attrs(wins)
+    figs: dict[str, Path] = {}
+    order_lines = []
+    if wins:
+        matrix = priority_matrix(wins, attrs)
+        write_csv(dest / "priority.csv", matrix.reset_index(names="kept"))
+        figs["matrix"] = matrix_figure(
+            wins, dest / "priority_matrix.png", attrs, f"{plan['experiment']}: priority"
+        )
+        loose, strict = priority_order(wins, attrs), priority_order(wins, attrs, strict=True)
+        paper = [a for a in PAPER_ORDER if a in attrs]
+        order_lines = [f"Order (win rate > 1/2): **{loose.text()}**",
+                       f"Order (Wilson interval above 1/2): **{strict.text()}**",
+                       f"The paper (§5.3) on these attributes: {' > '.join(paper)}"
+                       f" — {'agrees' if loose.total and list(loose.order) == paper else 'differs or undecided'}."]  # fmt: skip
+    else:
+        matrix = pd.DataFrame()
+    for c in cells:
+        if c.figure is not None:
+            figs[c.run_id] = Path(shutil.copyfile(c.figure, dest / f"{c.info['setting']}.png"))
+    gifs = []
+    for c in cells:
+        for g in c.gifs:
+            gifs.append(
+                (
+                    f"{c.info['setting']}: {g.stem}",
+                    Path(shutil.copyfile(g, dest / "media" / f"{c.run_id}__{g.name}")),
+                )
+            )
+    title = f"phylaw {plan['experiment']} ({plan['scale']} scale): attribute priority"
+    md = [
+        f"# {title}",
+        "",
+        plan.get("description", ""),
+        "",
+        NOTE,
+        "",
+        "## Counts",
+        "",
+        markdown_table(counts),
+        "",
+    ]
+    if wins:
+        md += ["## Priority matrix", "", markdown_table(matrix.reset_index(names="kept \\ changed")), "",
+               *[f"- {line}" for line in order_lines], "", f"![priority]({figs['matrix'].name})", ""]  # fmt: skip
+    md += ["## Generated vs conditioning attributes (Fig. 14 style)", ""]
+    md += [f"![{c.info['setting']}]({figs[c.run_id].name})" for c in cells if c.run_id in figs] + [""]
+    if gifs:
+        md += ["## Typical conflicts", ""] + [f"![{t}](media/{p.name})" for t, p in gifs] + [""]
+    if missing:
+        md += ["## Cells without attribute results yet", ""] + [f"- `{m}`" for m in missing] + [""]
+    md_path = write_text(dest / "report.md", "\n".join(md))
+    html_path = write_text(
+        dest / "report.html", _html(title, plan, counts, matrix, order_lines, figs, cells, gifs, missing)
+    )
+    return AttributeReportFiles(html_path, md_path, tuple(figs.values()))
+
+
+def _b64(path: Path, mime: str) -> str:
+    return f"data:{mime};base64," + base64.b64encode(path.read_bytes()).decode()
+
+
+def _html(title, plan, counts, matrix, order_lines, figs, cells, gifs, missing) -> str:
+    from phylaw.experiments.report import CSS
+
+    e = html.escape
+    parts = ["<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+             f"<title>{e(title)}</title><style>{CSS}</style></head><body>", f"<h1>{e(title)}</h1>",
+             f"<p class='note'>{e(plan.get('description', ''))}</p>", f"<p class='note'>{e(NOTE)}</p>",
+             "<h2>Counts</h2>", html_table(counts)]  # fmt: skip
+    if len(matrix):
+        parts += ["<h2>Priority matrix</h2>", html_table(matrix.reset_index(names="kept \\ changed"))]
+        parts += [f"<p>{e(line.replace('**', ''))}</p>" for line in order_lines]
+        parts.append(f"<img class='plot' alt='priority matrix' src='{_b64(figs['matrix'], 'image/png')}'>")
+    parts.append("<h2>Generated vs conditioning attributes (Fig. 14 style)</h2>")
+    parts += [f"<img class='plot' alt='{e(c.info['setting'])}' src='{_b64(figs[c.run_id], 'image/png')}'>"
+              for c in cells if c.run_id in figs]  # fmt: skip
+    if gifs:
+        parts += ["<h2>Typical conflicts</h2>", "<div class='gal'>"]
+        parts += [f"<figure><img alt='{e(t)}' src='{_b64(p, 'image/gif')}'><figcaption>{e(t)}</figcaption></figure>"
+                  for t, p in gifs]  # fmt: skip
+        parts.append("</div>")
+    if missing:
+        parts += ["<h2 class='failed'>Cells without attribute results yet</h2>",
+                  "<ul>" + "".join(f"<li><code>{e(m)}</code></li>" for m in missing) + "</ul>"]  # fmt: skip
+    parts.append("</body></html>")
+    return "\n".join(parts)

@@ -1,0 +1,149 @@
+"""What the attribute-priority experiments (fig8.py, fig9.py) share: their cells, their pipeline and checks.
+
+A cell trains on an attribute pair's training combinations (``sim.attribute_studies``) and is evaluated on all
+four combinations; the cell settings per scale are the mechanism studies' (``experiments.study.study_cell``:
+tiny = the demo's 64 px / 16 frames / VideoVAE / DiT-tiny, 3,000 steps on 2 CPU cores; small = one GPU,
+DiT-S; paper = DiT-B, 128 px, 32 frames, 100K steps x 256).
+
+Stages: data, train, sample, evaluate, gallery (as Fig. 3), then
+
+attributes  ``evaluate.attributes``: the read-out of every generated and ground-truth video
+            (``attributes/videos.csv``), the tidy rows (``attributes/rows.csv``: changed rates, outcome
+            shares, win rates, each with its ground-truth floor), this cell's Fig. 14-style figure and GIFs of
+            typical conflicts (``attributes/media``)
+collect     the standard collect plus the attribute rows -> ``cell_results.csv``
+report      ``experiments.attribute_report`` over every finished cell -> ``OUT/attribute_report/``
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from phylaw.experiments import study as s
+from phylaw.experiments.experiment import CELL_RESULTS, ExperimentPlan
+from phylaw.experiments.runner import CellContext, Pipeline, Stage
+from phylaw.experiments.spec import RunSpec
+from phylaw.io import write_csv, write_json
+
+SCENARIO = "attribute_motion"
+ATTR_DIR, REPORT_DIR = "attributes", "attribute_report"
+GIFS_PER_LEVEL = 2
+
+
+def attribute_cell(experiment: str, scale: str, setting: str) -> RunSpec:
+    """The cell of one registered pair setting (``sim.attribute_studies.SETTINGS``) at ``scale``."""
+    from phylaw.sim.attribute_studies import get_setting
+
+    st = get_setting(setting)
+    prefix = setting if st.kind == "compose" else f"attr-{setting}"
+    return s.study_cell(experiment, scale, "attribute", setting, prefix + s.TRAIN_SUFFIX[scale],
+                        prefix + s.EVAL_SUFFIX[scale], SCENARIO)  # fmt: skip
+
+
+def plan(name: str, scale: str, settings: tuple[str, ...], description: str) -> ExperimentPlan:
+    return s.plan(name, scale, [attribute_cell(name, scale, x) for x in settings], description)
+
+
+def setting_of(spec: RunSpec):
+    """The pair setting of a cell's training split (one-line error when it is not an attribute split)."""
+    from phylaw.sim.attribute_studies import attribute_split, get_setting
+
+    return get_setting(attribute_split(spec.train_data.split).setting)
+
+
+def check(spec: RunSpec) -> None:
+    """The training config resolves, the training split is an attribute split and its rings (if any) are
+    at least a pixel thick at the cell's resolution."""
+    from phylaw.experiments.stages import check_cell
+    from phylaw.sim import get_split
+    from phylaw.sim.attributes import check_ring_resolution
+
+    check_cell(spec)
+    setting_of(spec)
+    for d in (spec.train_data, spec.eval_data):
+        check_ring_resolution(get_split(d.scenario, d.split, n_frames=d.n_frames), d.resolution)
+
+
+def attributes(ctx: CellContext) -> dict[str, Any]:
+    from phylaw.evaluate import attribute_plots as ap
+    from phylaw.evaluate.attributes import observe_attributes, pair_rows
+    from phylaw.experiments.stages import DATA_FILE, SAMPLES_FILE
+
+    setting = setting_of(ctx.spec)
+    data, samples = ctx.eval_data_dir / DATA_FILE, ctx.path(SAMPLES_FILE)
+    videos = observe_attributes(data, samples)
+    rows = pd.DataFrame(pair_rows(videos, setting))
+    out = ctx.path(ATTR_DIR)
+    write_csv(out / "videos.csv", videos)
+    write_csv(out / "rows.csv", rows)
+    ap.cell_figure(videos, setting, out / "attributes.png", title=setting.name)
+    gifs = conflict_gifs(ctx, videos, setting)
+    info = {"setting": setting.name, "kind": setting.kind, "attributes": list(setting.attributes),
+            "train": [list(c) for c in setting.train], "n_videos": len(videos), "gifs": gifs}  # fmt: skip
+    write_json(out / "attributes.json", info)
+    return {"rows": len(rows), "videos": len(videos)}
+
+
+def conflict_gifs(ctx: CellContext, videos: pd.DataFrame, setting) -> list[str]:
+    """GIFs (ground truth | generated) of the most common outcome of every test combination and of one other
+    outcome where there is one, named ``<level>_<outcome>_<row>.gif``."""
+    from phylaw.datasets import open_dataset
+    from phylaw.datasets.samples import open_samples
+    from phylaw.evaluate.attributes import decisions, outcomes
+    from phylaw.evaluate.parse import parse
+    from phylaw.experiments.gallery import side_by_side_frames, write_gif
+    from phylaw.experiments.stages import DATA_FILE, SAMPLES_FILE
+
+    outcome = outcomes(decisions(videos, setting, "gen"), setting)
+    picks = []
+    levels = videos["level"].to_numpy()
+    test = videos["split"].to_numpy() == ("ood" if setting.kind != "control" else "id")
+    for lv in sorted(set(levels[test].tolist())):
+        rows = np.flatnonzero(test & (levels == lv))
+        kinds, counts = np.unique(outcome[rows], return_counts=True)
+        for o in kinds[np.argsort(-counts, kind="stable")][:GIFS_PER_LEVEL]:
+            picks.append((int(rows[outcome[rows] == o][0]), str(lv), str(o)))
+    written = []
+    with open_samples(ctx.path(SAMPLES_FILE)) as f, open_dataset(ctx.eval_data_dir / DATA_FILE) as ds:
+        where = {int(i): r for r, i in enumerate(f.index)}
+        for row, lv, o in picks:
+            i = int(videos["index"].iloc[row])
+            gen = f.frames(where[i])
+            gt = ds.frames(i, resolution=gen.shape[1])[: len(gen)]
+            truth = ds.trajectories(np.array([i])).position[0, : len(gen)]
+            p_gt, p_gen = parse(gt).center[0], parse(gen).center[0]
+            frames = side_by_side_frames(gt, gen, p_gt, p_gen, truth, title=f"{lv}: {o}")
+            written.append(str(write_gif(frames, ctx.path(ATTR_DIR, "media", f"{lv}_{o}_{i:06d}.gif"))))
+    return written
+
+
+def collect(ctx: CellContext) -> dict[str, Any]:
+    """The standard collect (evaluator and release-mode rows, training curve) plus the attribute rows."""
+    from phylaw.experiments.stages import collect as collect_evaluated
+
+    collect_evaluated(ctx)
+    evaluated = pd.read_csv(ctx.path(CELL_RESULTS), dtype={"split": str, "level": str})
+    rows = pd.read_csv(ctx.path(ATTR_DIR, "rows.csv"), dtype={"split": str, "level": str})
+    tidy = pd.concat([evaluated, s.study_results(ctx.spec, rows)], ignore_index=True)
+    write_csv(ctx.path(CELL_RESULTS), tidy)
+    return {"rows": len(tidy)}
+
+
+def report(ctx: CellContext) -> dict[str, Any]:
+    from phylaw.experiments.attribute_report import build_attribute_report
+
+    out = ctx.cell_dir.parent.parent
+    files = build_attribute_report(out, out / REPORT_DIR)
+    return {"report": str(files.html)}
+
+
+def pipeline(launch=None) -> Pipeline:
+    from phylaw.experiments.stages import build_data, evaluate, gallery, sample, train
+
+    del launch  # carried in the run options, as in the default pipeline
+    cell = (Stage("train", train), Stage("sample", sample), Stage("evaluate", evaluate), Stage("gallery", gallery),
+            Stage("attributes", attributes), Stage("collect", collect), Stage("report", report))  # fmt: skip
+    return Pipeline(Stage("data", build_data), cell, check=check)

@@ -1,0 +1,141 @@
+"""fig8 / fig9: their cells at every scale, a cell run end to end with a law-following fake model (ground-truth
+frames as its samples) and with a model that paints every test object in the colour of its training partner,
+the report's counts and order, and bad input."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from phylaw.cli.main import main
+from phylaw.errors import PhylawError
+from phylaw.experiments import attribute_study as a
+from phylaw.experiments.experiment import ExperimentPlan, run_experiment
+from phylaw.experiments.registry import EXPERIMENTS, get_plan
+from phylaw.experiments.runner import Pipeline, Stage
+from phylaw.sim import get_split
+from tests.experiments.test_studies import write_samples
+
+CELLS = {"fig8": {"tiny": 3, "small": 6, "paper": 6}, "fig9": {"tiny": 3, "small": 8, "paper": 8}}
+
+
+@pytest.mark.parametrize("name", sorted(CELLS))
+@pytest.mark.parametrize("scale", ["tiny", "small", "paper"])
+def test_each_attribute_experiment_lists_its_cells(name, scale):
+    plan = get_plan(name, scale)
+    assert name in EXPERIMENTS
+    assert len(plan.cells) == CELLS[name][scale]
+    assert len({c.run_id for c in plan.cells}) == len(plan.cells)
+    for c in plan.cells:
+        a.check(c)  # the config resolves, the split is an attribute split, rings are >= 1 px
+        assert c.scenario == "attribute_motion"
+        assert c.factor_values["data_size"] == len(get_split(c.scenario, c.train_data.split))
+        assert c.eval_data.split.startswith("attr-") and "eval" in c.eval_data.split
+        shape_pair = "shape" in a.setting_of(c).attributes
+        assert shape_pair == (name == "fig8")  # Fig. 8: the pairs with shape; Fig. 9: the others
+    if scale == "tiny":
+        assert all(c.train_data.resolution == 64 and c.train.steps == 3000 for c in plan.cells)
+        assert {c.data_size for c in plan.cells} == {2000}
+
+
+def test_a_ring_thinner_than_a_pixel_is_refused_before_anything_runs():
+    plan = get_plan("fig8", "small")
+    ring = next(c for c in plan.cells if c.factor_values["setting"] == "ring-ball")
+    thin = dataclasses.replace(ring, train_data=dataclasses.replace(ring.train_data, resolution=24))
+    with pytest.raises(PhylawError, match="px thin at 24 px"):
+        a.check(thin)
+
+
+# ----------------------------------------------------------------------------------------------- one cell run
+def _samples_stage(paint: bool):
+    """A fake model: the ground-truth frames of the evaluation rows, or (``paint``) those frames with every
+    test object drawn in the other colour (the colour its shape had in training)."""
+
+    def run(ctx) -> dict:
+        from phylaw.datasets import open_dataset
+        from phylaw.experiments.stages import DATA_FILE, SAMPLES_FILE
+        from phylaw.render import render
+
+        data = ctx.eval_data_dir / DATA_FILE
+        with open_dataset(data) as ds:
+            idx = np.arange(len(ds))
+            st = ds.trajectories(idx)
+            if paint:
+                test = np.asarray(ds.labels.split) == "ood"
+                color = st.color.copy()
+                color[test] = 3 - color[test]  # red 1 <-> blue 2
+                st = st.with_appearance(color=color)
+            frames = render(st, ds.resolution)
+        write_samples(ctx.path(SAMPLES_FILE), data, idx, frames)
+        return {}
+
+    return run
+
+
+def _pipeline(calls: list[str], paint: bool) -> Pipeline:
+    real = a.pipeline()
+
+    def counted(stage: Stage) -> Stage:
+        def fn(ctx):
+            calls.append(stage.name)
+            return stage.fn(ctx)
+
+        return Stage(stage.name, fn)
+
+    stages = {s.name: s for s in real.cell}
+    stages["train"] = Stage("train", lambda ctx: {})
+    stages["sample"] = Stage("sample", _samples_stage(paint))
+    return Pipeline(real.data, tuple(counted(stages[s.name]) for s in real.cell), check=real.check)
+
+
+def _shrunk(name: str, setting: str, n_train: int) -> ExperimentPlan:
+    plan = get_plan(name, "tiny")
+    c = next(c for c in plan.cells if c.factor_values["setting"] == setting)
+    small = {"resolution": 48, "n_frames": 12}
+    cell = dataclasses.replace(c, train_data=dataclasses.replace(c.train_data, limit=n_train, **small),
+                               eval_data=dataclasses.replace(c.eval_data, **small))  # fmt: skip
+    return dataclasses.replace(plan, cells=(cell,))
+
+
+@pytest.mark.parametrize("paint", [False, True])
+def test_the_color_shape_cell_runs_and_its_report_names_the_changed_attribute(tmp_path, paint):
+    plan = _shrunk("fig8", "color-shape", 40)
+    calls: list[str] = []
+    out = tmp_path / "out"
+    outcome = run_experiment(plan, out, _pipeline(calls, paint), progress=False)
+    assert not outcome.failed, outcome.failed
+    assert calls == ["train", "sample", "evaluate", "gallery", "attributes", "collect", "report"]
+    res = pd.read_csv(out / "results.csv", dtype={"split": str, "level": str})
+    pooled = res[(res["split"] == "ood") & (res["level"] == "pooled")].set_index("metric")
+    if paint:  # every test video changed its colour and kept its shape: shape wins over colour
+        assert pooled.loc["color_changed", "value"] == 1.0
+        assert pooled.loc["shape_changed", "value"] == 0.0
+        assert pooled.loc["win_color_over_shape", "value"] == 0.0
+        assert pooled.loc["win_color_over_shape", "n"] == 64
+    else:  # the law follower keeps both: no decision, every outcome "kept both"
+        assert pooled.loc["outcome_kept_both", "value"] == 1.0
+        assert pooled.loc["win_color_over_shape", "n"] == 0
+    assert pooled.loc["color_changed", "floor"] == 0.0  # the ground truth's read-out error
+    report = out / "attribute_report"
+    assert (report / "report.html").is_file()
+    counts = pd.read_csv(report / "counts.csv")
+    test = counts[counts["role"] == "test"]
+    assert set(test["combination"]) == {"blue-disc", "red-square", "pooled"}
+    assert (test["color changed only"] == (test["N"] if paint else 0)).all()
+    gifs = list((out / "cells").glob("*/attributes/media/*.gif"))
+    assert gifs and all(("changed_first" in g.name) == paint for g in gifs if "kept_both" not in g.name)
+    assert run_experiment(plan, out, _pipeline(calls := [], paint), progress=False).failed == ()
+    assert calls == []  # finished stages are skipped
+
+
+def test_list_cells_writes_nothing(tmp_path, capsys):
+    for name, counts in CELLS.items():
+        assert (
+            main(["reproduce", name, "--scale", "tiny", "--out", str(tmp_path / name), "--list-cells"]) == 0
+        )
+        lines = capsys.readouterr().out.strip().splitlines()
+        assert len(lines) == counts["tiny"]
+    assert not any(tmp_path.iterdir())
