@@ -70,17 +70,38 @@ def hflip_frames(frames: torch.Tensor) -> torch.Tensor:
     return frames.flip(2)
 
 
-def hflip_states(states: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """States of the mirrored video: x -> WORLD_SIZE - x, vx -> -vx (y, radius, colours unchanged)."""
+def hflip_states(states: dict[str, torch.Tensor], world_size: float = WORLD_SIZE) -> dict[str, torch.Tensor]:
+    """States of the mirrored video: x -> world_size - x, vx -> -vx (y, radius, colours unchanged; gravity
+    stays down). Rigid bodies (``phyre``, ``world_size`` 512): angle -> -angle and body-frame vertices
+    (K, V, 2) x -> -x, each NaN-separated polygon reversed so it keeps its winding (a mirror M = diag(-1, 1)
+    has M R(a) v = R(-a) M v, so pose and outline mirror together)."""
     out = dict(states)
     if "position" in states:
         pos = states["position"].clone()  # (T, K, 2)
-        pos[..., 0] = WORLD_SIZE - pos[..., 0]
+        pos[..., 0] = world_size - pos[..., 0]
         out["position"] = pos
     if "velocity" in states:
         vel = states["velocity"].clone()  # (T, K, 2)
         vel[..., 0] = -vel[..., 0]
         out["velocity"] = vel
+    if "angle" in states:
+        out["angle"] = -states["angle"]  # (T, K)
+    if "vertices" in states:
+        out["vertices"] = _mirror_outlines(states["vertices"])  # (K, V, 2)
+    return out
+
+
+def _mirror_outlines(vertices: torch.Tensor) -> torch.Tensor:
+    """(K, V, 2) body-frame polygons (parts separated by NaN rows) mirrored in x, each part reversed."""
+    out = vertices.clone()
+    out[..., 0] = -out[..., 0]
+    for k in range(out.shape[0]):
+        gap = torch.isnan(out[k, :, 0])
+        start = 0
+        for end in [*torch.nonzero(gap).flatten().tolist(), out.shape[1]]:
+            if end > start:
+                out[k, start:end] = out[k, start:end].flip(0)
+            start = end + 1
     return out
 
 
