@@ -13,6 +13,7 @@ from phylaw.errors import PhylawError
 BACKGROUND = 0
 RED = 1  # ball 1 / the moving object
 BLUE = 2  # ball 2
+WALL_COLOR = 5  # gray: the static walls of the composition scenes (sim.walls), no other object
 COLORS: dict[int, tuple[int, int, int]] = {
     0: (255, 255, 255),  # white background
     1: (255, 0, 0),  # red: ball 1 / the moving object

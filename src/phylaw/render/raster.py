@@ -3,8 +3,9 @@
 ``render`` dispatches on the scenario's renderer (``sim.registry.Scenario.renderer``): states of a scenario
 whose renderer is "phyre" are drawn by ``render.phyre_raster`` (PHYRE's hard-edged polygons and discs,
 SPEC_COMBINATORIAL A.6); every other scenario (and a name the registry does not know) by the soft rasteriser
-described here. Absent (padded) object slots draw nothing; boxes and polygons (sim.states SHAPE_BOX /
-SHAPE_POLYGON) are not drawn by this rasteriser (a PhylawError says so).
+described here. Absent (padded) object slots draw nothing; axis-aligned boxes (sim.states SHAPE_BOX at angle 0:
+the composition scenes' walls, sim.walls) are drawn hard-edged (a pixel whose centre lies in the box takes the
+box's colour); rotated boxes and polygons (SHAPE_POLYGON) are not drawn by this rasteriser (a PhylawError).
 
 Geometry (docs/formats.md): square images of ``resolution`` pixels for the 10 x 10 world, pixel column j
 has centre x = (j + 0.5)·10/W, row i has centre y = 10 − (i + 0.5)·10/H (row 0 is the top, world y up).
@@ -36,7 +37,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from phylaw.errors import PhylawError
 from phylaw.render.palette import BACKGROUND, rgb_table
 from phylaw.render.phyre_raster import render_phyre
-from phylaw.sim.states import SHAPE_DISC, SHAPE_RING, SHAPE_SQUARE, WORLD_SIZE, States
+from phylaw.sim.states import SHAPE_BOX, SHAPE_DISC, SHAPE_RING, SHAPE_SQUARE, WORLD_SIZE, States
 
 EDGE_BAND = 0.03  # soft edge width as a fraction of r²
 RING_INNER = 0.6  # inner radius of a ring, as a fraction of its outer radius
@@ -120,6 +121,18 @@ def _draw(
         windows[row, col] = new.reshape(c * box, 3 * box)
 
 
+def _draw_boxes(canvas, cx, cy, hx, hy, rgb, draw) -> None:
+    """Hard-edged axis-aligned boxes onto ``canvas`` (F, H, W, 3) in place: cx, cy, hx, hy (F,) centre and half
+    sizes in pixel units, rgb (F, 3), draw (F,) bool (frames whose object is a box)."""
+    res = canvas.shape[1]
+    centres = np.arange(res, dtype=np.float64) + 0.5  # (W,)
+    for f in np.flatnonzero(draw):
+        cols = np.abs(centres - cx[f]) <= hx[f]  # (W,)
+        rows = np.abs(centres - cy[f]) <= hy[f]  # (H,)
+        if cols.any() and rows.any():
+            canvas[f, rows[:, None] & cols[None, :]] = rgb[f].astype(np.uint8)
+
+
 def renderer_of(scenario: str) -> str:
     """The renderer of a scenario: its registry entry's ``renderer``; "soft" for a name not registered."""
     from phylaw.sim.registry import SCENARIOS  # at call time: sim.registry imports the palette (this package)
@@ -189,7 +202,16 @@ def render(
             cx, cy = cx + shift, cy + shift
         rp = np.repeat(radius[:, obj] * scale, t)  # (F,)
         rgb = np.repeat(table[color[:, obj]].astype(np.float64), t, axis=0)  # (F, 3)
-        _draw(canvas, cx, cy, rp, rgb, np.repeat(shape[:, obj], t), bg if obj == 0 else None, linspace)
+        kinds = np.repeat(shape[:, obj], t)  # (F,)
+        box = (kinds == SHAPE_BOX) & np.repeat(present[:, obj], t)
+        if box.any():
+            if np.abs(np.asarray(trajectories.angle[vid])[:, fr][:, :, obj]).max(initial=0.0) > 0:
+                raise PhylawError("the rasteriser draws shape ids disc 0, square 1, ring 2 and axis-aligned boxes 3, not a rotated box")
+            hs = np.asarray(trajectories.half_size[vid])[:, obj] * scale  # (n, 2)
+            _draw_boxes(canvas, cx, cy, np.repeat(hs[:, 0], t), np.repeat(hs[:, 1], t), rgb, box)
+        rp = np.where(kinds == SHAPE_BOX, 0.0, rp)  # the soft pass draws nothing for boxes
+        kinds = np.where(kinds == SHAPE_BOX, SHAPE_DISC, kinds)
+        _draw(canvas, cx, cy, rp, rgb, kinds, bg if obj == 0 and not box.any() else None, linspace)
     return out
 
 

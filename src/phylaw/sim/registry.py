@@ -111,6 +111,17 @@ def _attribute_resolution(split, resolution: int) -> None:
     check_ring_resolution(split, resolution)
 
 
+def _walls(name: str):
+    """A function of sim.walls, imported at call time (sim.walls imports the kinematics this module does)."""
+
+    def call(*args):
+        from phylaw.sim import walls
+
+        return getattr(walls, name)(*args)
+
+    return call
+
+
 def _phyre_check(params: np.ndarray) -> tuple[int, str] | None:
     from phylaw.sim.phyre.templates import check_rows
 
@@ -196,6 +207,38 @@ SCENARIOS: dict[str, Scenario] = {
             n_uniforms=3,
             simulate=_attribute_simulate,
             check_resolution=_attribute_resolution,
+        ),
+        Scenario(  # spatial composition (sim.walls): red ball to the wall and back, blue square, the wall
+            "wall_bounce",
+            (
+                Param("r", _LEN, "radius of the red ball (lower half)", "radius", 0),
+                Param("v", _SPEED, "speed of the red ball toward the wall (+x; 0: at rest)", "speed", 0),
+                Param("s", _LEN, "half side of the blue square (upper half)", "radius", 1),
+                Param("w", _SPEED, "speed of the blue square (moving -x; 0: at rest)", "speed", 1),
+            ),
+            engine="closed_form_events",
+            n_objects=3,
+            render_kinds=("disc", "square", "box"),
+            n_uniforms=4,
+            simulate=_walls("wall_bounce"),
+            check_params=_walls("check_wall_bounce"),
+        ),
+        Scenario(  # temporal composition (sim.walls): two balls collide, a ball bounces off the wall, or both
+            "wall_collision",
+            (
+                Param("r1", _LEN, "radius of the red ball (left; 0: no red ball)", "radius", 0),
+                Param("r2", _LEN, "radius of the blue ball (right; 0: no blue ball)", "radius", 1),
+                Param("u1", _SPEED, "x velocity of the red ball (signed, +x toward the wall)", "velocity", 0),
+                Param("u2", _SPEED, "x velocity of the blue ball (signed, +x toward the wall)", "velocity", 1),
+                Param("wall", "flag", "1: the wall stands at the right edge, 0: no wall", "flag", 2),
+            ),
+            engine="closed_form_events",
+            n_objects=3,
+            render_kinds=("disc", "box"),
+            n_uniforms=3,
+            simulate=_walls("wall_collision"),
+            has_contact_phase=True,
+            check_params=_walls("check_wall_collision"),
         ),
     )
 }

@@ -384,6 +384,10 @@ def _scenario_splits(scenario: str) -> dict[str, Callable]:
         from phylaw.sim.phyre.splits import SPLITS as PHYRE_SPLITS
 
         return dict(PHYRE_SPLITS)
+    from phylaw.sim.composition_studies import COMPOSITION_SCENARIOS, composition_splits
+
+    if scenario in COMPOSITION_SCENARIOS:  # the wall scenes (sim.walls) have their composition splits only
+        return composition_splits(scenario)
     from phylaw.sim.attribute_studies import attribute_splits  # attribute_motion's pairs and compositions
     from phylaw.sim.studies import study_splits  # the mechanism studies' splits, registered per scenario
 
