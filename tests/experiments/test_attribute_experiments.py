@@ -9,6 +9,7 @@ import dataclasses
 import numpy as np
 import pandas as pd
 import pytest
+from tests.experiments.test_studies import write_samples
 
 from phylaw.cli.main import main
 from phylaw.errors import PhylawError
@@ -17,7 +18,6 @@ from phylaw.experiments.experiment import ExperimentPlan, run_experiment
 from phylaw.experiments.registry import EXPERIMENTS, get_plan
 from phylaw.experiments.runner import Pipeline, Stage
 from phylaw.sim import get_split
-from tests.experiments.test_studies import write_samples
 
 CELLS = {"fig8": {"tiny": 3, "small": 6, "paper": 6}, "fig9": {"tiny": 3, "small": 8, "paper": 8}}
 
@@ -33,7 +33,8 @@ def test_each_attribute_experiment_lists_its_cells(name, scale):
         a.check(c)  # the config resolves, the split is an attribute split, rings are >= 1 px
         assert c.scenario == "attribute_motion"
         assert c.factor_values["data_size"] == len(get_split(c.scenario, c.train_data.split))
-        assert c.eval_data.split.startswith("attr-") and "eval" in c.eval_data.split
+        assert c.eval_data.split.startswith("attr-")
+        assert "eval" in c.eval_data.split
         shape_pair = "shape" in a.setting_of(c).attributes
         assert shape_pair == (name == "fig8")  # Fig. 8: the pairs with shape; Fig. 9: the others
     if scale == "tiny":
@@ -126,8 +127,10 @@ def test_the_color_shape_cell_runs_and_its_report_names_the_changed_attribute(tm
     assert set(test["combination"]) == {"blue-disc", "red-square", "pooled"}
     assert (test["color changed only"] == (test["N"] if paint else 0)).all()
     gifs = list((out / "cells").glob("*/attributes/media/*.gif"))
-    assert gifs and all(("changed_first" in g.name) == paint for g in gifs if "kept_both" not in g.name)
-    assert run_experiment(plan, out, _pipeline(calls := [], paint), progress=False).failed == ()
+    assert gifs
+    assert all(("changed_first" in g.name) == paint for g in gifs if "kept_both" not in g.name)
+    calls = []
+    assert run_experiment(plan, out, _pipeline(calls, paint), progress=False).failed == ()
     assert calls == []  # finished stages are skipped
 
 

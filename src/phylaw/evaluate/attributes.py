@@ -4,8 +4,8 @@ generated video kept and which it changed, the counts per pair, the priority mat
 **Read-out of one video** (``read_attributes``), from the parsed frames after the c conditioning frames
 (``evaluate.parse``: one mask per palette colour, red and blue). A frame is *usable* when the object is
 detected whole: its dominant colour's mask has >= ``MIN_PIXELS`` pixels and >= ``WHOLE_FRACTION`` x the video's
-median area, and its centre lies more than ``EDGE_FACTOR`` x its equivalent radius inside the world (an object
-cut by the frame edge changes its area and fill). Over the usable frames:
+median area, and its half extent (from the mask area and the frame's shape class, as the size below) plus
+``EDGE_PIXELS`` lies inside the image on every side (an object cut by the frame edge changes its area and fill). Over the usable frames:
 
 * colour: the palette colour whose mask is largest, by majority over the frames;
 * shape: the parser's descriptor of that mask (fill >= 0.9: square; a hole at the centroid: ring; else disc),
@@ -45,7 +45,7 @@ from phylaw.sim.states import SHAPE_DISC, SHAPE_RING, SHAPE_SQUARE
 
 MIN_PIXELS = 3
 WHOLE_FRACTION = 0.8
-EDGE_FACTOR = 1.3  # a ring's outer radius is 1.25 x its equivalent radius
+EDGE_PIXELS = 1.0  # a usable frame has the whole object at least this far inside the image
 MIN_FIT_FRAMES = 3
 ATTRS = ("color", "shape", "size", "velocity")
 OUTCOMES = ("kept_both", "changed_first", "changed_second", "changed_both", "lost")
@@ -102,13 +102,15 @@ def read_attributes(parsed, cond_frames: int, dt: float) -> ReadOut:
         med = np.nanmedian(np.where(ok, a_dom, np.nan), axis=1, keepdims=True)  # (n, 1)
     ok &= a_dom >= WHOLE_FRACTION * np.where(np.isfinite(med), med, np.inf)
     world = float(parsed.world_size)
-    margin = EDGE_FACTOR * np.where(np.isfinite(radius), radius, np.inf)
+    factors = _area_factor()
+    frame_fac = np.vectorize(lambda sid: factors.get(int(sid), np.pi))(shape)  # (n, T) by each frame's shape
+    extent = np.where(np.isfinite(radius), radius, np.inf) * np.sqrt(np.pi / frame_fac)  # half extent
+    margin = extent + EDGE_PIXELS * world / parsed.width  # (n, T)
     inside = np.all((centre - margin[..., None] > 0) & (centre + margin[..., None] < world), axis=-1)
     ok &= inside
     color_ids = np.asarray(parsed.color_ids, np.int64)
     color = np.where(_vote(dom, ok) >= 0, color_ids[np.maximum(_vote(dom, ok), 0)], -1)
     voted_shape = _vote(shape, ok & (shape >= 0))
-    factors = _area_factor()
     fac = np.array([factors.get(int(s), np.pi) for s in voted_shape])  # (n,)
     size = np.full(n, np.nan)
     vel = np.full(n, np.nan)
