@@ -1,7 +1,7 @@
 """The attribute studies' figures (Figs. 8, 9, 14–16), drawn from the read-out tables only.
 
 ``cell_figure``: one cell — for every continuous attribute of its pair (size, velocity) the generated value
-against the conditioning value (Fig. 14 style; training value sets shaded, test combinations as crosses, the
+against the conditioning value (Fig. 14 style; the attribute's value sets shaded and named, test combinations as crosses, the
 law dashed, the ground-truth read-out in grey), then the outcome shares per combination.
 ``matrix_figure``: the priority matrix (row attribute's win rate over the column attribute, Wilson CI, k/n).
 """
@@ -21,12 +21,6 @@ OUTCOME_COLORS = {"kept_both": "#7fbf7f", "changed_first": "#e07b39", "changed_s
                   "changed_both": "#9e4fa5", "lost": "0.7"}  # fmt: skip
 
 
-def _trained_sets(setting, attribute: str):
-    i = setting.attributes.index(attribute)
-    names = {c[i] for c in setting.train}
-    return [vs for vs in setting.sets[i] if vs.name in names]
-
-
 def cell_figure(videos: pd.DataFrame, setting, path: Path, title: str = "") -> Path:
     """The figure of one cell (module docstring)."""
     from phylaw.evaluate.attributes import decisions, outcomes
@@ -36,15 +30,23 @@ def cell_figure(videos: pd.DataFrame, setting, path: Path, title: str = "") -> P
     levels = sorted(videos["level"].unique())
     for ax, attr in zip(axes, cont, strict=False):
         x, y, yf, label = AXIS[attr]
-        for vs in _trained_sets(setting, attr):
+        i_attr = setting.attributes.index(attr)
+        for j, vs in enumerate(setting.sets[i_attr]):  # the attribute's value sets, alternately shaded
             lo, hi = (vs.lo - 0.02, vs.hi + 0.02) if vs.point else (vs.lo, vs.hi)
-            ax.axvspan(lo, hi, color=SEEN_SHADE, lw=0, zorder=0)
-            ax.axhspan(lo, hi, color=SEEN_SHADE, alpha=0.5, lw=0, zorder=0)
-        ax.scatter(videos[x], videos[yf], s=5, color="0.55", lw=0, label="ground-truth frames", zorder=1)
+            shade = SEEN_SHADE if j % 2 == 0 else "#e6e0f3"
+            ax.axvspan(lo, hi, color=shade, lw=0, zorder=0)
+            ax.axhspan(lo, hi, color=shade, alpha=0.5, lw=0, zorder=0)
+            ax.text((lo + hi) / 2, 0.02, vs.name, transform=ax.get_xaxis_transform(), ha="center", fontsize=7)
+        binary = all(vs.point for vs in setting.sets[i_attr])  # jitter the two extremes apart (drawn only)
+        jitter = (
+            np.random.default_rng(0).uniform(-0.06, 0.06, len(videos)) if binary else np.zeros(len(videos))
+        )
+        xj = pd.Series(videos[x].to_numpy(float) + jitter, index=videos.index)
+        ax.scatter(xj, videos[yf], s=5, color="0.55", lw=0, label="ground-truth frames", zorder=1)
         for j, lv in enumerate(levels):
             d = videos[videos["level"] == lv]
             test = (d["split"] == "ood").any()
-            ax.scatter(d[x], d[y], s=14 if test else 8, marker="x" if test else "o", color=f"C{j}", lw=1,
+            ax.scatter(xj[d.index], d[y], s=14 if test else 8, marker="x" if test else "o", color=f"C{j}", lw=1,
                        alpha=0.8, label=f"{lv}{' (test)' if test else ''}", zorder=2)  # fmt: skip
         vals = np.concatenate([videos[x].to_numpy(float), videos[y].to_numpy(float)])
         vals = vals[np.isfinite(vals)]
