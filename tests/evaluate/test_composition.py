@@ -30,7 +30,8 @@ def _judge(states, frames=None):
 def test_ground_truth_composes(temporal):
     v = _judge(temporal.states)
     assert v.passed.all(), v.video_reason()[~v.passed]
-    assert v.objects == (0, 1) and v.names == ("red", "blue")
+    assert v.objects == (0, 1)
+    assert v.names == ("red", "blue")
     assert (v.present == temporal.states.present[:, :2]).all()
     assert np.nanmax(v.segment_error) < 1.0
     assert np.nanmax(v.missing) == 0.0
@@ -43,7 +44,9 @@ def test_exact_centres_have_zero_velocity_error_and_an_offset_only_position_erro
     v = cp.judge(st, np.where(visible[..., None], centres, np.nan), visible, (1, 2), C)
     assert np.nanmax(v.velocity_error) == pytest.approx(0.0, abs=1e-9)
     assert v.passed.all()
-    shifted = cp.judge(st, np.where(visible[..., None], centres + [0.3, -0.4], np.nan), visible, (1, 2), C)
+    shifted = cp.judge(
+        st, np.where(visible[..., None], centres + np.array([0.3, -0.4]), np.nan), visible, (1, 2), C
+    )
     assert np.nanmax(shifted.velocity_error) == pytest.approx(0.0, abs=1e-9)
     assert np.nanmin(shifted.position_error) == pytest.approx(0.5)
 
@@ -72,7 +75,8 @@ def test_blue_ball_that_does_not_rebound_fails_with_no_rebound(temporal):
     pos[0, f:, 1] = pos[0, f - 1, 1]  # the blue ball stops at the wall instead of coming back
     v = _judge(replace(st, position=pos))
     assert not v.passed[0]
-    assert v.reason[0, 1] == "no_rebound" and v.reason[0, 0] == "ok"
+    assert v.reason[0, 1] == "no_rebound"
+    assert v.reason[0, 0] == "ok"
     assert v.video_reason()[0] == "blue: no_rebound"
 
 
@@ -103,8 +107,10 @@ def test_red_ball_that_vanishes_after_the_collision_fails_with_vanished(temporal
         v, _judge(st.subset(test)), temporal.labels.split[test], temporal.labels.level[test]
     )
     by = {r["metric"]: r for r in rows}
-    assert by["vanish_rate_red"]["value"] == 1.0 and by["vanish_rate_red"]["floor"] == 0.0
-    assert by["composed"]["value"] == 0.0 and by["composed"]["floor"] == 1.0
+    assert by["vanish_rate_red"]["value"] == 1.0
+    assert by["vanish_rate_red"]["floor"] == 0.0
+    assert by["composed"]["value"] == 0.0
+    assert by["composed"]["floor"] == 1.0
     assert by["composed"]["n"] == len(test)
     assert by["composed"]["ci_high"] < 0.5  # Wilson upper bound of 0 / n
 

@@ -35,6 +35,7 @@ unit/s), so a missed bounce (error 2|v|), a ball that stops, or one off its spee
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -113,7 +114,7 @@ def _segments(truth, i: int, k: int) -> list[tuple[int, int, bool]]:
     ]
     walls = {int(f) for f, o in zip(frames, other, strict=True) if truth.static[i, int(o)]}
     cuts = sorted({0, n_frames, *(int(f) for f in frames if 0 < f < n_frames)})
-    return [(a, b, a in walls) for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
+    return [(a, b, a in walls) for a, b in pairwise(cuts)]
 
 
 def _fit(t: np.ndarray, p: np.ndarray) -> np.ndarray:
