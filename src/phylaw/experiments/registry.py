@@ -23,13 +23,14 @@ EXPERIMENTS: dict[str, str] = {
     "fig8": "phylaw.experiments.fig8",
     "fig9": "phylaw.experiments.fig9",
     "table2": "phylaw.experiments.table2",
+    "fig10": "phylaw.experiments.fig10",
 }
 
 
 def get_experiment(name: str) -> Experiment:
     """The declaration of a registered experiment (one-line error for an unknown name)."""
     if name not in EXPERIMENTS:
-        raise PhylawError(f"unknown experiment {name!r}; known: {', '.join(sorted(EXPERIMENTS))}")
+        raise PhylawError(f"unknown experiment {name!r}; known: {', '.join(EXPERIMENTS)}")
     return importlib.import_module(EXPERIMENTS[name]).EXPERIMENT
 
 
