@@ -200,7 +200,7 @@ def plot_vs_templates(frame: pd.DataFrame, metric: str, path: Path) -> Path | No
     for ax, (split, name) in zip(axes, SPLITS, strict=True):
         for model, g in f[f.split == split].groupby("model"):
             g = g.sort_values("templates")
-            err = np.vstack([g.value - g.ci_low, g.ci_high - g.value])
+            err = np.clip(np.vstack([g.value - g.ci_low, g.ci_high - g.value]), 0, None)
             ax.errorbar(g.templates, g.value, yerr=err, marker="o", capsize=3, label=f"{model} (ours)")
             ax.plot(g.templates, g.recon_floor, ls=":", marker="x", color="0.4", label="VAE recon floor")
             if g.paper.notna().any():
