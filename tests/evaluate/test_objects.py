@@ -259,3 +259,26 @@ def test_label_of_an_unknown_position_is_no_component():
     assert tracker._label(0, np.array([np.nan, 1.0])) == -1
     assert tracker._label(0, np.array([1.0, 2.0])) == 0
     assert tracker._label(0, np.array([9.0, 2.0])) == -1
+
+
+def test_bounce_far_from_prediction_keeps_identities():
+    """A small gray ball falls at 90 units/frame and bounces off the floor (190 units from its constant-velocity
+    prediction, beyond the gate) beside a large gray disc at rest. Before the assignment measured the distance
+    to the last position too and could leave a track unassigned (UNMATCHED_COST), it swapped the two tracks
+    (every finite-cost matching beat one with a gated-out pair)."""
+    ys = [400, 320, 220, 110, 20, 120, 210, 280]
+    ball = np.array([[270.0, y] for y in ys])
+    big = np.tile([340.0, 30.0], (len(ys), 1))
+    pos = np.stack([ball, big], axis=1)[None]  # (1, T, 2, 2)
+    st = States(
+        "phyre", pos, np.zeros_like(pos), np.array([[12.0, 30.0]]), np.array([[GRAY, GRAY]], np.uint8),
+        np.full((1, 2), SHAPE_DISC, np.uint8), np.ones((1, len(ys), 2), bool), dt=1 / 3,
+        angle=np.zeros((1, len(ys), 2)),
+    )  # fmt: skip
+    tr = ob.parse_objects(render_phyre(st, RES))
+    slots = np.flatnonzero(tr.cls[0] > 0)
+    assert len(slots) == 2
+    small = slots[np.argmin(tr.area[0, 0, slots])]
+    large = slots[np.argmax(tr.area[0, 0, slots])]
+    np.testing.assert_allclose(tr.centroid[0, :, small], ball, atol=3.0)
+    np.testing.assert_allclose(tr.centroid[0, :, large], big, atol=3.0)

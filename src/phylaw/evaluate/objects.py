@@ -446,6 +446,10 @@ def _overlap(prev, cur, p0, n_prev, c0, n_cur):  # pragma: no cover - compiled
 
 GATE = 128.0  # world units: the farthest a component may be from a track's prediction to continue it
 AREA_WEIGHT = 0.5  # assignment cost = distance / gate + AREA_WEIGHT·|ln(area ratio)|
+# the cost of leaving a track without a component in the assignment (it may still join a merge): above every
+# gated match of a body of its own size (<= 1), below a swap's two mismatched areas (ln 2 each, halved, plus
+# distances)
+UNMATCHED_COST = 3.0
 # a track left without a component joins a held one under it when that one's area is at least this fraction of
 # the last own areas of its holders and the track together (touching bodies; 0.6 leaves room for occlusion
 # and for bodies of a blob that separate in the same frame as others join: GT videos lose far fewer frames)
@@ -671,15 +675,27 @@ class _Tracker:
 
         c = self.c
         p = np.array([pred[m][0] for m in free_t])  # (A, 2)
+        last = np.array([pred[m][1] for m in free_t])
         ks = np.array(free_k)
-        d = np.hypot(p[:, None, 0] - c.x[ks][None], p[:, None, 1] - c.y[ks][None])  # (A, B)
+        # distance to the constant-velocity prediction or to the last position, whichever is nearer: a body
+        # that bounces or is stopped by a contact ends between the two (a ball bouncing off the floor at 50
+        # units/frame is ~100 units from its prediction)
+        d = np.fmin(
+            np.hypot(p[:, None, 0] - c.x[ks][None], p[:, None, 1] - c.y[ks][None]),
+            np.hypot(last[:, None, 0] - c.x[ks][None], last[:, None, 1] - c.y[ks][None]),
+        )  # (A, B)
         ref = np.array([self.ref_area[m] for m in free_t])
         cost = d / self.gate + AREA_WEIGHT * np.abs(np.log(c.area[ks][None] / ref[:, None]))
         ok = (d <= self.gate) & (c.cls[ks][None] == np.array([self.cls[m] for m in free_t])[:, None])
         cost = np.where(ok, cost, _INFEASIBLE)
-        rows, cols = linear_sum_assignment(cost)
+        # each track may also stay unassigned (then merged or lost, as below) at UNMATCHED_COST: without that
+        # option the assignment swaps two tracks' identities rather than leave one of them without a component
+        a = len(free_t)
+        pad = np.full((a, a), _INFEASIBLE)
+        np.fill_diagonal(pad, UNMATCHED_COST)
+        rows, cols = linear_sum_assignment(np.concatenate([cost, pad], axis=1))
         for r, q in zip(rows, cols, strict=True):
-            if ok[r, q]:
+            if q < len(ks) and ok[r, q]:
                 members[int(ks[q])] = [free_t[r]]
 
     def _container(self, t, m, pred, members, over, a0, b0) -> int:
