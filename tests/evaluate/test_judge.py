@@ -238,3 +238,34 @@ def test_slow_neighbour_does_not_excuse_a_fast_onset():
     tr2 = parse_objects(_draw(t_frames, [("red", 12.0, ball), ("gray", 20.0, push)])[None], 512.0, FRAME_DT)
     v2 = jd._Video(tr2, 0, jd.JudgeConfig(), float(tr2.pixel_size))
     assert jd._spontaneous(v2)[0] < 1
+
+
+def _bouncing_ball(t_frames: int, restitution: float, x: float = 250.0, y0: float = 300.0, r: float = 12.0):
+    """(T, 2) a ball released at rest from y0 under g, bouncing off the floor with ``restitution``."""
+    dt, out, y, vy = FRAME_DT, [], y0, 0.0
+    for _ in range(t_frames):
+        out.append((x, y))
+        for _ in range(10):  # sub-steps
+            vy -= jd.GRAVITY * dt / 10
+            y += vy * dt / 10
+            if y < r:
+                y, vy = r, -restitution * vy
+    return np.array(out)
+
+
+def test_jittering_neighbour_does_not_excuse_an_energy_gain():
+    """A ball that bounces off the floor higher than it fell (restitution 1.2) beside a gray disc jittering by
+    1.5 units/frame: the disc cannot have given it that energy. Before a push needed the pusher's point speed
+    (>= push_ratio of the ball's), the jittering disc excused the gain."""
+    t_frames = 24
+    ball = _bouncing_ball(t_frames, 1.2)
+    creep = _still(290.0, 20.0, t_frames)
+    creep[::2, 0] += 1.5
+    frames = _draw(t_frames, [("red", 12.0, ball), ("gray", 20.0, creep)])
+    tr = parse_objects(frames[None], 512.0, FRAME_DT)
+    v = jd._Video(tr, 0, jd.JudgeConfig(), float(tr.pixel_size))
+    assert jd._energy(v)[0][0] >= 1
+    # the same scene with PHYRE's restitution 0.2 is silent
+    frames = _draw(t_frames, [("red", 12.0, _bouncing_ball(t_frames, 0.2)), ("gray", 20.0, creep)])
+    tr = parse_objects(frames[None], 512.0, FRAME_DT)
+    assert jd._energy(jd._Video(tr, 0, jd.JudgeConfig(), float(tr.pixel_size)))[0][0] < 1

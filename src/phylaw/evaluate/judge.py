@@ -723,9 +723,15 @@ def _energy(v: _Video) -> tuple[Finding, Finding]:
         cfg.gravity * cv[..., 1]
         + 0.5 * np.where(np.isfinite(sp) & np.isfinite(fwd), np.fmin(sp, fwd), np.nan) ** 2
     )
-    pushed = (v.near & moving[:, None, :]).copy()
+    # a push: a moving dynamic box near whose fastest point moves at least push_ratio of the track's own
+    # speed out of that frame (a body jittering in a merge, or creeping, cannot throw a fast bounce higher)
+    own = np.nan_to_num(v.speed)
+    own_out = own.copy()
+    own_out[:-1] = np.maximum(own[:-1], own[1:])
+    push = v.point_speed()
+    pushed = v.near & moving[:, None, :] & (push[:, None, :] >= cfg.push_ratio * own_out[:, :, None])
     pushed[:, :, v.cls == BLACK] = False
-    pushed = pushed.any(-1)  # (T, M) a moving dynamic box near
+    pushed = pushed.any(-1)  # (T, M)
     for m in dyn:
         ref, since = np.inf, start
         for k in range(start, v.T):
