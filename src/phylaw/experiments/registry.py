@@ -24,6 +24,7 @@ EXPERIMENTS: dict[str, str] = {
     "fig9": "phylaw.experiments.fig9",
     "table2": "phylaw.experiments.table2",
     "fig10": "phylaw.experiments.fig10",
+    "fig11": "phylaw.experiments.fig11",
 }
 
 

@@ -1,0 +1,314 @@
+"""Fig. 11 of the paper (SPEC B.6.5, §5.4) with App. E.4's failure case (Fig. 17): spatial and temporal
+composition. Trained on two pieces of a scene, does the model generate their combination, each object following
+its own law?
+
+Cells (factors scenario, study = "composition", setting, model, data_size), one per composition study of
+``sim.composition_studies``:
+
+- ``spatial``: trained on ``compose-spatial*`` (the blue square moves while the red ball rests / the red ball
+  bounces off the wall while the square rests), tested on both moving;
+- ``temporal``: trained on ``compose-temporal*`` (two balls collide, no wall / the red ball bounces off the
+  wall), tested on a collision next to the wall (the struck blue ball bounces off it);
+- ``temporal-nored``: the failure variant: the bounce subset has only the blue ball; same test.
+
+Scales (``experiments.study.study_cell``'s settings):
+
+- ``paper``: 200,000 / 237,300 / 237,300 videos, DiT-B, 128 px, 32 frames, 100K steps x 256 (torchrun);
+  evaluation ``compose-*-eval`` (temporal: the paper's 54 test videos plus held-out controls).
+- ``small``: the ``-small`` sets (20,000 / 15,400 / 15,400), DiT-S, 64 px, 20K steps, one GPU.
+- ``tiny``: the 3 cells on the ``-tiny`` sets (2,400 videos each), the demo's 64 px / 16 frames / VideoVAE /
+  DiT-tiny, 3,000 steps on 2 CPU cores; evaluation ``-eval-small`` (96 spatial, 64 temporal videos). Each cell
+  has its own training set and VideoVAE: about 20 minutes per cell (the attribute studies' estimate for the
+  same settings; not measured here), about an hour for the figure.
+
+Stages: data, train, sample (as Fig. 3), then
+
+composition  ``evaluate.composition.analyse``: the law check of every generated and ground-truth video
+             (``composition/videos.csv``), the tidy rows (``composition/rows.csv``: composed share with Wilson
+             CI and ground-truth floor, per-object velocity / position errors and vanish rates), the verdict
+             counts (``reasons.csv``) and GIFs of one composed and one failed video per level (``media/``)
+collect      the composition rows -> ``cell_results.csv`` (the standard evaluator is not run: it has no rule
+             for the gray wall), the training curve
+report       ``OUT/composition_report/``: success rates, per-object errors, verdict counts, figure, GIFs
+
+Attribute composition (velocity x size, colour x size; scenario ``attribute_motion``) lives with the attribute
+studies (``sim.attribute_studies``' compose settings, Fig. 9's experiment), not here.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from phylaw.errors import PhylawError
+from phylaw.experiments import study as s
+from phylaw.experiments.experiment import CELL_RESULTS, Experiment, ExperimentPlan, ReportSection
+from phylaw.experiments.runner import CellContext, Pipeline, Stage
+from phylaw.experiments.spec import RunSpec
+from phylaw.experiments.tables import html_table, markdown_table
+from phylaw.io import read_json, write_csv, write_json, write_text
+
+STUDIES = ("spatial", "temporal", "temporal-nored")
+TRAIN_PREFIX = {
+    "spatial": "compose-spatial",
+    "temporal": "compose-temporal",
+    "temporal-nored": "compose-temporal-nored",
+}
+EVAL_PREFIX = {
+    "spatial": "compose-spatial",
+    "temporal": "compose-temporal",
+    "temporal-nored": "compose-temporal",
+}
+COMP_DIR, REPORT_DIR = "composition", "composition_report"
+NOTE = (
+    "A video composes correctly when every object follows its law after the conditioning frames "
+    "(evaluate.composition): detected in >= 75 % of its in-view generated frames, and on every linear piece of "
+    "its true motion (between contacts) its fitted velocity within 0.4 world units/s + 10 % of the simulator's. "
+    "Verdicts: vanished, no_rebound (wrong x direction after a wall contact), velocity. Share with Wilson 95 % "
+    "CI; floor = the same check on the ground-truth frames of the same videos. Levels: the test scene (ood) and "
+    "held-out controls of each training subset (id)."
+)
+
+
+def cell(scale: str, study: str) -> RunSpec:
+    from phylaw.sim.composition_studies import SCENARIO_OF
+
+    return s.study_cell("fig11", scale, "composition", study, TRAIN_PREFIX[study] + s.TRAIN_SUFFIX[scale],
+                        EVAL_PREFIX[study] + s.EVAL_SUFFIX[scale], SCENARIO_OF[study])  # fmt: skip
+
+
+def fig11(scale: str) -> ExperimentPlan:
+    cells = [cell(scale, st) for st in STUDIES]
+    return s.plan(
+        "fig11", scale, cells, f"Fig. 11 (+ Fig. 17): spatial and temporal composition ({len(cells)} cells)."
+    )
+
+
+def check(spec: RunSpec) -> None:
+    """The training config resolves; the training and evaluation splits are composition splits of one study."""
+    from phylaw.experiments.stages import check_cell
+    from phylaw.sim.composition_studies import composition_split
+
+    check_cell(spec)
+    train, evald = composition_split(spec.train_data.split), composition_split(spec.eval_data.split)
+    if train.role != "train" or evald.role != "eval" or train.scenario != evald.scenario:
+        raise PhylawError(
+            f"cell {spec.run_id}: {train.name} / {evald.name} are not a training and evaluation pair"
+        )
+
+
+# ----------------------------------------------------------------------------------------------- stages
+def composition(ctx: CellContext) -> dict[str, Any]:
+    from phylaw.evaluate.composition import analyse
+    from phylaw.experiments.stages import DATA_FILE, SAMPLES_FILE
+
+    result = analyse(ctx.eval_data_dir / DATA_FILE, ctx.path(SAMPLES_FILE))
+    videos = pd.DataFrame(result.videos)
+    write_csv(ctx.path(COMP_DIR, "videos.csv"), videos)
+    write_csv(ctx.path(COMP_DIR, "rows.csv"), pd.DataFrame(result.rows))
+    write_csv(ctx.path(COMP_DIR, "reasons.csv"), pd.DataFrame(result.reasons))
+    gifs = composition_gifs(ctx, videos)
+    write_json(ctx.path(COMP_DIR, "composition.json"), {"setting": ctx.spec.factor_values["setting"],
+                                                       "n_videos": len(videos), "gifs": gifs})  # fmt: skip
+    return {"rows": len(result.rows), "videos": len(videos)}
+
+
+def composition_gifs(ctx: CellContext, videos: pd.DataFrame) -> list[str]:
+    """GIFs (ground truth | generated) of the first composed and the first failed video of every level."""
+    from phylaw.datasets import open_dataset
+    from phylaw.datasets.samples import open_samples
+    from phylaw.evaluate.parse import parse
+    from phylaw.experiments.gallery import side_by_side_frames, write_gif
+    from phylaw.experiments.stages import DATA_FILE, SAMPLES_FILE
+
+    picks = []
+    for lv in sorted(set(videos["level"])):
+        for ok in (True, False):
+            m = videos[(videos["level"] == lv) & (videos["composed"] == ok)]
+            if len(m):
+                picks.append((int(m["index"].iloc[0]), lv, "ok" if ok else m["reason"].iloc[0]))
+    written = []
+    with open_samples(ctx.path(SAMPLES_FILE)) as f, open_dataset(ctx.eval_data_dir / DATA_FILE) as ds:
+        where = {int(i): r for r, i in enumerate(f.index)}
+        for i, lv, verdict in picks:
+            gen = f.frames(where[i])
+            gt = ds.frames(i, resolution=gen.shape[1])[: len(gen)]
+            truth = ds.trajectories(np.array([i])).position[0, : len(gen), :2]  # the red and blue objects
+            frames = side_by_side_frames(gt, gen, parse(gt).center[0], parse(gen).center[0], truth,
+                                         title=f"{lv}: {verdict}")  # fmt: skip
+            name = f"{lv}_{verdict.replace(': ', '-')}_{i:06d}.gif"
+            written.append(str(write_gif(frames, ctx.path(COMP_DIR, "media", name))))
+    return written
+
+
+def collect(ctx: CellContext) -> dict[str, Any]:
+    rows = pd.read_csv(ctx.path(COMP_DIR, "rows.csv"), dtype={"split": str, "level": str})
+    tidy = s.study_results(ctx.spec, rows)
+    write_csv(ctx.path(CELL_RESULTS), tidy)
+    metrics = ctx.path("train", "metrics.csv")
+    if metrics.is_file():
+        shutil.copyfile(metrics, ctx.path("train_metrics.csv"))
+    return {"rows": len(tidy)}
+
+
+def report(ctx: CellContext) -> dict[str, Any]:
+    out = ctx.cell_dir.parent.parent
+    return {"report": str(build_composition_report(out, out / REPORT_DIR))}
+
+
+def pipeline(launch=None) -> Pipeline:
+    from phylaw.experiments.stages import build_data, sample, train
+
+    del launch  # carried in the run options, as in the default pipeline
+    cells = (Stage("train", train), Stage("sample", sample), Stage("composition", composition),
+             Stage("collect", collect), Stage("report", report))  # fmt: skip
+    return Pipeline(Stage("data", build_data), cells, check=check)
+
+
+# ----------------------------------------------------------------------------------------------- report
+def _ci(value, lo, hi, pct: bool) -> str:
+    if not np.isfinite(value):
+        return "n/a"
+    f = (lambda x: f"{100 * x:.1f} %") if pct else (lambda x: f"{x:.3f}")
+    return f"{f(value)} [{f(lo)}, {f(hi)}]" if np.isfinite(lo) else f(value)
+
+
+def _load(out: Path) -> tuple[dict, list[tuple[str, str, Path]], list[str]]:
+    if not (out / "plan.json").is_file():
+        raise PhylawError(
+            f"{out} is not an experiment directory (no plan.json); run `phylaw reproduce` first"
+        )
+    plan = read_json(out / "plan.json")
+    done, missing = [], []
+    for c in plan["cells"]:
+        d = out / "cells" / c["run_id"] / COMP_DIR
+        if (d / "composition.json").is_file():
+            done.append((c["run_id"], str(dict(c.get("factors") or []).get("setting", "")), d))
+        else:
+            missing.append(c["run_id"])
+    return plan, done, missing
+
+
+def tables(done: list[tuple[str, str, Path]]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(success per setting and level, per-object errors, verdict counts of the test level)."""
+    succ, errs, reasons = [], [], []
+    for _, setting, d in done:
+        rows = pd.read_csv(d / "rows.csv", dtype={"split": str, "level": str})
+        for r in rows.itertuples():
+            pct = r.metric in ("composed",) or r.metric.startswith("vanish_rate")
+            entry = {"setting": setting, "split": r.split, "level": r.level, "n": int(r.n),
+                     "value": _ci(r.value, r.ci_low, r.ci_high, pct), "floor": _ci(r.floor, np.nan, np.nan, pct)}  # fmt: skip
+            if r.metric == "composed":
+                succ.append({**entry, "composed": entry.pop("value")})
+            else:
+                errs.append({**entry, "metric": r.metric})
+        rc = pd.read_csv(d / "reasons.csv", dtype={"level": str})
+        rc = rc[rc["level"].isin(["both_move", "collision_bounce"]) & (rc["n"] > 0)]
+        reasons += [{"setting": setting, "level": x.level, "object": x.object, "verdict": x.reason,
+                     "count": f"{x.count} / {x.n}"} for x in rc.itertuples()]  # fmt: skip
+    return pd.DataFrame(succ), pd.DataFrame(errs), pd.DataFrame(reasons)
+
+
+def _figure(done, path: Path) -> Path:
+    """Composed share per setting and level, Wilson CIs, ground-truth floor as a black tick."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(done), figsize=(4.2 * len(done), 3.4), squeeze=False)
+    for ax, (_, setting, d) in zip(axes[0], done, strict=True):
+        rows = pd.read_csv(d / "rows.csv", dtype={"split": str, "level": str})
+        r = rows[rows["metric"] == "composed"].sort_values(["split", "level"], ascending=[False, True])
+        x = np.arange(len(r))
+        colors = ["tab:red" if sp == "ood" else "tab:gray" for sp in r["split"]]
+        err = np.stack([r["value"] - r["ci_low"], r["ci_high"] - r["value"]])
+        ax.bar(x, r["value"], color=colors, yerr=err, capsize=3)
+        ax.scatter(x, r["floor"], marker="_", s=300, color="black", label="ground truth", zorder=3)
+        ax.set_xticks(x, [f"{lv}\nn={n}" for lv, n in zip(r["level"], r["n"], strict=True)], fontsize=7)
+        ax.set_ylim(0, 1.05)
+        ax.set_title(setting)
+        ax.set_ylabel("composed correctly")
+    axes[0][0].legend(fontsize=7, loc="lower left")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".partial.png")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    tmp.replace(path)
+    return path
+
+
+def build_composition_report(out: str | Path, dest: str | Path) -> Path:
+    """``DEST/report.md``, a self-contained ``DEST/report.html``, ``success.csv``, ``errors.csv``,
+    ``composition.png`` and the cells' GIFs, from the finished cells' composition files. Returns the HTML."""
+    out, dest = Path(out), Path(dest)
+    plan, done, missing = _load(out)
+    succ, errs, reasons = tables(done)
+    write_csv(dest / "success.csv", succ)
+    write_csv(dest / "errors.csv", errs)
+    fig = _figure(done, dest / "composition.png") if done else None
+    gifs = []
+    for _, setting, d in done:
+        for g in sorted((d / "media").glob("*.gif")):
+            target = dest / "media" / f"{setting}_{g.name}"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(g, target)
+            gifs.append((f"{setting}: {g.stem}", target))
+    title = f"Fig. 11 / 17: composition ({plan.get('scale', '')})"
+    sections = [
+        ("Composition success", succ),
+        ("Per-object errors", errs),
+        ("Verdicts of the test videos", reasons),
+    ]
+    md = [f"# {title}", "", plan.get("description", ""), "", NOTE, ""]
+    for head, df in sections:
+        md += [f"## {head}", "", markdown_table(df), ""]
+    md += [f"![composition]({fig.name})", ""] if fig else []
+    md += ["## Typical compositions", "", *[f"![{t}](media/{p.name})" for t, p in gifs], ""] if gifs else []
+    md += (
+        ["## Cells without composition results yet", "", *[f"- `{m}`" for m in missing], ""]
+        if missing
+        else []
+    )
+    write_text(dest / "report.md", "\n".join(md))
+    return write_text(dest / "report.html", _html(title, plan, sections, fig, gifs, missing))
+
+
+def _b64(path: Path, mime: str) -> str:
+    return f"data:{mime};base64," + base64.b64encode(path.read_bytes()).decode()
+
+
+def _html(title, plan, sections, fig, gifs, missing) -> str:
+    from phylaw.experiments.report import CSS
+
+    e = html.escape
+    parts = ["<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+             f"<title>{e(title)}</title><style>{CSS}</style></head><body>", f"<h1>{e(title)}</h1>",
+             f"<p class='note'>{e(plan.get('description', ''))}</p>", f"<p class='note'>{e(NOTE)}</p>"]  # fmt: skip
+    for head, df in sections:
+        parts += [f"<h2>{e(head)}</h2>", html_table(df)]
+    if fig is not None:
+        parts.append(f"<img class='plot' alt='composition' src='{_b64(fig, 'image/png')}'>")
+    if gifs:
+        parts += ["<h2>Typical compositions</h2>", "<div class='gal'>"]
+        parts += [f"<figure><img alt='{e(t)}' src='{_b64(p, 'image/gif')}'><figcaption>{e(t)}</figcaption></figure>"
+                  for t, p in gifs]  # fmt: skip
+        parts.append("</div>")
+    if missing:
+        parts += ["<h2 class='failed'>Cells without composition results yet</h2>",
+                  "<ul>" + "".join(f"<li><code>{e(m)}</code></li>" for m in missing) + "</ul>"]  # fmt: skip
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+EXPERIMENT = Experiment(
+    "fig11", s.FACTORS, fig11, pipeline=pipeline,
+    report=ReportSection("Composition", metric="composed", figures=("training_curves",)),
+)  # fmt: skip

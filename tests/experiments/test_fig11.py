@@ -1,0 +1,149 @@
+"""fig11 (composition): cells per scale, one cell end to end with a law-following fake model and rerun, the
+smallest cell with real training, bad input."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+from tests.experiments.test_studies import write_samples
+
+from phylaw.cli.main import main
+from phylaw.errors import PhylawError
+from phylaw.experiments import fig11
+from phylaw.experiments import study as study_mod
+from phylaw.experiments.experiment import run_experiment
+from phylaw.experiments.registry import EXPERIMENTS, get_plan
+from phylaw.experiments.runner import Pipeline, Stage
+from phylaw.sim import get_split
+
+
+@pytest.mark.parametrize("scale", ["tiny", "small", "paper"])
+def test_fig11_lists_its_cells(scale):
+    plan = get_plan("fig11", scale)
+    assert "fig11" in EXPERIMENTS
+    assert [c.factor_values["setting"] for c in plan.cells] == list(fig11.STUDIES)
+    assert plan.factors == study_mod.FACTORS
+    for c in plan.cells:
+        fig11.check(c)
+        assert c.data_size == len(get_split(c.scenario, c.train_data.split))
+        assert c.factor_values["study"] == "composition"
+    sizes = [c.data_size for c in plan.cells]
+    assert (
+        sizes
+        == {"tiny": [2400] * 3, "small": [20_000, 15_400, 15_400], "paper": [200_000, 237_300, 237_300]}[
+            scale
+        ]
+    )
+    if scale == "tiny":
+        assert all(c.train_data.resolution == 64 and c.train_data.n_frames == 16 for c in plan.cells)
+
+
+def test_list_cells_writes_nothing(tmp_path, capsys):
+    assert main(["reproduce", "fig11", "--scale", "tiny", "--out", str(tmp_path / "x"), "--list-cells"]) == 0
+    assert len(capsys.readouterr().out.strip().splitlines()) == 3
+    assert not any(tmp_path.iterdir())
+
+
+def test_a_mismatched_cell_is_refused():
+    c = get_plan("fig11", "tiny").cells[0]
+    bad = dataclasses.replace(c, eval_data=dataclasses.replace(c.eval_data, split="compose-spatial-tiny"))
+    with pytest.raises(PhylawError, match="not a training and evaluation pair"):
+        fig11.check(bad)
+
+
+def test_report_of_a_directory_without_a_plan(tmp_path):
+    with pytest.raises(PhylawError, match=r"no plan\.json"):
+        fig11.build_composition_report(tmp_path, tmp_path / "r")
+
+
+def _fake_sample(ctx) -> dict:
+    """A 'model' that continues every condition as the simulator does (ground-truth frames as samples)."""
+    from phylaw.datasets import open_dataset
+    from phylaw.experiments.stages import DATA_FILE, SAMPLES_FILE
+
+    data = ctx.eval_data_dir / DATA_FILE
+    with open_dataset(data) as ds:
+        idx = np.arange(len(ds))
+        frames = np.stack([ds.frames(i) for i in idx])
+    write_samples(ctx.path(SAMPLES_FILE), data, idx, frames)
+    return {}
+
+
+def _fake_pipeline(calls: list[str]) -> Pipeline:
+    real = fig11.pipeline()
+
+    def counted(stage: Stage) -> Stage:
+        def fn(ctx):
+            calls.append(stage.name)
+            return stage.fn(ctx)
+
+        return Stage(stage.name, fn)
+
+    stages = {s.name: s for s in real.cell}
+    stages["train"] = Stage("train", lambda ctx: {})
+    stages["sample"] = Stage("sample", _fake_sample)
+    return Pipeline(real.data, tuple(counted(stages[s.name]) for s in real.cell), check=real.check)
+
+
+def test_a_composition_cell_runs_and_reruns_nothing(tmp_path):
+    plan = get_plan("fig11", "tiny")
+    c = plan.cells[1]  # temporal
+    cell = dataclasses.replace(c, train_data=dataclasses.replace(c.train_data, limit=60))
+    plan = dataclasses.replace(plan, cells=(cell,))
+    calls: list[str] = []
+    out = tmp_path / "out"
+    outcome = run_experiment(plan, out, _fake_pipeline(calls), progress=False)
+    assert not outcome.failed, outcome.failed
+    assert calls == ["train", "sample", "composition", "collect", "report"]
+    res = pd.read_csv(out / "results.csv", dtype={"split": str, "level": str})
+    composed = res[res["metric"] == "composed"].set_index("level")
+    assert set(composed.index) == {"collision_bounce", "collision", "bounce", "bounce_blue"}
+    assert (composed["value"] == 1.0).all()  # the law follower composes every video
+    assert (composed["floor"] == 1.0).all()
+    ev = get_split("wall_collision", c.eval_data.split)
+    assert composed.loc["collision_bounce", "n"] == (ev.labels().level == "collision_bounce").sum() == 16
+    assert (res.loc[res["metric"].str.startswith("vanish_rate"), "value"] == 0).all()
+    report = out / fig11.REPORT_DIR
+    assert (report / "report.html").is_file()
+    assert (report / "composition.png").is_file()
+    md = (report / "report.md").read_text()
+    assert "Composition success" in md
+    assert "collision_bounce" in md
+    assert len(list((report / "media").glob("*.gif"))) == 4  # one composed video per level, none failed
+    first = (out / "results.csv").read_bytes()
+    calls.clear()
+    again = run_experiment(plan, out, _fake_pipeline(calls), progress=False)
+    assert calls == []
+    assert [x.state for x in again.cells] == ["skipped"]
+    assert (out / "results.csv").read_bytes() == first
+
+
+@pytest.mark.slow
+def test_the_smallest_fig11_cell_trains_samples_and_reports(tmp_path):
+    """The real pipeline (VideoVAE, DiT, sampler, composition check, report) on the temporal cell with a few
+    steps, 32 px, 12 frames, 40 training and 16 evaluation videos."""
+    plan = get_plan("fig11", "tiny")
+    c = plan.cells[1]
+    small = {"resolution": 32, "n_frames": 12}
+    train = dataclasses.replace(c.train, steps=3, batch_size=4, vae_steps=3, vae_batch_size=2, warmup=0,
+                                overrides=(("optim.micro_batch_size", 4),))  # fmt: skip
+    cell = dataclasses.replace(
+        c, train=train, sample_steps=2, sample_batch_size=16,
+        train_data=dataclasses.replace(c.train_data, limit=40, **small),
+        eval_data=dataclasses.replace(c.eval_data, per_split=(("id", 8), ("ood", 8)), **small),
+    )  # fmt: skip
+    out = tmp_path / "out"
+    outcome = run_experiment(dataclasses.replace(plan, cells=(cell,)), out, fig11.pipeline(), progress=False)
+    assert not outcome.failed, outcome.failed
+    videos = pd.read_csv(out / "cells" / cell.run_id / fig11.COMP_DIR / "videos.csv", dtype={"level": str})
+    assert len(videos) == 16
+    assert set(videos["reason"]) <= {
+        "ok",
+        *(f"{o}: {r}" for o in ("red", "blue") for r in ("vanished", "no_rebound", "velocity")),
+    }
+    res = pd.read_csv(out / "results.csv", dtype={"split": str, "level": str})
+    assert {"composed", "velocity_error_red", "velocity_error_blue", "vanish_rate_red"} <= set(res["metric"])
+    assert (out / fig11.REPORT_DIR / "report.html").is_file()
