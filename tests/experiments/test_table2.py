@@ -246,3 +246,19 @@ def test_smallest_cell_runs_end_to_end_and_resumes(tmp_path):
     assert calls == []
     assert [c.state for c in again.cells] == ["skipped"]
     assert (out / "results.csv").read_bytes() == first
+
+
+def test_a_failing_cell_is_reported_while_the_others_complete(tmp_path, recorder):
+    """The runner on Table 2's cells with recorded stages: one cell's training fails, the others finish, the
+    summary names the failure, and a rerun retries only the failed cell."""
+    plan = get_plan("table2", "tiny")
+    bad = plan.cells[1].run_id
+    recorder.fail.add(("train", bad))
+    outcome = run_experiment(plan, tmp_path, recorder.pipeline(), progress=False)
+    assert [c.state for c in outcome.cells] == ["done", "failed", "done"]
+    assert "boom in train" in (tmp_path / "summary.md").read_text()
+    recorder.fail.clear()
+    recorder.calls.clear()
+    again = run_experiment(plan, tmp_path, recorder.pipeline(), progress=False)
+    assert [c.state for c in again.cells] == ["skipped", "done", "skipped"]
+    assert {r for _, r in recorder.calls if r in {c.run_id for c in plan.cells}} == {bad}
