@@ -19,8 +19,7 @@ EVAL = [s for s in COMPOSITION_SPLITS.values() if s.role == "eval"]
 
 
 def _eval_for(study: str) -> list[str]:
-    prefix = "compose-spatial" if study == "spatial" else "compose-temporal"
-    return [s.name for s in EVAL if s.name.startswith(prefix)]
+    return [s.name for s in EVAL if s.study == study]
 
 
 def test_paper_sizes():
@@ -28,6 +27,11 @@ def test_paper_sizes():
     assert len(get_split("wall_collision", "compose-temporal-nored")) == 237_300
     test = get_split("wall_collision", "compose-temporal-eval")
     assert (test.labels().level == "collision_bounce").sum() == 54  # SPEC B.6.5: 54 eval videos
+    nored = get_split("wall_collision", "compose-temporal-nored-eval")
+    same = nored.params()[nored.labels().level == "collision_bounce"]
+    assert (
+        np.sort(same, axis=0) == np.sort(test.params()[test.labels().level == "collision_bounce"], axis=0)
+    ).all()
     for name in ("compose-temporal-tiny", "compose-temporal-nored-tiny", "compose-spatial-tiny"):
         assert 1_000 <= len(get_split(composition_split(name).scenario, name)) <= 5_000
 
@@ -62,6 +66,8 @@ def test_every_evaluation_video_is_labelled(entry):
     labels = split.labels()
     assert set(labels.split.tolist()) == {"id", "ood"}
     assert ((labels.level == TEST_LEVEL[entry.study]) == (labels.split == "ood")).all()
+    # the controls are the study's own training subsets
+    assert set(labels.level[labels.split == "id"].tolist()) == set(TRAIN_LEVELS[entry.study])
 
 
 @pytest.mark.parametrize("n_frames", [16, 32])

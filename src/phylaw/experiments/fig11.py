@@ -14,7 +14,8 @@ Cells (factors scenario, study = "composition", setting, model, data_size), one 
 Scales (``experiments.study.study_cell``'s settings):
 
 - ``paper``: 200,000 / 237,300 / 237,300 videos, DiT-B, 128 px, 32 frames, 100K steps x 256 (torchrun);
-  evaluation ``compose-*-eval`` (temporal: the paper's 54 test videos plus held-out controls).
+  evaluation ``compose-*-eval`` (temporal: the paper's 54 test videos plus held-out controls of the cell's own
+  two training subsets).
 - ``small``: the ``-small`` sets (20,000 / 15,400 / 15,400), DiT-S, 64 px, 20K steps, one GPU.
 - ``tiny``: the 3 cells on the ``-tiny`` sets (2,400 videos each), the demo's 64 px / 16 frames / VideoVAE /
   DiT-tiny, 3,000 steps on 2 CPU cores; evaluation ``-eval-small`` (96 spatial, 64 temporal videos). Each cell
@@ -60,11 +61,7 @@ TRAIN_PREFIX = {
     "temporal": "compose-temporal",
     "temporal-nored": "compose-temporal-nored",
 }
-EVAL_PREFIX = {
-    "spatial": "compose-spatial",
-    "temporal": "compose-temporal",
-    "temporal-nored": "compose-temporal",
-}
+EVAL_PREFIX = TRAIN_PREFIX  # each study's evaluation split: its test scene and controls of its own subsets
 COMP_DIR, REPORT_DIR = "composition", "composition_report"
 NOTE = (
     "A video composes correctly when every object follows its law after the conditioning frames "
@@ -196,18 +193,25 @@ def _load(out: Path) -> tuple[dict, list[tuple[str, str, Path]], list[str]]:
 
 
 def tables(done: list[tuple[str, str, Path]]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """(success per setting and level, per-object errors, verdict counts of the test level)."""
+    """(success per setting and level, per-object errors per setting, level and object, verdict counts of
+    the test level), each value with its CI and the ground-truth floor in brackets after it."""
     succ, errs, reasons = [], [], []
     for _, setting, d in done:
         rows = pd.read_csv(d / "rows.csv", dtype={"split": str, "level": str})
+        per_object: dict[tuple[str, str], dict] = {}
         for r in rows.itertuples():
-            pct = r.metric in ("composed",) or r.metric.startswith("vanish_rate")
-            entry = {"setting": setting, "split": r.split, "level": r.level, "n": int(r.n),
-                     "value": _ci(r.value, r.ci_low, r.ci_high, pct), "floor": _ci(r.floor, np.nan, np.nan, pct)}  # fmt: skip
+            pct = r.metric == "composed" or r.metric.startswith("vanish_rate")
+            text = f"{_ci(r.value, r.ci_low, r.ci_high, pct)} (GT {_ci(r.floor, np.nan, np.nan, pct)})"
             if r.metric == "composed":
-                succ.append({**entry, "composed": entry.pop("value")})
-            else:
-                errs.append({**entry, "metric": r.metric})
+                succ.append(
+                    {"setting": setting, "split": r.split, "level": r.level, "n": int(r.n), "composed": text}
+                )
+                continue
+            metric, name = r.metric.rsplit("_", 1)
+            entry = per_object.setdefault((r.level, name), {"setting": setting, "split": r.split, "level": r.level,
+                                                            "object": name, "n": int(r.n)})  # fmt: skip
+            entry[metric] = text
+        errs += list(per_object.values())
         rc = pd.read_csv(d / "reasons.csv", dtype={"level": str})
         rc = rc[rc["level"].isin(["both_move", "collision_bounce"]) & (rc["n"] > 0)]
         reasons += [{"setting": setting, "level": x.level, "object": x.object, "verdict": x.reason,
@@ -230,7 +234,7 @@ def _figure(done, path: Path) -> Path:
         colors = ["tab:red" if sp == "ood" else "tab:gray" for sp in r["split"]]
         err = np.stack([r["value"] - r["ci_low"], r["ci_high"] - r["value"]])
         ax.bar(x, r["value"], color=colors, yerr=err, capsize=3)
-        ax.scatter(x, r["floor"], marker="_", s=300, color="black", label="ground truth", zorder=3)
+        ax.scatter(x, r["floor"], marker="D", s=22, color="black", label="ground truth", zorder=3)
         ax.set_xticks(x, [f"{lv}\nn={n}" for lv, n in zip(r["level"], r["n"], strict=True)], fontsize=7)
         ax.set_ylim(0, 1.05)
         ax.set_title(setting)

@@ -14,7 +14,9 @@
 
 Evaluation splits label every video by its subset: the test scene (split "ood") beside held-out controls of
 each training subset at new parameter values (split "id"). ``compose-temporal-eval`` holds the paper's 54
-test videos (3 r1 x 3 r2 x 6 u1) plus controls; ``-eval-small`` is smaller. ``compose-spatial-eval``
+test videos (3 r1 x 3 r2 x 6 u1) plus controls of its collisions and red bounces (198 videos);
+``compose-temporal-nored-eval`` the same 54 test configurations with controls of its collisions and blue
+bounces; ``-eval-small`` are smaller (16 test videos, 48 in all). ``compose-spatial-eval``
 / ``-eval-small`` likewise. Evaluation values are interval midpoints (``ranges.id_midpoints``); a test vector
 never occurs in training in any case, because its subset's defining zeros / wall flag differ (checked by the
 tests).
@@ -117,17 +119,23 @@ def temporal_train(study: str, size: str, ranges: str, n_frames: int) -> SplitDe
     return _make(study, f"compose-temporal{suffix}{size}", ranges, [coll, bounce], n_frames)
 
 
-def temporal_eval(size: str, ranges: str, n_frames: int) -> SplitDef:
-    """The test scene (blue ball at rest near the wall) and one control per training subset of both variants."""
+def temporal_eval(study: str, size: str, ranges: str, n_frames: int) -> SplitDef:
+    """The test scene (blue ball at rest near the wall) and a held-out control of each of the study's two
+    training subsets (collision; bounce, or bounce_blue for the failure variant)."""
     nr, nu, nu2 = TEMPORAL_EVAL[size]
     r, u1 = _mid(T_R, nr), _mid(T_U1, nu)
+    bounce = (
+        Part("id", "bounce", (r, Z, u1, Z, ONE))
+        if study == TEMPORAL
+        else Part("id", "bounce_blue", (Z, r, Z, u1, ONE))
+    )
     parts = [
-        Part("ood", TEST_LEVEL[TEMPORAL], (r, r, u1, Z, ONE)),
+        Part("ood", TEST_LEVEL[study], (r, r, u1, Z, ONE)),
         Part("id", "collision", (r, r, u1, _mid(T_U2, nu2), Z)),
-        Part("id", "bounce", (r, Z, u1, Z, ONE)),
-        Part("id", "bounce_blue", (Z, r, Z, u1, ONE)),
+        bounce,
     ]
-    return _make(TEMPORAL, f"compose-temporal{size}", ranges, parts, n_frames)
+    suffix = "" if study == TEMPORAL else "-nored"
+    return _make(study, f"compose-temporal{suffix}{size}", ranges, parts, n_frames)
 
 
 # ----------------------------------------------------------------------------------------------- registry
@@ -160,7 +168,15 @@ def _registry() -> dict[str, CompositionSplit]:
         add(f"compose-temporal-nored{size}", NORED, "train", size,
             lambda r, n, s=size: temporal_train(NORED, s, r, n))  # fmt: skip
     for size in TEMPORAL_EVAL:
-        add(f"compose-temporal{size}", TEMPORAL, "eval", size, lambda r, n, s=size: temporal_eval(s, r, n))
+        add(
+            f"compose-temporal{size}",
+            TEMPORAL,
+            "eval",
+            size,
+            lambda r, n, s=size: temporal_eval(TEMPORAL, s, r, n),
+        )
+        add(f"compose-temporal-nored{size}", NORED, "eval", size,
+            lambda r, n, s=size: temporal_eval(NORED, s, r, n))  # fmt: skip
     return out
 
 
