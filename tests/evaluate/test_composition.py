@@ -140,3 +140,10 @@ def test_bad_input(temporal):
         cp.judge(st.subset([0, 1]), p.center, p.visible, p.color_ids, 40)
     with pytest.raises(PhylawError, match="no rule for colour"):
         cp.judge(st.subset([0, 1]), p.center, p.visible, (1, 7), C)
+
+
+def test_ground_truth_check_passes_every_video_of_a_small_split():
+    r = cp.ground_truth_check("wall_collision", "compose-temporal-nored-eval-small", 64, 16)
+    assert r["n_videos"] == 56  # 16 test videos, 32 collisions, 8 blue bounces
+    assert r["passed"] == 1.0
+    assert 0 < r["max_segment_error"] < cp.TOL_ABS

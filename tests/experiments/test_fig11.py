@@ -121,6 +121,46 @@ def test_a_composition_cell_runs_and_reruns_nothing(tmp_path):
     assert (out / "results.csv").read_bytes() == first
 
 
+def _vanishing_sample(ctx) -> dict:
+    """A 'model' that loses the red ball at the first contact of every video (Fig. 17's failure)."""
+    from phylaw.datasets import open_dataset
+    from phylaw.evaluate.parse import DEFAULT_PALETTE
+    from phylaw.experiments.stages import DATA_FILE, SAMPLES_FILE
+
+    data = ctx.eval_data_dir / DATA_FILE
+    rule = DEFAULT_PALETTE.rules[0]  # red
+    with open_dataset(data) as ds:
+        idx = np.arange(len(ds))
+        frames = np.stack([ds.frames(i) for i in idx])
+        first = ds.trajectories(idx).event_frame[:, 0]
+    for v, f in enumerate(first):
+        after = frames[v, f:]
+        after[np.all((after >= rule.lo) & (after <= rule.hi), axis=-1)] = 255
+    write_samples(ctx.path(SAMPLES_FILE), data, idx, frames)
+    return {}
+
+
+def test_a_red_ball_that_vanishes_is_reported(tmp_path):
+    plan = get_plan("fig11", "tiny")
+    c = plan.cells[2]  # the failure variant
+    cell = dataclasses.replace(c, train_data=dataclasses.replace(c.train_data, limit=40))
+    pipe = _fake_pipeline([])
+    stages = {s.name: s for s in pipe.cell}
+    stages["sample"] = Stage("sample", _vanishing_sample)
+    pipe = Pipeline(pipe.data, tuple(stages[s.name] for s in pipe.cell), check=pipe.check)
+    out = tmp_path / "out"
+    outcome = run_experiment(dataclasses.replace(plan, cells=(cell,)), out, pipe, progress=False)
+    assert not outcome.failed, outcome.failed
+    res = pd.read_csv(out / "results.csv", dtype={"split": str, "level": str}).set_index(["level", "metric"])
+    assert res.loc[("collision_bounce", "composed"), "value"] == 0.0
+    assert res.loc[("collision_bounce", "composed"), "floor"] == 1.0
+    assert res.loc[("collision_bounce", "vanish_rate_red"), "value"] == 1.0
+    assert res.loc[("collision_bounce", "vanish_rate_blue"), "value"] == 0.0
+    gifs = [p.name for p in (out / fig11.REPORT_DIR / "media").glob("*.gif")]
+    assert any("collision_bounce_red-vanished" in g for g in gifs)
+    assert "| red | vanished | 16 / 16 |" in (out / fig11.REPORT_DIR / "report.md").read_text()
+
+
 @pytest.mark.slow
 def test_the_smallest_fig11_cell_trains_samples_and_reports(tmp_path):
     """The real pipeline (VideoVAE, DiT, sampler, composition check, report) on the temporal cell with a few

@@ -18,7 +18,7 @@ Scales (``experiments.study.study_cell``'s settings):
   two training subsets).
 - ``small``: the ``-small`` sets (20,000 / 15,400 / 15,400), DiT-S, 64 px, 20K steps, one GPU.
 - ``tiny``: the 3 cells on the ``-tiny`` sets (2,400 videos each), the demo's 64 px / 16 frames / VideoVAE /
-  DiT-tiny, 3,000 steps on 2 CPU cores; evaluation ``-eval-small`` (96 spatial, 64 temporal videos). Each cell
+  DiT-tiny, 3,000 steps on 2 CPU cores; evaluation ``-eval-small`` (96 spatial, 56 temporal videos). Each cell
   has its own training set and VideoVAE: about 20 minutes per cell (the attribute studies' estimate for the
   same settings; not measured here), about an hour for the figure.
 
