@@ -262,3 +262,35 @@ def test_a_failing_cell_is_reported_while_the_others_complete(tmp_path, recorder
     again = run_experiment(plan, tmp_path, recorder.pipeline(), progress=False)
     assert [c.state for c in again.cells] == ["skipped", "done", "skipped"]
     assert {r for _, r in recorder.calls if r in {c.run_id for c in plan.cells}} == {bad}
+
+
+def _metrics_frame() -> pd.DataFrame:
+    """eval/metrics.csv rows of 10 in-template and 4 out-of-template videos (abnormal, outcome_type)."""
+    rows = []
+    for i in range(14):
+        split = "id" if i < 10 else "ood"
+        ab = 1.0 if i in (0, 1, 10, 11, 12) else 0.0
+        ty = 3.0 if ab else (1.0 if i % 2 else 2.0)
+        for metric, v, fl in (("abnormal", ab, 1.0 if i == 3 else 0.0), ("outcome_type", ty, 1.0)):
+            rows.append({"index": i, "split": split, "level": "x", "template": 10000 + i % 3, "status": "ok",
+                         "included": True, "metric": metric, "value": v, "floor": fl})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_share_rows_and_per_template_rates():
+    from phylaw.evaluate.outcome import wilson_ci
+
+    spec = get_plan("table2", "tiny").cells[0]
+    rows = t2.share_rows(_metrics_frame(), spec).set_index(["split", "metric"])
+    assert rows.loc[("id", "abnormal_ratio"), "value"] == pytest.approx(0.2)
+    assert rows.loc[("ood", "abnormal_ratio"), "value"] == pytest.approx(0.75)
+    _, lo, hi = wilson_ci(2, 10)
+    assert rows.loc[("id", "abnormal_ratio"), ["ci_low", "ci_high"]].tolist() == pytest.approx([lo, hi])
+    assert rows.loc[("id", "abnormal_ratio"), "floor"] == pytest.approx(0.1)  # the judge on ground truth
+    shares = [rows.loc[("id", f"type{k}_share"), "value"] for k in (1, 2, 3)]
+    assert shares == pytest.approx([0.4, 0.4, 0.2])
+    assert rows.loc[("ood", "type1_share"), "n"] == 4
+    per = t2.per_template(_metrics_frame(), spec).set_index(["split", "template"])
+    assert per.loc[("id", 10000), "abnormal"] == 1  # videos 0, 3, 6, 9: only 0 flagged
+    assert per.loc[("id", 10000), "n"] == 4
+    assert per.loc[("id", 10000), "gt_rate"] == pytest.approx(0.25)
