@@ -24,19 +24,17 @@ from phylaw.sim import get_split
 def test_fig11_lists_its_cells(scale):
     plan = get_plan("fig11", scale)
     assert "fig11" in EXPERIMENTS
-    assert [c.factor_values["setting"] for c in plan.cells] == list(fig11.STUDIES)
+    extra = () if scale == "tiny" else fig11.ATTRIBUTE_SETTINGS
+    assert [c.factor_values["setting"] for c in plan.cells] == [*fig11.STUDIES, *extra]
     assert plan.factors == study_mod.FACTORS
     for c in plan.cells:
         fig11.check(c)
         assert c.data_size == len(get_split(c.scenario, c.train_data.split))
-        assert c.factor_values["study"] == "composition"
-    sizes = [c.data_size for c in plan.cells]
-    assert (
-        sizes
-        == {"tiny": [2400] * 3, "small": [20_000, 15_400, 15_400], "paper": [200_000, 237_300, 237_300]}[
-            scale
-        ]
-    )
+        assert c.factor_values["study"] == (
+            "attribute" if c.scenario == "attribute_motion" else "composition"
+        )
+    want = {"tiny": [2400] * 3, "small": [20_000, 15_400, 15_400], "paper": [200_000, 237_300, 237_300]}
+    assert [c.data_size for c in plan.cells[:3]] == want[scale]
     if scale == "tiny":
         assert all(c.train_data.resolution == 64 and c.train_data.n_frames == 16 for c in plan.cells)
 
@@ -97,7 +95,7 @@ def test_a_composition_cell_runs_and_reruns_nothing(tmp_path):
     out = tmp_path / "out"
     outcome = run_experiment(plan, out, _fake_pipeline(calls), progress=False)
     assert not outcome.failed, outcome.failed
-    assert calls == ["train", "sample", "composition", "collect", "report"]
+    assert calls == ["train", "sample", "evaluate", "composition", "collect", "report"]
     res = pd.read_csv(out / "results.csv", dtype={"split": str, "level": str})
     composed = res[res["metric"] == "composed"].set_index("level")
     assert set(composed.index) == {"collision_bounce", "collision", "bounce"}  # the cell's own subsets
@@ -159,6 +157,31 @@ def test_a_red_ball_that_vanishes_is_reported(tmp_path):
     gifs = [p.name for p in (out / fig11.REPORT_DIR / "media").glob("*.gif")]
     assert any("collision_bounce_red-vanished" in g for g in gifs)
     assert "| red | vanished | 16 / 16 |" in (out / fig11.REPORT_DIR / "report.md").read_text()
+
+
+def test_an_attribute_composition_cell_runs_through_the_same_pipeline(tmp_path):
+    plan = get_plan("fig11", "small")
+    c = next(c for c in plan.cells if c.factor_values["setting"] == "compose-color-size")
+    small = {"resolution": 32, "n_frames": 8}
+    cell = dataclasses.replace(c, train_data=dataclasses.replace(c.train_data, limit=40, **small),
+                               eval_data=dataclasses.replace(c.eval_data, limit=48, **small))  # fmt: skip
+    calls: list[str] = []
+    out = tmp_path / "out"
+    outcome = run_experiment(
+        dataclasses.replace(plan, cells=(cell,)), out, _fake_pipeline(calls), progress=False
+    )
+    assert not outcome.failed, outcome.failed
+    assert calls == ["train", "sample", "evaluate", "composition", "collect", "report"]
+    res = pd.read_csv(out / "results.csv", dtype={"split": str, "level": str})
+    kept = res[(res["metric"] == "outcome_kept_both") & (res["split"] == "ood")]
+    assert len(kept)
+    # the law follower's samples are the ground-truth frames: its share is the floor's (the read-out's own
+    # errors at 32 px / 8 frames keep both below 1)
+    assert (kept["value"] == kept["floor"]).all()
+    assert (kept["value"] >= 0.8).all()
+    assert "velocity_error" in set(res["metric"])  # the standard evaluator ran on the attribute cell
+    md = (out / fig11.REPORT_DIR / "report.md").read_text()
+    assert "Attribute composition (held-out combinations)" in md
 
 
 @pytest.mark.slow

@@ -11,29 +11,36 @@ Cells (factors scenario, study = "composition", setting, model, data_size), one 
   wall), tested on a collision next to the wall (the struck blue ball bounces off it);
 - ``temporal-nored``: the failure variant: the bounce subset has only the blue ball; same test.
 
+At ``small`` and ``paper`` also **attribute composition** (issue 16 item 4; ``sim.attribute_studies``, scenario
+``attribute_motion``, study = "attribute"): ``compose-velocity-size`` (the three diagonal speed x size bins
+held out) and ``compose-color-size`` ((red, large) and (blue, small) held out), read out by the attribute
+studies' stage (``experiments.attribute_study``): did the generated object keep both attributes of a
+held-out combination?
+
 Scales (``experiments.study.study_cell``'s settings):
 
-- ``paper``: 200,000 / 237,300 / 237,300 videos, DiT-B, 128 px, 32 frames, 100K steps x 256 (torchrun);
-  evaluation ``compose-*-eval`` (temporal: the paper's 54 test videos plus held-out controls of the cell's own
-  two training subsets).
-- ``small``: the ``-small`` sets (20,000 / 15,400 / 15,400), DiT-S, 64 px, 20K steps, one GPU.
-- ``tiny``: the 3 cells on the ``-tiny`` sets (2,400 videos each), the demo's 64 px / 16 frames / VideoVAE /
-  DiT-tiny, 3,000 steps on 2 CPU cores; evaluation ``-eval-small`` (96 spatial, 56 temporal videos). Each cell
-  has its own training set and VideoVAE: about 20 minutes per cell (the attribute studies' estimate for the
-  same settings; not measured here), about an hour for the figure.
+- ``paper``: 200,000 / 237,300 / 237,300 videos (+ 300,000 / 200,000 attribute compositions), DiT-B, 128 px,
+  32 frames, 100K steps x 256 (torchrun); evaluation ``compose-*-eval`` (temporal: the paper's 54 test videos
+  plus held-out controls of the cell's own two training subsets).
+- ``small``: the ``-small`` sets (20,000 / 15,400 / 15,400; 20,400 / 13,600), DiT-S, 64 px, 20K steps, one GPU.
+- ``tiny``: the 3 scene cells on the ``-tiny`` sets (2,400 videos each), the demo's 64 px / 16 frames /
+  VideoVAE / DiT-tiny, 3,000 steps on 2 CPU cores; evaluation ``-eval-small`` (96 spatial, 56 temporal
+  videos). Each cell has its own training set and VideoVAE: about 20 minutes per cell (the attribute studies'
+  estimate for the same settings; not measured here), about an hour for the figure, which leaves no room for
+  the two attribute cells (they run at ``small``).
 
 Stages: data, train, sample (as Fig. 3), then
 
-composition  ``evaluate.composition.analyse``: the law check of every generated and ground-truth video
-             (``composition/videos.csv``), the tidy rows (``composition/rows.csv``: composed share with Wilson
-             CI and ground-truth floor, per-object velocity / position errors and vanish rates), the verdict
-             counts (``reasons.csv``) and GIFs of one composed and one failed video per level (``media/``)
-collect      the composition rows -> ``cell_results.csv`` (the standard evaluator is not run: it has no rule
-             for the gray wall), the training curve
-report       ``OUT/composition_report/``: success rates, per-object errors, verdict counts, figure, GIFs
-
-Attribute composition (velocity x size, colour x size; scenario ``attribute_motion``) lives with the attribute
-studies (``sim.attribute_studies``' compose settings, Fig. 9's experiment), not here.
+evaluate     the standard evaluator for the attribute cells only (it has no rule for the gray wall; the scene
+             cells' per-object errors come from the next stage)
+composition  scene cells: ``evaluate.composition.analyse``, the law check of every generated and ground-truth
+             video (``composition/videos.csv``), the tidy rows (``composition/rows.csv``: composed share with
+             Wilson CI and ground-truth floor, per-object velocity / position errors and vanish rates), the
+             verdict counts (``reasons.csv``) and GIFs of one composed and one failed video per level
+             (``media/``); attribute cells: the attribute read-out (``attributes/``)
+collect      the cell's rows -> ``cell_results.csv``, the training curve
+report       ``OUT/composition_report/``: success rates, per-object errors, verdict counts, the attribute
+             compositions' kept-both shares, figure, GIFs
 """
 
 from __future__ import annotations
@@ -62,7 +69,11 @@ TRAIN_PREFIX = {
     "temporal-nored": "compose-temporal-nored",
 }
 EVAL_PREFIX = TRAIN_PREFIX  # each study's evaluation split: its test scene and controls of its own subsets
-COMP_DIR, REPORT_DIR = "composition", "composition_report"
+COMP_DIR, REPORT_DIR, ATTR_DIR = "composition", "composition_report", "attributes"
+# attribute composition (sim.attribute_studies, scenario attribute_motion): held-out attribute combinations,
+# read out by the attribute studies' stage (experiments.attribute_study)
+ATTRIBUTE_SETTINGS = ("compose-velocity-size", "compose-color-size")
+ATTRIBUTE_SCENARIO = "attribute_motion"
 NOTE = (
     "A video composes correctly when every object follows its law after the conditioning frames "
     "(evaluate.composition): detected in >= 75 % of its in-view generated frames, and on every linear piece of "
@@ -81,7 +92,11 @@ def cell(scale: str, study: str) -> RunSpec:
 
 
 def fig11(scale: str) -> ExperimentPlan:
+    from phylaw.experiments.attribute_study import attribute_cell
+
     cells = [cell(scale, st) for st in STUDIES]
+    if scale != "tiny":  # the tiny hour has room for the three scene cells only
+        cells += [attribute_cell("fig11", scale, x) for x in ATTRIBUTE_SETTINGS]
     return s.plan(
         "fig11", scale, cells, f"Fig. 11 (+ Fig. 17): spatial and temporal composition ({len(cells)} cells)."
     )
@@ -92,6 +107,11 @@ def check(spec: RunSpec) -> None:
     from phylaw.experiments.stages import check_cell
     from phylaw.sim.composition_studies import composition_split
 
+    if spec.scenario == ATTRIBUTE_SCENARIO:
+        from phylaw.experiments.attribute_study import check as attribute_check
+
+        attribute_check(spec)
+        return
     check_cell(spec)
     train, evald = composition_split(spec.train_data.split), composition_split(spec.eval_data.split)
     if train.role != "train" or evald.role != "eval" or train.scenario != evald.scenario:
@@ -101,9 +121,24 @@ def check(spec: RunSpec) -> None:
 
 
 # ----------------------------------------------------------------------------------------------- stages
+def evaluate(ctx: CellContext) -> dict[str, Any]:
+    """The standard evaluator for attribute cells; none for the wall scenes (it has no rule for the gray wall:
+    the composition stage measures their per-object errors)."""
+    from phylaw.experiments.stages import evaluate as evaluate_standard
+
+    if ctx.spec.scenario == ATTRIBUTE_SCENARIO:
+        return evaluate_standard(ctx)
+    return {"skipped": "wall scene: per-object errors come from the composition stage"}
+
+
 def composition(ctx: CellContext) -> dict[str, Any]:
     from phylaw.evaluate.composition import analyse
     from phylaw.experiments.stages import DATA_FILE, SAMPLES_FILE
+
+    if ctx.spec.scenario == ATTRIBUTE_SCENARIO:
+        from phylaw.experiments.attribute_study import attributes
+
+        return attributes(ctx)
 
     result = analyse(ctx.eval_data_dir / DATA_FILE, ctx.path(SAMPLES_FILE))
     videos = pd.DataFrame(result.videos)
@@ -145,6 +180,10 @@ def composition_gifs(ctx: CellContext, videos: pd.DataFrame) -> list[str]:
 
 
 def collect(ctx: CellContext) -> dict[str, Any]:
+    if ctx.spec.scenario == ATTRIBUTE_SCENARIO:
+        from phylaw.experiments.attribute_study import collect as attribute_collect
+
+        return attribute_collect(ctx)
     rows = pd.read_csv(ctx.path(COMP_DIR, "rows.csv"), dtype={"split": str, "level": str})
     tidy = s.study_results(ctx.spec, rows)
     write_csv(ctx.path(CELL_RESULTS), tidy)
@@ -163,8 +202,8 @@ def pipeline(launch=None) -> Pipeline:
     from phylaw.experiments.stages import build_data, sample, train
 
     del launch  # carried in the run options, as in the default pipeline
-    cells = (Stage("train", train), Stage("sample", sample), Stage("composition", composition),
-             Stage("collect", collect), Stage("report", report))  # fmt: skip
+    cells = (Stage("train", train), Stage("sample", sample), Stage("evaluate", evaluate),
+             Stage("composition", composition), Stage("collect", collect), Stage("report", report))  # fmt: skip
     return Pipeline(Stage("data", build_data), cells, check=check)
 
 
@@ -176,20 +215,36 @@ def _ci(value, lo, hi, pct: bool) -> str:
     return f"{f(value)} [{f(lo)}, {f(hi)}]" if np.isfinite(lo) else f(value)
 
 
-def _load(out: Path) -> tuple[dict, list[tuple[str, str, Path]], list[str]]:
+def _load(out: Path) -> tuple[dict, list[tuple[str, str, Path]], list[tuple[str, str, Path]], list[str]]:
+    """(plan, finished scene cells, finished attribute cells, unfinished run ids); cells as (id, setting, dir)."""
     if not (out / "plan.json").is_file():
         raise PhylawError(
             f"{out} is not an experiment directory (no plan.json); run `phylaw reproduce` first"
         )
     plan = read_json(out / "plan.json")
-    done, missing = [], []
+    done, attr, missing = [], [], []
     for c in plan["cells"]:
-        d = out / "cells" / c["run_id"] / COMP_DIR
-        if (d / "composition.json").is_file():
-            done.append((c["run_id"], str(dict(c.get("factors") or []).get("setting", "")), d))
+        setting = str(dict(c.get("factors") or []).get("setting", ""))
+        d = out / "cells" / c["run_id"]
+        if (d / COMP_DIR / "composition.json").is_file():
+            done.append((c["run_id"], setting, d / COMP_DIR))
+        elif (d / ATTR_DIR / "attributes.json").is_file():
+            attr.append((c["run_id"], setting, d / ATTR_DIR))
         else:
             missing.append(c["run_id"])
-    return plan, done, missing
+    return plan, done, attr, missing
+
+
+def attribute_table(attr: list[tuple[str, str, Path]]) -> pd.DataFrame:
+    """Per attribute-composition cell and combination: the share of generated videos that kept both attributes
+    of the condition (``outcome_kept_both``, Wilson CI, ground-truth floor); ood = a held-out combination."""
+    out = []
+    for _, setting, d in attr:
+        rows = pd.read_csv(d / "rows.csv", dtype={"split": str, "level": str})
+        for r in rows[rows["metric"] == "outcome_kept_both"].itertuples():
+            out.append({"setting": setting, "split": r.split, "level": r.level, "n": int(r.n),
+                        "kept both": f"{_ci(r.value, r.ci_low, r.ci_high, True)} (GT {_ci(r.floor, np.nan, np.nan, True)})"})  # fmt: skip
+    return pd.DataFrame(out)
 
 
 def tables(done: list[tuple[str, str, Path]]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -253,13 +308,14 @@ def build_composition_report(out: str | Path, dest: str | Path) -> Path:
     """``DEST/report.md``, a self-contained ``DEST/report.html``, ``success.csv``, ``errors.csv``,
     ``composition.png`` and the cells' GIFs, from the finished cells' composition files. Returns the HTML."""
     out, dest = Path(out), Path(dest)
-    plan, done, missing = _load(out)
+    plan, done, attr, missing = _load(out)
     succ, errs, reasons = tables(done)
+    attr_table = attribute_table(attr)
     write_csv(dest / "success.csv", succ)
     write_csv(dest / "errors.csv", errs)
     fig = _figure(done, dest / "composition.png") if done else None
     gifs = []
-    for _, setting, d in done:
+    for _, setting, d in [*done, *attr]:
         for g in sorted((d / "media").glob("*.gif")):
             target = dest / "media" / f"{setting}_{g.name}"
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -271,6 +327,8 @@ def build_composition_report(out: str | Path, dest: str | Path) -> Path:
         ("Per-object errors", errs),
         ("Verdicts of the test videos", reasons),
     ]
+    if attr:
+        sections.append(("Attribute composition (held-out combinations)", attr_table))
     md = [f"# {title}", "", plan.get("description", ""), "", NOTE, ""]
     for head, df in sections:
         md += [f"## {head}", "", markdown_table(df), ""]
