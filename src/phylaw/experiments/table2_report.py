@@ -206,6 +206,7 @@ def plot_vs_templates(frame: pd.DataFrame, metric: str, path: Path) -> Path | No
             if g.paper.notna().any():
                 ax.plot(g.templates, g.paper, ls="--", marker="s", alpha=0.6, label="paper (DiT-XL/B)")
         ax.set_xscale("log")
+        ax.minorticks_off()  # log-axis minor labels would print 2x10^1 between the three ticks
         ax.set_xticks([6, 30, 60], labels=["6", "30", "60"])
         ax.set_xlabel("training templates")
         ax.set_title(name, fontsize=9)
@@ -256,6 +257,18 @@ def plot_per_template(per_t: pd.DataFrame, path: Path) -> Path | None:
     return _save(fig, path)
 
 
+def _labelled(frame, labels: list[str]):
+    """``frame`` (k panels side by side) with a white strip above naming each panel."""
+    from PIL import Image, ImageDraw
+
+    out = Image.new("RGB", (frame.width, frame.height + 14), "white")
+    out.paste(frame, (0, 14))
+    draw, w = ImageDraw.Draw(out), frame.width // len(labels)
+    for j, text in enumerate(labels):
+        draw.text((j * w + 3, 1), text, fill=(0, 0, 0))
+    return out
+
+
 def side_by_side_gifs(cells: list[dict], dest: Path, n: int = GIF_VIDEOS) -> list[Path]:
     """GIFs of out-of-template videos every cell sampled: ground truth | 60 | 30 | 6 templates (first model
     of each template count), upscaled to at least 128 px per panel."""
@@ -285,8 +298,9 @@ def side_by_side_gifs(cells: list[dict], dest: Path, n: int = GIF_VIDEOS) -> lis
                 gt = ds.frames(int(i), resolution=vids[0].shape[1])[:t]
                 strip = np.concatenate([gt, *(v[:t] for v in vids)], axis=2)  # (T, H, W * k, 3)
                 up = max(1, 128 // strip.shape[1])
-                frames = [Image.fromarray(np.ascontiguousarray(fr)).resize((fr.shape[1] * up, fr.shape[0] * up),
-                                                                           Image.NEAREST) for fr in strip]  # fmt: skip
+                labels = ["ground truth", *(f"{c['templates']} templates" for c in order)]
+                frames = [_labelled(Image.fromarray(np.ascontiguousarray(fr)).resize(
+                    (fr.shape[1] * up, fr.shape[0] * up), Image.NEAREST), labels) for fr in strip]  # fmt: skip
                 tpl = int(ds.params[i][0])
                 written.append(write_gif(frames, dest / f"ood_{tpl}_{int(i):05d}.gif"))
     finally:
