@@ -135,7 +135,7 @@ def test_spatial_scene_subsets():
     assert (st.velocity[0, :, 1, 0] == -2.0).all()
     assert (st.velocity[1, :, 1] == 0).all()
     assert st.event_b[1, 0] == 2
-    assert (st.velocity[2, -1, 0, 0] == -3.0)
+    assert st.velocity[2, -1, 0, 0] == -3.0
     assert (st.velocity[2, :, 1, 0] == -1.5).all()
     assert (st.in_view[:, :3, :2]).all()  # every object starts fully in view
     assert (st.position[:, :, 0, 1] < 5.0).all()

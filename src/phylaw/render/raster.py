@@ -206,7 +206,9 @@ def render(
         box = (kinds == SHAPE_BOX) & np.repeat(present[:, obj], t)
         if box.any():
             if np.abs(np.asarray(trajectories.angle[vid])[:, fr][:, :, obj]).max(initial=0.0) > 0:
-                raise PhylawError("the rasteriser draws shape ids disc 0, square 1, ring 2 and axis-aligned boxes 3, not a rotated box")
+                raise PhylawError(
+                    "the rasteriser draws shape ids disc 0, square 1, ring 2 and axis-aligned boxes 3, not a rotated box"
+                )
             hs = np.asarray(trajectories.half_size[vid])[:, obj] * scale  # (n, 2)
             _draw_boxes(canvas, cx, cy, np.repeat(hs[:, 0], t), np.repeat(hs[:, 1], t), rgb, box)
         rp = np.where(kinds == SHAPE_BOX, 0.0, rp)  # the soft pass draws nothing for boxes
