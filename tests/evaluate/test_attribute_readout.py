@@ -156,6 +156,12 @@ def test_a_cycle_and_undecided_pairs_are_reported():
                          ("color", "size", "shape"))  # fmt: skip
     assert set(tie.undecided) == {("color", "size"), ("color", "shape"), ("size", "shape")}
     assert not tie.total
+    assert tie.text().startswith("color ~ size ~ shape (undecided: ")
+    part = priority_order(
+        [Win("color", "shape", 40, 50), Win("size", "shape", 40, 50)], ("color", "size", "shape")
+    )
+    assert part.tiers == (("color", "size"), ("shape",))
+    assert part.text() == "color ~ size > shape (undecided: color–size)"
 
 
 def test_bad_input():

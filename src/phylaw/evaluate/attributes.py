@@ -229,6 +229,9 @@ def priority_matrix(wins: list[Win], attributes: tuple[str, ...] = ATTRS) -> pd.
             if a == b or (a, b) not in n:
                 cells[a][b] = "–" if a != b else ""
                 continue
+            if not n[(a, b)]:
+                cells[a][b] = "no decision (0/0)"
+                continue
             p, lo, hi = wilson_ci(k[(a, b)], n[(a, b)])
             cells[a][b] = f"{p:.2f} [{lo:.2f}, {hi:.2f}] ({k[(a, b)]}/{n[(a, b)]})"
     return pd.DataFrame(cells).T.reindex(index=list(attributes), columns=list(attributes))
@@ -250,7 +253,8 @@ def _pooled(wins: list[Win]) -> tuple[dict, dict]:
 
 @dataclass(frozen=True)
 class PriorityOrder:
-    """The order a matrix implies: ``order`` (highest priority first) when the decided pairs form no cycle;
+    """The order a matrix implies: ``order`` (highest priority first, Kahn's layers in ``tiers``) when the decided
+    pairs form no cycle;
     ``total`` when every pair is decided and the order is unique; ``cycle`` (a, b, ..., a) when a beats b
     beats ... beats a; ``undecided`` pairs (no videos, a rate of exactly 1/2, or strict and the CI spans 1/2)."""
 
@@ -258,12 +262,16 @@ class PriorityOrder:
     total: bool
     cycle: tuple[str, ...]
     undecided: tuple[tuple[str, str], ...]
+    tiers: tuple[tuple[str, ...], ...] = ()  # Kahn's layers of ``order``; "~" joins a layer in ``text``
 
     def text(self) -> str:
         if self.cycle:
             return "cycle: " + " > ".join(self.cycle)
-        sep = " > " if self.total else " ≥? "
-        return sep.join(self.order) + ("" if self.total else f" (undecided: {self.undecided})")
+        if self.total:
+            return " > ".join(self.order)
+        pairs = ", ".join(f"{a}–{b}" for a, b in self.undecided)
+        layers = " > ".join(" ~ ".join(t) for t in self.tiers)
+        return layers + (f" (undecided: {pairs})" if pairs else "")
 
 
 def priority_order(
@@ -288,14 +296,14 @@ def priority_order(
     cycle = _find_cycle(beats)
     if cycle:
         return PriorityOrder((), False, cycle, tuple(undecided))
-    order, unique = [], True
-    left = set(attrs)
-    while left:
-        sources = sorted(a for a in left if not any(a in beats[b] for b in left))
-        unique &= len(sources) == 1
-        order.append(sources[0])
-        left.remove(sources[0])
-    return PriorityOrder(tuple(order), unique and not undecided, (), tuple(undecided))
+    tiers, left = [], set(attrs)
+    while left:  # Kahn's layers: the attributes nothing left beats (mutually undecided within a layer)
+        sources = tuple(a for a in attrs if a in left and not any(a in beats[b] for b in left))
+        tiers.append(sources)
+        left -= set(sources)
+    order = tuple(a for t in tiers for a in t)
+    total = all(len(t) == 1 for t in tiers) and not undecided
+    return PriorityOrder(order, total, (), tuple(undecided), tuple(tiers))
 
 
 def _find_cycle(beats: dict[str, set[str]]) -> tuple[str, ...]:

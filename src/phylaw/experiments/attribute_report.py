@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from phylaw.errors import PhylawError
-from phylaw.evaluate.attributes import ATTRS, OUTCOMES, Win, priority_matrix, priority_order, wins_of
+from phylaw.evaluate.attributes import OUTCOMES, Win, priority_matrix, priority_order, wins_of
 from phylaw.experiments.tables import html_table, markdown_table
 from phylaw.io import read_json, write_csv, write_text
 
@@ -132,7 +132,7 @@ def priority_of(dirs: list[str | Path]) -> tuple[list[Win], str]:
 
 def _attrs(wins: list[Win]) -> tuple[str, ...]:
     present = {w.a for w in wins} | {w.b for w in wins}
-    return tuple(a for a in ATTRS if a in present)
+    return tuple(a for a in PAPER_ORDER if a in present)  # shown in the paper's order
 
 
 def build_attribute_report(out: str | Path, dest: str | Path) -> AttributeReportFiles:

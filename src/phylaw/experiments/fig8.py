@@ -14,9 +14,12 @@ data_size):
 - ``tiny``: 3 cells (colour–shape, size–shape binary, velocity–shape binary), 2,000 videos each, the demo's
   64 px / 16 frames / VideoVAE / DiT-tiny for 3,000 steps on 2 CPU cores (``study.tiny_base``); evaluation
   ``-eval-small`` (32 videos per combination, 128 per cell). Each cell has its own training set and so its own
-  VideoVAE: about 20 minutes per cell on the development machine (estimated from the demo's 4,500-step run,
-  28.6 min with its VAE), about an hour for the figure. Ring–ball and the continuous versions are left to
-  ``small`` (a fourth tiny cell would double past the hour with its VAE).
+  VideoVAE: about 20 minutes per cell on an unloaded development machine (estimated from the demo's
+  4,500-step run, 28.6 min with its VAE), about an hour for the figure. Measured on the shared machine at a
+  load average of 8 (size–shape-bin, 60 DiT and 20 VAE steps): 15 min 15 s, of which latent encoding of the
+  2,000 videos 7.4 min, 60 DiT steps 5.1 min (2–5 samples/s), sampling 128 videos 71 s, read-out and report
+  6 s; at that load the 3,000-step cell takes hours. Ring–ball and the continuous versions are left to
+  ``small`` (a fourth tiny cell would go past the hour with its VAE).
 
 Report (``OUT/attribute_report/``): the counts per test combination with the ground-truth floor of every
 decision, the priority matrix of the measured pairs with Wilson intervals and the order it implies, the

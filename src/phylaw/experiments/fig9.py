@@ -12,8 +12,9 @@ Cells (factors scenario, study = "attribute", setting, model, data_size):
 - ``small``: the same 8 settings, 20,000 videos each, DiT-S at 64 px, 20K steps on one GPU.
 - ``tiny``: 3 cells (the three pairs, binary), 2,000 videos each, the tiny study settings of Fig. 5
   (``study.tiny_base``: 3,000 steps on 2 CPU cores, own VideoVAE per training set): about 20 minutes per cell
-  (estimated from the demo's measured run), about an hour for the figure; evaluation ``-eval-small`` (128
-  videos per cell). The controls and continuous versions are left to ``small``.
+  on an unloaded machine (estimated from the demo's measured run; fig8.py gives a measurement under load),
+  about an hour for the figure; evaluation ``-eval-small`` (128 videos per cell). The controls and continuous
+  versions are left to ``small``.
 
 Report (``OUT/attribute_report/``): counts with the ground-truth floor, the priority matrix and its order,
 Fig. 14-style plots, GIFs of typical conflicts.
