@@ -166,3 +166,16 @@ def test_a_ring_thinner_than_a_pixel_is_refused_and_nothing_is_written(tmp_path)
     assert "\n" not in str(exc.value)
     assert not any(tmp_path.iterdir())
     generate(SC, "attr-color-shape-eval-small", tmp_path / "y.h5", resolution=24, n_frames=8, progress=False)
+
+
+def test_cli_bad_input_exits_2_and_writes_nothing(tmp_path, capsys):
+    from phylaw.cli.main import main
+
+    out = tmp_path / "x.h5"
+    base = ["generate", SC, "--out", str(out), "--frames", "8"]
+    assert main([*base, "--split", "attr-color-mass-tiny"]) == 2
+    assert main([*base, "--split", "attr-ring-ball-eval-small", "--resolution", "24"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert any("unknown split 'attr-color-mass-tiny'" in line for line in err)
+    assert any("px thin at 24 px" in line for line in err)
+    assert not any(tmp_path.iterdir())
