@@ -269,3 +269,28 @@ def test_jittering_neighbour_does_not_excuse_an_energy_gain():
     frames = _draw(t_frames, [("red", 12.0, _bouncing_ball(t_frames, 0.2)), ("gray", 20.0, creep)])
     tr = parse_objects(frames[None], 512.0, FRAME_DT)
     assert jd._energy(jd._Video(tr, 0, jd.JudgeConfig(), float(tr.pixel_size)))[0][0] < 1
+
+
+def test_contact_between_frames_is_not_free_flight():
+    """A fast ball (60 units/frame) glances off two pegs between sampled frames: at every frame its box is
+    away from both, but its path between frames crosses them. Two deflections in a row are a residual
+    acceleration pair that the free-flight (hovering) rule flagged while it tested isolation only at the
+    sampled frames; the swept boxes (``swept_free``) see the contacts."""
+    t_frames = 14
+    t = np.arange(t_frames)
+    ball = np.stack([np.full(t_frames, 250.0), 480.0 - 0.5 * jd.GRAVITY * (t * FRAME_DT) ** 2], axis=1)
+    ball[10:, 0] += 16.0  # deflected right between frames 9 and 10
+    ball[11:, 0] -= 32.0  # and left between frames 10 and 11
+    pegs = [
+        ("black", 4.0, _still(0.5 * (ball[9, 0] + ball[10, 0]) - 12.0, 0.5 * (ball[9, 1] + ball[10, 1]), t_frames)),
+        ("black", 4.0, _still(0.5 * (ball[10, 0] + ball[11, 0]) + 12.0, 0.5 * (ball[10, 1] + ball[11, 1]), t_frames)),
+    ]  # fmt: skip
+    tr = parse_objects(_draw(t_frames, [("gray", 8.0, ball), *pegs])[None], 512.0, FRAME_DT)
+    v = jd._Video(tr, 0, jd.JudgeConfig(), float(tr.pixel_size))
+    m = int(np.flatnonzero(tr.cls[0] == 5)[0])
+    assert not v.near[8:13, m].any()  # apart at every sampled frame
+    free = v.swept_free()
+    assert not free[10, m]  # the paths into frames 10 and 11 cross the pegs
+    assert not free[11, m]
+    assert free[3:10, m].all()
+    assert jd._hovering(v, v.accel())[0] < 1

@@ -282,6 +282,35 @@ class _Video:
         mv[:-1] |= s[1:] > thr
         return mv
 
+    def swept_free(self) -> np.ndarray:
+        """(T, M) the track touched nothing between frames t − 1 and t: the union of its two boxes, grown by
+        the contact margin, meets no other track's union box of the same frames and no wall (a fast body can
+        hit the floor between two frames and be off it again at both). False at t = 0 and where a box is
+        unknown."""
+        g = self.cfg.contact_margin_px * self.px
+        b = self.bbox
+        # a turning body's corners sweep beyond both boxes: grow by half its diagonal times its turn (not for
+        # discs, whose box does not turn with them and whose principal axis is noise)
+        size = np.hypot(b[..., 2] - b[..., 0], b[..., 3] - b[..., 1])  # (T, M)
+        fill = self.area / np.maximum((b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1]), 1e-9)
+        disc = (np.nan_to_num(self.e_ref, nan=np.inf) < self.cfg.round_elong)[None] & (
+            np.nan_to_num(fill) >= self.cfg.round_fill
+        )
+        turn = np.abs((self.angle[1:] - self.angle[:-1] + np.pi / 2) % np.pi - np.pi / 2)
+        turn = np.where(disc[1:] | disc[:-1], 0.0, np.nan_to_num(turn, nan=np.pi / 2))
+        grow = g + 0.5 * np.fmax(size[1:], size[:-1]) * np.minimum(turn, np.pi / 2)
+        lo = np.fmin(b[1:, :, :2], b[:-1, :, :2]) - grow[..., None]  # (T-1, M, 2)
+        hi = np.fmax(b[1:, :, 2:], b[:-1, :, 2:]) + grow[..., None]
+        ov = ((lo[:, :, None] <= hi[:, None]) & (lo[:, None] <= hi[:, :, None])).all(-1)  # (T-1, M, M)
+        both = self.present[1:] & self.present[:-1]
+        ov &= both[:, :, None] & both[:, None, :]
+        idx = np.arange(self.M)
+        ov[:, idx, idx] = False
+        wall = (lo <= 0.0).any(-1) | (hi >= self.world).any(-1)
+        out = np.zeros((self.T, self.M), bool)
+        out[1:] = both & ~ov.any(-1) & ~wall & np.isfinite(lo).all(-1) & np.isfinite(hi).all(-1)
+        return out
+
     def point_speed(self) -> np.ndarray:
         """(T, M) an upper bound of the speed of any point of the track into or out of frame t (units/frame):
         its centroid's speed plus, for an elongated track (elongation >= 2, whose principal axis is
@@ -480,8 +509,9 @@ def _hovering(v: _Video, acc: np.ndarray) -> Finding:
     cfg, px = v.cfg, v.px
     tol = cfg.accel_tol_px * px + cfg.accel_tol_g * v.gf
     iso = ~(v.near.any(-1) | v.wall)  # (T, M)
+    free = v.swept_free()
     iso3 = np.zeros_like(iso)
-    iso3[1:-1] = iso[:-2] & iso[1:-1] & iso[2:]
+    iso3[1:-1] = iso[:-2] & iso[1:-1] & iso[2:] & free[1:-1] & free[2:]
     best: Finding = (0.0, "")
     for m in v.dynamic():
         r = np.linalg.norm(acc[:, m], axis=-1)
