@@ -69,9 +69,9 @@ def cell_figure(videos: pd.DataFrame, setting, path: Path, title: str = "") -> P
         ax.bar(range(len(levels)), share, bottom=bottom, color=color, label=names[o])
         bottom += share
     test = [lv for lv in levels if (videos.loc[videos["level"] == lv, "split"] == "ood").any()]
-    ax.set_xticks(
-        range(len(levels)), [f"{lv}\n{'test' if lv in test else 'train'}" for lv in levels], fontsize=7
-    )
+    ticks = [f"{lv}\n{'test' if lv in test else 'train'}" for lv in levels]
+    rot = {"rotation": 45, "ha": "right"} if len(levels) > 4 else {}  # composition: 6-9 combinations
+    ax.set_xticks(range(len(levels)), ticks, fontsize=7, **rot)
     ax.set_ylabel("share of generated videos")
     ax.set_ylim(0, 1)
     ax.set_title(f"{title}: outcomes (n = {len(videos)})", fontsize=9)
