@@ -14,6 +14,7 @@ import pytest
 from phylaw.cli.main import main
 from phylaw.errors import PhylawError
 from phylaw.experiments import table2 as t2
+from phylaw.experiments import table2_stages as st2
 from phylaw.experiments.experiment import ExperimentPlan, run_experiment
 from phylaw.experiments.registry import get_plan
 from phylaw.experiments.runner import Pipeline, Stage
@@ -86,9 +87,9 @@ def test_tiny_holds_videos_per_template_fixed():
 
 def test_one_vae_for_every_cell(tmp_path):
     plan = get_plan("table2", "tiny")
-    dirs = {t2.shared_vae_dir(tmp_path, c) for c in plan.cells}
+    dirs = {st2.shared_vae_dir(tmp_path, c) for c in plan.cells}
     assert len(dirs) == 1
-    assert t2.vae_data_spec(plan.cells[0]).split == "train60-tiny"
+    assert st2.vae_data_spec(plan.cells[0]).split == "train60-tiny"
 
 
 def test_bad_input_is_one_line(capsys, tmp_path):
@@ -116,7 +117,7 @@ def test_list_cells_writes_nothing(tmp_path, capsys):
 def test_even_indices_are_evenly_spread_and_fixed():
     params = np.array([[t, k, 0] for t in (3, 1, 2) for k in range(10)], dtype=float)  # not sorted
     split = np.array(["id"] * 20 + ["ood"] * 10)
-    idx = t2.even_indices(params, split, (("id", 4), ("ood", 20)))
+    idx = st2.even_indices(params, split, (("id", 4), ("ood", 20)))
     chosen = params[idx]
     assert (split[idx] == "ood").sum() == 10  # fewer rows than asked: all of them
     ids = chosen[split[idx] == "id"]
@@ -126,9 +127,9 @@ def test_even_indices_are_evenly_spread_and_fixed():
         (3, 0),
         (3, 5),
     ]  # every 5th of 20 in (t, k) order
-    assert np.array_equal(idx, t2.even_indices(params, split, (("id", 4), ("ood", 20))))
+    assert np.array_equal(idx, st2.even_indices(params, split, (("id", 4), ("ood", 20))))
     with pytest.raises(PhylawError, match="no 'x' videos"):
-        t2.even_indices(params, split, (("x", 1),))
+        st2.even_indices(params, split, (("x", 1),))
 
 
 # ----------------------------------------------------------------------------------------------- the report
@@ -281,7 +282,7 @@ def test_share_rows_and_per_template_rates():
     from phylaw.evaluate.outcome import wilson_ci
 
     spec = get_plan("table2", "tiny").cells[0]
-    rows = t2.share_rows(_metrics_frame(), spec).set_index(["split", "metric"])
+    rows = st2.share_rows(_metrics_frame(), spec).set_index(["split", "metric"])
     assert rows.loc[("id", "abnormal_ratio"), "value"] == pytest.approx(0.2)
     assert rows.loc[("ood", "abnormal_ratio"), "value"] == pytest.approx(0.75)
     _, lo, hi = wilson_ci(2, 10)
@@ -290,7 +291,7 @@ def test_share_rows_and_per_template_rates():
     shares = [rows.loc[("id", f"type{k}_share"), "value"] for k in (1, 2, 3)]
     assert shares == pytest.approx([0.4, 0.4, 0.2])
     assert rows.loc[("ood", "type1_share"), "n"] == 4
-    per = t2.per_template(_metrics_frame(), spec).set_index(["split", "template"])
+    per = st2.per_template(_metrics_frame(), spec).set_index(["split", "template"])
     assert per.loc[("id", 10000), "abnormal"] == 1  # videos 0, 3, 6, 9: only 0 flagged
     assert per.loc[("id", 10000), "n"] == 4
     assert per.loc[("id", 10000), "gt_rate"] == pytest.approx(0.25)

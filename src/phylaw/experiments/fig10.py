@@ -32,6 +32,7 @@ import pandas as pd
 
 from phylaw.errors import PhylawError
 from phylaw.experiments import table2 as t2
+from phylaw.experiments import table2_stages as st2
 from phylaw.experiments.experiment import (
     CELL_RESULTS,
     Experiment,
@@ -200,7 +201,7 @@ def ambiguity(ctx: CellContext) -> dict[str, Any]:
     from phylaw.experiments.stages import DATA_FILE, SAMPLES_FILE
 
     videos = analyse(
-        ctx.eval_data_dir / DATA_FILE, ctx.path(SAMPLES_FILE), ctx.path(t2.EVAL_DIR, "metrics.csv")
+        ctx.eval_data_dir / DATA_FILE, ctx.path(SAMPLES_FILE), ctx.path(st2.EVAL_DIR, "metrics.csv")
     )
     write_csv(ctx.path(ANALYSIS_DIR, "videos.csv"), videos)
     bins = binned(videos)
@@ -226,7 +227,7 @@ def agreement_rows(videos: pd.DataFrame, spec: RunSpec) -> pd.DataFrame:
 def collect(ctx: CellContext) -> dict[str, Any]:
     from phylaw.experiments.stages import tidy_results
 
-    summary = pd.read_csv(ctx.path(t2.EVAL_DIR, "summary.csv"), dtype={"split": str, "level": str})
+    summary = pd.read_csv(ctx.path(st2.EVAL_DIR, "summary.csv"), dtype={"split": str, "level": str})
     videos = pd.read_csv(ctx.path(ANALYSIS_DIR, "videos.csv"))
     tidy = pd.concat([tidy_results(summary, ctx.spec), agreement_rows(videos, ctx.spec)], ignore_index=True)
     write_csv(ctx.path(CELL_RESULTS), tidy)
@@ -265,7 +266,7 @@ def pipeline(launch=None) -> Pipeline:
     from phylaw.experiments.stages import train as train_own_vae
 
     del launch
-    stages = (Stage("train", train_own_vae), Stage("sample", t2.sample), Stage("evaluate", t2.evaluate),
+    stages = (Stage("train", train_own_vae), Stage("sample", st2.sample), Stage("evaluate", st2.evaluate),
               Stage("ambiguity", ambiguity), Stage("collect", collect), Stage("report", report))  # fmt: skip
     return Pipeline(Stage("data", build_data), stages, check=check_cell)
 

@@ -1,0 +1,274 @@
+"""The stages of a Table 2 cell (``experiments/table2.py`` declares the cells): the shared VideoVAE and the DiT,
+sampling the evenly chosen evaluation rows, the ``phyre`` metric set on the samples and on the VAE's
+reconstructions of the same ground truth (the floor), the tidy results with binomial shares and per-template
+rates, and the report (``experiments.table2_report``). Fig. 10 reuses ``sample`` and ``evaluate``."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from phylaw.errors import PhylawError
+from phylaw.experiments.experiment import CELL_RESULTS, result_columns
+from phylaw.experiments.runner import CellContext, Stage
+from phylaw.experiments.spec import DataSpec, RunSpec
+from phylaw.experiments.table2 import TRAIN_SUFFIX
+from phylaw.io import write_csv, write_json
+
+RECON_DIR, EVAL_DIR, REPORT_DIR = "recon_eval", "eval", "table2_report"
+RECON_FILE = "recon.h5"
+VAE_DIR = "vae"
+
+
+# ----------------------------------------------------------------------------------------------- evaluation rows
+def even_indices(params: np.ndarray, split: np.ndarray, per_split: tuple[tuple[str, int], ...]) -> np.ndarray:
+    """Dataset rows to score: for each (label, count), ``count`` rows evenly spaced over the label's rows sorted
+    by (template, task, trial) (the paper's "evenly subsampled" fixed counts). All of a label when it has fewer
+    rows; sorted ascending."""
+    chosen = []
+    for label, count in per_split:
+        rows = np.flatnonzero(split == label)
+        if not len(rows):
+            raise PhylawError(f"the evaluation set has no {label!r} videos")
+        order = rows[np.lexsort(params[rows].T[::-1])]  # (template, task, trial) order
+        k = min(int(count), len(order))
+        pick = np.unique(np.floor(np.arange(k) * len(order) / k).astype(np.int64))
+        chosen.append(order[pick])
+    return np.sort(np.concatenate(chosen))
+
+
+# ----------------------------------------------------------------------------------------------- stages
+def vae_data_spec(spec: RunSpec) -> DataSpec:
+    """The frames the shared VideoVAE trains on: the 60-template training set of the cell's scale."""
+    return dataclasses.replace(spec.train_data, split="train60" + TRAIN_SUFFIX[spec.scale])
+
+
+def shared_vae_dir(out: Path, spec: RunSpec) -> Path:
+    from phylaw.experiments.spec import _content_hash
+    from phylaw.experiments.stages import vae_key
+
+    return out / VAE_DIR / f"{vae_data_spec(spec).data_id}-{_content_hash(vae_key(spec))}"
+
+
+def _out(ctx: CellContext) -> Path:
+    return ctx.cell_dir.parent.parent
+
+
+def train_shared_vae(ctx: CellContext, cfg) -> Path:
+    """The one VideoVAE of every cell at this scale, trained (once) on the 60-template training frames."""
+    from phylaw.config import apply_overrides
+    from phylaw.experiments.runner import ensure_data
+    from phylaw.experiments.stages import DATA_FILE, build_data
+    from phylaw.train import train_vae
+
+    t, out = ctx.spec.train, _out(ctx)
+    run = shared_vae_dir(out, ctx.spec)
+    if not (run / "vae.pt").is_file():
+        data_dir = ensure_data(out, vae_data_spec(ctx.spec), Stage("data", build_data), progress=ctx.progress,
+                               options=ctx.options)  # fmt: skip
+        sets = [("data.train", str(data_dir / DATA_FILE)), ("optim.batch_size", t.vae_batch_size),
+                ("schedule.steps", t.vae_steps), ("optim.lr", t.vae_lr),
+                ("schedule.warmup_steps", min(100, t.vae_steps // 10)), ("optim.weight_decay", 0.0),
+                ("data.cache_latents", False), ("autoencoder.path", ""), ("runtime.threads", 0)]  # fmt: skip
+        train_vae(apply_overrides(cfg, sets), run, resume=True, progress=ctx.progress)
+    return run
+
+
+def train(ctx: CellContext) -> dict[str, Any]:
+    """The shared VAE, then the cell's DiT on its latents (in-process, or under torchrun at paper scale)."""
+    from phylaw.config import to_dict
+    from phylaw.experiments import stages as st
+    from phylaw.train.launch import local_cpu_ranks
+
+    launch = st._launch(ctx)
+    cfg = st.train_config(ctx.spec, ctx.train_data_dir / st.DATA_FILE, launch.runtime)
+    st.write_runtime(ctx, launch)
+    vae_run = train_shared_vae(ctx, cfg)
+    cfg = st._on_vae(cfg, vae_run)
+    run_dir = ctx.path("train")
+    if launch.torchrun:
+        if local_cpu_ranks(launch):
+            from phylaw.train import encode_latents
+
+            encode_latents(cfg, run_dir, progress=ctx.progress)
+        st._torchrun_train(ctx, to_dict(cfg), launch, quiet=not ctx.progress)
+    else:
+        from phylaw.train import train_dit
+
+        train_dit(cfg, run_dir, resume=True, progress=ctx.progress)
+    return {"run_dir": str(run_dir), "vae": str(vae_run)}
+
+
+def _eval_rows(ctx: CellContext) -> np.ndarray:
+    from phylaw.datasets import open_dataset
+    from phylaw.experiments.stages import DATA_FILE
+
+    with open_dataset(ctx.eval_data_dir / DATA_FILE) as ds:
+        return even_indices(np.asarray(ds.params), np.asarray(ds.labels.split), ctx.spec.eval_data.per_split)
+
+
+def sample(ctx: CellContext) -> dict[str, Any]:
+    from phylaw.experiments.stages import DATA_FILE, SAMPLES_FILE
+    from phylaw.train import sample_dataset
+
+    index = _eval_rows(ctx)
+    write_json(ctx.path("eval_indices.json"), index.tolist())
+    path = sample_dataset(
+        ctx.path("train"), ctx.eval_data_dir / DATA_FILE, ctx.path(SAMPLES_FILE), steps=ctx.spec.sample_steps,
+        seed=ctx.spec.seed, indices=index, batch_size=ctx.spec.sample_batch_size, progress=ctx.progress,
+    )  # fmt: skip
+    return {"samples": str(path), "n_videos": len(index)}
+
+
+def _eval_options(ctx: CellContext):
+    from phylaw.evaluate.run import EvalOptions
+
+    weights = tuple(sorted(dict(ctx.options.get("weights", {})).items()))
+    return EvalOptions(metric_set="phyre", weights=weights)
+
+
+def evaluate(ctx: CellContext) -> dict[str, Any]:
+    """The ``phyre`` metric set on the cell's samples (LPIPS / FVD: not computed where their weights are
+    missing, the rest runs; the evaluator records why)."""
+    from phylaw.evaluate.run import evaluate as run_eval
+    from phylaw.experiments.stages import DATA_FILE, SAMPLES_FILE
+
+    result = run_eval(ctx.eval_data_dir / DATA_FILE, ctx.path(SAMPLES_FILE), out=ctx.path(EVAL_DIR),
+                      options=_eval_options(ctx), progress=ctx.progress)  # fmt: skip
+    write_json(ctx.path(EVAL_DIR, "not_computed.json"), result.not_computed)
+    return {"summary": str(result.summary_csv), "not_computed": sorted(result.not_computed)}
+
+
+def reconstruct(vae_run: Path, data: Path, index: np.ndarray, out: Path, *, n_frames: int, resolution: int,
+                cond_frames: int = 1, progress: bool = False, batch_size: int = 8) -> Path:  # fmt: skip
+    """Encode + decode dataset rows ``index`` with a trained VideoVAE into a sample file: the reconstruction
+    floor of the same videos a model is scored on. The first ``cond_frames`` frames are the ground truth's, as
+    in the model's samples (``train.sampling`` pastes the condition back), so both are scored alike."""
+    import torch
+    from tqdm.auto import tqdm
+
+    from phylaw.datasets import open_dataset
+    from phylaw.datasets.samples import FORMAT, FORMAT_VERSION, SampleWriter, finish, is_finished
+    from phylaw.io import partial_path
+    from phylaw.models.autoencoder import frames_to_tensor, load_video_vae, tensor_to_frames
+
+    ae = load_video_vae(Path(vae_run) / "vae.pt")
+    with open_dataset(data) as ds:
+        attrs = {
+            "format": FORMAT, "format_version": FORMAT_VERSION, "dataset": str(data),
+            "dataset_fingerprint": ds.fingerprint, "scenario": ds.scenario, "cond_frames": cond_frames, "n_frames": n_frames,
+            "resolution": resolution, "checkpoint": str(vae_run), "steps": 0, "seed": 0, "config_json": "{}",
+        }  # fmt: skip
+        index = np.asarray(index, dtype=np.int64)
+        if is_finished(out, attrs, index):
+            return out
+        partial_path(out).unlink(missing_ok=True)  # cheap: never resumed
+        with SampleWriter(partial_path(out), attrs, index, n_frames, resolution) as writer, torch.no_grad():
+            for start in tqdm(range(0, len(index), batch_size), desc="reconstruct", disable=not progress):
+                rows = np.arange(start, min(len(index), start + batch_size))
+                batch = np.stack(
+                    [ds.frames(int(index[r]), resolution)[:n_frames] for r in rows]
+                )  # (B, T, H, W, 3)
+                videos = tensor_to_frames(ae.decode(ae.encode(frames_to_tensor(batch))))  # (B, T, H, W, 3)
+                videos[:, :cond_frames] = batch[
+                    :, :cond_frames
+                ]  # as the sampler does: the condition is exact
+                writer.write(rows, videos)
+    return finish(out, attrs, index, 1, n_frames, resolution)
+
+
+def recon(ctx: CellContext) -> dict[str, Any]:
+    """The shared VAE's reconstructions of the cell's evaluation videos, scored like the samples: the floor of
+    SSIM / PSNR / LPIPS / FVD and of the abnormal ratio (SPEC E.2's check for Table 2)."""
+    from phylaw.evaluate.run import evaluate as run_eval
+    from phylaw.experiments.stages import DATA_FILE
+
+    data = ctx.eval_data_dir / DATA_FILE
+    index = np.asarray(json.loads(ctx.path("eval_indices.json").read_text()), dtype=np.int64)
+    vae_run = shared_vae_dir(_out(ctx), ctx.spec)
+    path = reconstruct(vae_run, data, index, ctx.path(RECON_FILE), n_frames=ctx.spec.eval_data.n_frames,
+                       resolution=ctx.spec.eval_data.resolution, progress=ctx.progress)  # fmt: skip
+    result = run_eval(data, path, out=ctx.path(RECON_DIR), options=_eval_options(ctx), progress=ctx.progress)
+    return {"summary": str(result.summary_csv)}
+
+
+def _metrics(ctx: CellContext, directory: str) -> pd.DataFrame:
+    return pd.read_csv(ctx.path(directory, "metrics.csv"), dtype={"split": str, "level": str, "detail": str})
+
+
+def share_rows(metrics: pd.DataFrame, spec: RunSpec, prefix: str = "") -> pd.DataFrame:
+    """Binomial rows per split: the abnormal ratio and the Type 1 / 2 / 3 shares with 95 % Wilson intervals
+    (metric names ``abnormal_ratio``, ``type1_share``, ...; ``prefix`` for the reconstruction's), the floor =
+    the same share of the ground-truth frames (the judge on untouched truth)."""
+    from phylaw.evaluate.outcome import wilson_ci
+
+    ok = metrics[(metrics["status"] == "ok") & metrics["included"].astype(bool)]
+    ids = {"experiment": spec.experiment, "scale": spec.scale, "run_id": spec.run_id, **spec.factor_values}
+    rows = []
+    for split, g in ok.groupby("split", sort=True):
+        level = str(g["level"].iloc[0])
+        ab = g[g["metric"] == "abnormal"]
+        ty = g[g["metric"] == "outcome_type"]
+        cases = [("abnormal_ratio", ab["value"] >= 1, ab["floor"] >= 1)]
+        cases += [(f"type{k}_share", ty["value"] == k, ty["floor"] == k) for k in (1, 2, 3)]
+        for name, hit, floor_hit in cases:
+            n, k = int(hit.notna().sum()), int(hit.sum())
+            fn, fk = int(floor_hit.notna().sum()), int(floor_hit.sum())
+            if not n:
+                continue
+            _, lo, hi = wilson_ci(k, n)
+            _, flo, fhi = wilson_ci(fk, fn)
+            rows.append({**ids, "split": split, "level": level, "metric": prefix + name, "value": k / n,
+                         "ci_low": lo, "ci_high": hi, "n": n, "floor": fk / fn if fn else np.nan,
+                         "floor_ci_low": flo, "floor_ci_high": fhi, "n_videos": n, "floor_n": fn, "kind": "share"})  # fmt: skip
+    return pd.DataFrame(rows, columns=list(result_columns(tuple(spec.factor_values))))
+
+
+def collect(ctx: CellContext) -> dict[str, Any]:
+    """eval/ and recon_eval/ summaries -> tidy ``cell_results.csv`` (reconstruction rows named ``recon_*``),
+    the binomial shares, the per-template abnormal rate, and the training curve."""
+    import shutil
+
+    from phylaw.experiments.stages import tidy_results
+
+    parts = []
+    for directory, prefix in ((EVAL_DIR, ""), (RECON_DIR, "recon_")):
+        summary = pd.read_csv(ctx.path(directory, "summary.csv"), dtype={"split": str, "level": str})
+        tidy = tidy_results(summary, ctx.spec)
+        tidy = tidy[tidy["level"] != "pooled"] if "pooled" in set(tidy["level"]) else tidy
+        tidy["metric"] = prefix + tidy["metric"].astype(str)
+        parts += [tidy, share_rows(_metrics(ctx, directory), ctx.spec, prefix)]
+    results = pd.concat([p for p in parts if len(p)], ignore_index=True)
+    write_csv(ctx.path(CELL_RESULTS), results)
+    write_csv(ctx.path("per_template.csv"), per_template(_metrics(ctx, EVAL_DIR), ctx.spec))
+    metrics = ctx.path("train", "metrics.csv")
+    if metrics.is_file():
+        shutil.copyfile(metrics, ctx.path("train_metrics.csv"))
+    return {"rows": len(results)}
+
+
+def per_template(metrics: pd.DataFrame, spec: RunSpec) -> pd.DataFrame:
+    """The abnormal rate per template (n, flagged, rate, Wilson CI; ground-truth rate beside it)."""
+    from phylaw.evaluate.outcome import wilson_ci
+
+    ab = metrics[(metrics["metric"] == "abnormal") & (metrics["status"] == "ok")]
+    rows = []
+    for (split, template), g in ab.groupby(["split", "template"], sort=True):
+        n, k, fk = len(g), int((g["value"] >= 1).sum()), int((g["floor"] >= 1).sum())
+        _, lo, hi = wilson_ci(k, n)
+        rows.append({"run_id": spec.run_id, **spec.factor_values, "split": split, "template": int(template), "n": n,
+                     "abnormal": k, "rate": k / n, "ci_low": lo, "ci_high": hi, "gt_rate": fk / n})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def report(ctx: CellContext) -> dict[str, Any]:
+    from phylaw.experiments.table2_report import build_table2_report
+
+    out = _out(ctx)
+    files = build_table2_report(out, out / REPORT_DIR, judge_suite=ctx.options.get("judge_suite"))
+    return {"report": str(files)}
