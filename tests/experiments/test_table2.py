@@ -181,6 +181,7 @@ def test_report_on_synthetic_cells(tmp_path):
     assert "| 60 [59, 61] % (n 60) | 6 (GT 4) | 67 |" in md
     assert "2/20 = 10 %" in md
     assert "median 75 %" in md
+    assert "| DiT-tiny / 6 | out-of-template | 0.990 [0.980, 1.000] |" in md  # the VAE alone (Table 3 check)
     assert (tmp_path / "rep" / "abnormal_vs_templates.png").is_file()
     assert (tmp_path / "rep" / "per_template_abnormal.png").is_file()
     assert (tmp_path / "rep" / "training_curves.png").is_file()

@@ -122,6 +122,26 @@ def markdown_table2(frame: pd.DataFrame) -> str:
     return markdown_table(pd.DataFrame(lines, columns=cols))
 
 
+def vae_table(results: pd.DataFrame, cells: list[dict]) -> pd.DataFrame:
+    """The shared VAE's reconstructions of each cell's evaluated ground truth (Table 3's check for these
+    scenes): SSIM / PSNR / LPIPS against the ground truth, and the judge's abnormal ratio on them beside its
+    ratio on the untouched ground truth."""
+    rows = []
+    for c in cells:
+        for split, name in SPLITS:
+            row = {"cell (its evaluation videos)": f"{c['model']} / {c['templates']}", "split": name}
+            for metric, digits in (("ssim", 3), ("psnr", 1), ("lpips", 3), ("abnormal_ratio", 2)):
+                r = _row(results, c["dir"].name, split, "recon_" + metric)
+                row[f"recon {metric}"] = (
+                    "not computed" if r is None else fmt_ci(r["value"], r["ci_low"], r["ci_high"], digits)
+                )
+            r = _row(results, c["dir"].name, split, "abnormal_ratio")
+            row["abnormal ratio on GT"] = "–" if r is None else f"{r['floor']:.2f}"
+            row["n"] = "–" if r is None else int(r["n"])
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def types_table(results: pd.DataFrame, cells: list[dict]) -> pd.DataFrame:
     rows = []
     for c in cells:
@@ -344,6 +364,10 @@ def build_table2_report(out: Path, dest: Path, judge_suite: Path | str | None = 
                   "eval/summary.md.", ""]  # fmt: skip
     lines += [
         markdown_table2(frame),
+        "",
+        "## The autoencoder alone (reconstructed ground truth, Table 3's check)",
+        "",
+        markdown_table(vae_table(results, cells)),
         "",
         "## The judge's own accuracy (read the abnormal ratios beside it)",
         "",
