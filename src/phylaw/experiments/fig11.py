@@ -264,7 +264,11 @@ def tables(done: list[tuple[str, str, Path]]) -> tuple[pd.DataFrame, pd.DataFram
                 continue
             metric, name = r.metric.rsplit("_", 1)
             entry = per_object.setdefault((r.level, name), {"setting": setting, "split": r.split, "level": r.level,
-                                                            "object": name, "n": int(r.n)})  # fmt: skip
+                                                            "object": name, "n": 0})  # fmt: skip
+            if metric == "vanish_rate":
+                entry["n"] = int(r.n)  # videos with the object
+            else:
+                text += f" n={int(r.n)}"  # videos where the error could be measured (object detected)
             entry[metric] = text
         errs += list(per_object.values())
         rc = pd.read_csv(d / "reasons.csv", dtype={"level": str})
