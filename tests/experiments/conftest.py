@@ -1,9 +1,13 @@
-"""Fake plans and pipelines for the experiment runner tests (no training, no data generation)."""
+"""Fake plans and pipelines for the experiment runner tests (no training, no data generation), and the fake
+models of the study / attribute / composition cell tests (``write_samples``, ``ground_truth_samples``,
+``fake_pipeline``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -96,3 +100,52 @@ def plan() -> ExperimentPlan:
 
 def cell_dir(out: Path, run_id: str) -> Path:
     return out / "cells" / run_id
+
+
+# ----------------------------------------------------------------------------------------------- fake models
+def write_samples(path: Path, data: Path, index: np.ndarray, frames: np.ndarray) -> Path:
+    """A phylaw sample file holding ``frames`` (n, T, H, W, 3) for dataset rows ``index`` (a fake model)."""
+    from phylaw.datasets import open_dataset
+    from phylaw.datasets.samples import SampleWriter, finish, part_path
+
+    with open_dataset(data) as ds:
+        fp = ds.fingerprint
+    t, res = frames.shape[1], frames.shape[2]
+    attrs = {"format": "phylaw-samples", "format_version": 1, "dataset_fingerprint": fp, "cond_frames": 3,
+             "n_frames": t, "resolution": res, "checkpoint": "fake", "steps": 1, "seed": 0, "condition": "reimpose"}  # fmt: skip
+    with SampleWriter(part_path(path, 0, 1), attrs, index, t, res) as w:
+        w.write(np.arange(len(index)), frames)
+    return finish(path, attrs, index, 1, t, res)
+
+
+def ground_truth_samples(ctx: CellContext) -> dict:
+    """A sample stage of a 'model' that continues every condition exactly as the simulator does: its samples
+    are the ground-truth frames of the evaluation rows."""
+    from phylaw.datasets import open_dataset
+    from phylaw.experiments.stages import DATA_FILE, SAMPLES_FILE
+
+    data = ctx.eval_data_dir / DATA_FILE
+    with open_dataset(data) as ds:
+        idx = np.arange(len(ds))
+        frames = np.stack([ds.frames(i) for i in idx])
+    write_samples(ctx.path(SAMPLES_FILE), data, idx, frames)
+    return {}
+
+
+def fake_pipeline(
+    real: Pipeline, calls: list[str], sample: Callable[[CellContext], dict] = ground_truth_samples
+) -> Pipeline:
+    """``real`` with no training and ``sample`` as its sample stage; every cell stage's name is appended to
+    ``calls`` when it runs."""
+
+    def counted(stage: Stage) -> Stage:
+        def fn(ctx):
+            calls.append(stage.name)
+            return stage.fn(ctx)
+
+        return Stage(stage.name, fn)
+
+    stages = {s.name: s for s in real.cell}
+    stages["train"] = Stage("train", lambda ctx: {})
+    stages["sample"] = Stage("sample", sample)
+    return Pipeline(real.data, tuple(counted(stages[s.name]) for s in real.cell), check=real.check)

@@ -9,14 +9,14 @@ import dataclasses
 import numpy as np
 import pandas as pd
 import pytest
-from tests.experiments.test_studies import write_samples
+from tests.experiments.conftest import fake_pipeline, write_samples
 
 from phylaw.cli.main import main
 from phylaw.errors import PhylawError
 from phylaw.experiments import attribute_study as a
 from phylaw.experiments.experiment import ExperimentPlan, run_experiment
 from phylaw.experiments.registry import EXPERIMENTS, get_plan
-from phylaw.experiments.runner import Pipeline, Stage
+from phylaw.experiments.runner import Pipeline
 from phylaw.sim import get_split
 
 CELLS = {"fig8": {"tiny": 3, "small": 6, "paper": 6}, "fig9": {"tiny": 3, "small": 8, "paper": 8}}
@@ -77,19 +77,7 @@ def _samples_stage(paint: bool):
 
 
 def _pipeline(calls: list[str], paint: bool) -> Pipeline:
-    real = a.pipeline()
-
-    def counted(stage: Stage) -> Stage:
-        def fn(ctx):
-            calls.append(stage.name)
-            return stage.fn(ctx)
-
-        return Stage(stage.name, fn)
-
-    stages = {s.name: s for s in real.cell}
-    stages["train"] = Stage("train", lambda ctx: {})
-    stages["sample"] = Stage("sample", _samples_stage(paint))
-    return Pipeline(real.data, tuple(counted(stages[s.name]) for s in real.cell), check=real.check)
+    return fake_pipeline(a.pipeline(), calls, _samples_stage(paint))
 
 
 def _shrunk(name: str, setting: str, n_train: int) -> ExperimentPlan:

@@ -8,7 +8,7 @@ import dataclasses
 import numpy as np
 import pandas as pd
 import pytest
-from tests.experiments.test_studies import write_samples
+from tests.experiments.conftest import fake_pipeline, ground_truth_samples, write_samples
 
 from phylaw.cli.main import main
 from phylaw.errors import PhylawError
@@ -16,7 +16,7 @@ from phylaw.experiments import fig11
 from phylaw.experiments import study as study_mod
 from phylaw.experiments.experiment import run_experiment
 from phylaw.experiments.registry import EXPERIMENTS, get_plan
-from phylaw.experiments.runner import Pipeline, Stage
+from phylaw.experiments.runner import Pipeline
 from phylaw.sim import get_split
 
 
@@ -57,33 +57,8 @@ def test_report_of_a_directory_without_a_plan(tmp_path):
         fig11.build_composition_report(tmp_path, tmp_path / "r")
 
 
-def _fake_sample(ctx) -> dict:
-    """A 'model' that continues every condition as the simulator does (ground-truth frames as samples)."""
-    from phylaw.datasets import open_dataset
-    from phylaw.experiments.stages import DATA_FILE, SAMPLES_FILE
-
-    data = ctx.eval_data_dir / DATA_FILE
-    with open_dataset(data) as ds:
-        idx = np.arange(len(ds))
-        frames = np.stack([ds.frames(i) for i in idx])
-    write_samples(ctx.path(SAMPLES_FILE), data, idx, frames)
-    return {}
-
-
-def _fake_pipeline(calls: list[str]) -> Pipeline:
-    real = fig11.pipeline()
-
-    def counted(stage: Stage) -> Stage:
-        def fn(ctx):
-            calls.append(stage.name)
-            return stage.fn(ctx)
-
-        return Stage(stage.name, fn)
-
-    stages = {s.name: s for s in real.cell}
-    stages["train"] = Stage("train", lambda ctx: {})
-    stages["sample"] = Stage("sample", _fake_sample)
-    return Pipeline(real.data, tuple(counted(stages[s.name]) for s in real.cell), check=real.check)
+def _fake_pipeline(calls: list[str], sample=ground_truth_samples) -> Pipeline:
+    return fake_pipeline(fig11.pipeline(), calls, sample)
 
 
 def test_a_composition_cell_runs_and_reruns_nothing(tmp_path):
@@ -142,10 +117,7 @@ def test_a_red_ball_that_vanishes_is_reported(tmp_path):
     plan = get_plan("fig11", "tiny")
     c = plan.cells[2]  # the failure variant
     cell = dataclasses.replace(c, train_data=dataclasses.replace(c.train_data, limit=40))
-    pipe = _fake_pipeline([])
-    stages = {s.name: s for s in pipe.cell}
-    stages["sample"] = Stage("sample", _vanishing_sample)
-    pipe = Pipeline(pipe.data, tuple(stages[s.name] for s in pipe.cell), check=pipe.check)
+    pipe = _fake_pipeline([], _vanishing_sample)
     out = tmp_path / "out"
     outcome = run_experiment(dataclasses.replace(plan, cells=(cell,)), out, pipe, progress=False)
     assert not outcome.failed, outcome.failed

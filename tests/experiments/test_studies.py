@@ -9,30 +9,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from tests.experiments.conftest import fake_pipeline, write_samples
 
 from phylaw.cli.main import main
 from phylaw.errors import PhylawError
 from phylaw.experiments import study as study_mod
 from phylaw.experiments.experiment import ExperimentPlan, run_experiment
 from phylaw.experiments.registry import EXPERIMENTS, get_plan
-from phylaw.experiments.runner import Pipeline, Stage
+from phylaw.experiments.runner import Pipeline
 from phylaw.sim import get_split
-
-
-def write_samples(path: Path, data: Path, index: np.ndarray, frames: np.ndarray) -> Path:
-    """A phylaw sample file holding ``frames`` (n, T, H, W, 3) for dataset rows ``index`` (a fake model)."""
-    from phylaw.datasets import open_dataset
-    from phylaw.datasets.samples import SampleWriter, finish, part_path
-
-    with open_dataset(data) as ds:
-        fp = ds.fingerprint
-    t, res = frames.shape[1], frames.shape[2]
-    attrs = {"format": "phylaw-samples", "format_version": 1, "dataset_fingerprint": fp, "cond_frames": 3,
-             "n_frames": t, "resolution": res, "checkpoint": "fake", "steps": 1, "seed": 0, "condition": "reimpose"}  # fmt: skip
-    with SampleWriter(part_path(path, 0, 1), attrs, index, t, res) as w:
-        w.write(np.arange(len(index)), frames)
-    return finish(path, attrs, index, 1, t, res)
-
 
 CELLS = {"fig5": {"tiny": 3, "small": 6, "paper": 6}, "fig6": {"tiny": 2, "small": 8, "paper": 8},
          "fig7": {"tiny": 2, "small": 2, "paper": 2}}  # fmt: skip
@@ -87,34 +72,8 @@ def test_list_cells_writes_nothing(tmp_path, capsys):
 
 
 # ----------------------------------------------------------------------------------------------- one cell run
-def _fake_sample(ctx) -> dict:
-    """A 'model' that continues every condition exactly as the simulator does: its samples are the
-    ground-truth frames of the evaluation rows."""
-    from phylaw.datasets import open_dataset
-    from phylaw.experiments.stages import DATA_FILE, SAMPLES_FILE
-
-    data = ctx.eval_data_dir / DATA_FILE
-    with open_dataset(data) as ds:
-        idx = np.arange(len(ds))
-        frames = np.stack([ds.frames(i) for i in idx])
-    write_samples(ctx.path(SAMPLES_FILE), data, idx, frames)
-    return {}
-
-
 def _fake_pipeline(calls: list[str]) -> Pipeline:
-    real = study_mod.pipeline()
-
-    def counted(stage: Stage) -> Stage:
-        def fn(ctx):
-            calls.append(stage.name)
-            return stage.fn(ctx)
-
-        return Stage(stage.name, fn)
-
-    stages = {s.name: s for s in real.cell}
-    stages["train"] = Stage("train", lambda ctx: {})
-    stages["sample"] = Stage("sample", _fake_sample)
-    return Pipeline(real.data, tuple(counted(stages[s.name]) for s in real.cell), check=real.check)
+    return fake_pipeline(study_mod.pipeline(), calls)
 
 
 def _shrunk(name: str, n_train: int, n_eval: int) -> ExperimentPlan:
