@@ -9,7 +9,6 @@ several experiment directories (fig8 and fig9 together order all four attributes
 
 from __future__ import annotations
 
-import base64
 import html
 import shutil
 from dataclasses import dataclass, field
@@ -17,12 +16,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from phylaw.errors import PhylawError
 from phylaw.evaluate.attributes import OUTCOMES, Win, priority_matrix, priority_order, wins_of
+from phylaw.experiments.study_report import b64, html_start, html_tail, markdown_tail, read_plan
 from phylaw.experiments.tables import html_table, markdown_table
 from phylaw.io import read_json, write_csv, write_text
 
 ATTR_DIR = "attributes"
+FIG14_HEADING = "Generated vs conditioning attributes (Fig. 14 style)"
+GIF_HEADING, MISSING_HEADING = "Typical conflicts", "Cells without attribute results yet"
 PAPER_ORDER = ("color", "size", "velocity", "shape")  # §5.3: color > size > velocity > shape
 NOTE = (
     "Each test video conditions on a combination never seen in training. Counts: of N generated test videos, "
@@ -54,11 +55,7 @@ class AttributeReportFiles:
 
 
 def load_cells(out: Path) -> tuple[dict, list[AttrCell], list[str]]:
-    if not (out / "plan.json").is_file():
-        raise PhylawError(
-            f"{out} is not an experiment directory (no plan.json); run `phylaw reproduce` first"
-        )
-    plan = read_json(out / "plan.json")
+    plan = read_plan(out)
     cells, missing = [], []
     for c in plan["cells"]:
         d = out / "cells" / c["run_id"] / ATTR_DIR
@@ -190,12 +187,9 @@ def build_attribute_report(out: str | Path, dest: str | Path) -> AttributeReport
     if wins:
         md += ["## Priority matrix", "", markdown_table(matrix.reset_index(names="kept \\ changed")), "",
                *[f"- {line}" for line in order_lines], "", f"![priority]({figs['matrix'].name})", ""]  # fmt: skip
-    md += ["## Generated vs conditioning attributes (Fig. 14 style)", ""]
+    md += [f"## {FIG14_HEADING}", ""]
     md += [f"![{c.info['setting']}]({figs[c.run_id].name})" for c in cells if c.run_id in figs] + [""]
-    if gifs:
-        md += ["## Typical conflicts", ""] + [f"![{t}](media/{p.name})" for t, p in gifs] + [""]
-    if missing:
-        md += ["## Cells without attribute results yet", ""] + [f"- `{m}`" for m in missing] + [""]
+    md += markdown_tail(GIF_HEADING, gifs, MISSING_HEADING, missing)
     md_path = write_text(dest / "report.md", "\n".join(md))
     html_path = write_text(
         dest / "report.html", _html(title, plan, counts, matrix, order_lines, figs, cells, gifs, missing)
@@ -203,32 +197,15 @@ def build_attribute_report(out: str | Path, dest: str | Path) -> AttributeReport
     return AttributeReportFiles(html_path, md_path, tuple(figs.values()))
 
 
-def _b64(path: Path, mime: str) -> str:
-    return f"data:{mime};base64," + base64.b64encode(path.read_bytes()).decode()
-
-
 def _html(title, plan, counts, matrix, order_lines, figs, cells, gifs, missing) -> str:
-    from phylaw.experiments.report import CSS
-
     e = html.escape
-    parts = ["<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-             f"<title>{e(title)}</title><style>{CSS}</style></head><body>", f"<h1>{e(title)}</h1>",
-             f"<p class='note'>{e(plan.get('description', ''))}</p>", f"<p class='note'>{e(NOTE)}</p>",
-             "<h2>Counts</h2>", html_table(counts)]  # fmt: skip
+    parts = [*html_start(title, plan.get("description", ""), NOTE), "<h2>Counts</h2>", html_table(counts)]
     if len(matrix):
         parts += ["<h2>Priority matrix</h2>", html_table(matrix.reset_index(names="kept \\ changed"))]
         parts += [f"<p>{e(line.replace('**', ''))}</p>" for line in order_lines]
-        parts.append(f"<img class='plot' alt='priority matrix' src='{_b64(figs['matrix'], 'image/png')}'>")
-    parts.append("<h2>Generated vs conditioning attributes (Fig. 14 style)</h2>")
-    parts += [f"<img class='plot' alt='{e(c.info['setting'])}' src='{_b64(figs[c.run_id], 'image/png')}'>"
+        parts.append(f"<img class='plot' alt='priority matrix' src='{b64(figs['matrix'], 'image/png')}'>")
+    parts.append(f"<h2>{e(FIG14_HEADING)}</h2>")
+    parts += [f"<img class='plot' alt='{e(c.info['setting'])}' src='{b64(figs[c.run_id], 'image/png')}'>"
               for c in cells if c.run_id in figs]  # fmt: skip
-    if gifs:
-        parts += ["<h2>Typical conflicts</h2>", "<div class='gal'>"]
-        parts += [f"<figure><img alt='{e(t)}' src='{_b64(p, 'image/gif')}'><figcaption>{e(t)}</figcaption></figure>"
-                  for t, p in gifs]  # fmt: skip
-        parts.append("</div>")
-    if missing:
-        parts += ["<h2 class='failed'>Cells without attribute results yet</h2>",
-                  "<ul>" + "".join(f"<li><code>{e(m)}</code></li>" for m in missing) + "</ul>"]  # fmt: skip
-    parts.append("</body></html>")
+    parts += html_tail(GIF_HEADING, gifs, MISSING_HEADING, missing)
     return "\n".join(parts)

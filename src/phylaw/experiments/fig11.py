@@ -45,7 +45,6 @@ report       ``OUT/composition_report/``: success rates, per-object errors, verd
 
 from __future__ import annotations
 
-import base64
 import html
 import shutil
 from pathlib import Path
@@ -60,7 +59,7 @@ from phylaw.experiments.experiment import CELL_RESULTS, Experiment, ExperimentPl
 from phylaw.experiments.runner import CellContext, Pipeline, Stage
 from phylaw.experiments.spec import RunSpec
 from phylaw.experiments.tables import html_table, markdown_table
-from phylaw.io import read_json, write_csv, write_json, write_text
+from phylaw.io import write_csv, write_json, write_text
 
 STUDIES = ("spatial", "temporal", "temporal-nored")
 TRAIN_PREFIX = {
@@ -70,6 +69,7 @@ TRAIN_PREFIX = {
 }
 EVAL_PREFIX = TRAIN_PREFIX  # each study's evaluation split: its test scene and controls of its own subsets
 COMP_DIR, REPORT_DIR, ATTR_DIR = "composition", "composition_report", "attributes"
+GIF_HEADING, MISSING_HEADING = "Typical compositions", "Cells without composition results yet"
 # attribute composition (sim.attribute_studies, scenario attribute_motion): held-out attribute combinations,
 # read out by the attribute studies' stage (experiments.attribute_study)
 ATTRIBUTE_SETTINGS = ("compose-velocity-size", "compose-color-size")
@@ -217,11 +217,9 @@ def _ci(value, lo, hi, pct: bool) -> str:
 
 def _load(out: Path) -> tuple[dict, list[tuple[str, str, Path]], list[tuple[str, str, Path]], list[str]]:
     """(plan, finished scene cells, finished attribute cells, unfinished run ids); cells as (id, setting, dir)."""
-    if not (out / "plan.json").is_file():
-        raise PhylawError(
-            f"{out} is not an experiment directory (no plan.json); run `phylaw reproduce` first"
-        )
-    plan = read_json(out / "plan.json")
+    from phylaw.experiments.study_report import read_plan
+
+    plan = read_plan(out)
     done, attr, missing = [], [], []
     for c in plan["cells"]:
         setting = str(dict(c.get("factors") or []).get("setting", ""))
@@ -279,14 +277,12 @@ def tables(done: list[tuple[str, str, Path]]) -> tuple[pd.DataFrame, pd.DataFram
 
 
 def _figure(done, path: Path) -> Path:
-    """Composed share per setting and level, Wilson CIs, ground-truth floor as a black tick."""
-    import matplotlib
+    """Composed share per setting and level, Wilson CIs, ground-truth floor as a black diamond."""
+    from phylaw.evaluate.study_plots import _figure as panels
+    from phylaw.evaluate.study_plots import _save
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(done), figsize=(4.2 * len(done), 3.4), squeeze=False)
-    for ax, (_, setting, d) in zip(axes[0], done, strict=True):
+    fig, axes = panels(len(done), len(done), (4.2, 3.4))
+    for ax, (_, setting, d) in zip(axes, done, strict=True):
         rows = pd.read_csv(d / "rows.csv", dtype={"split": str, "level": str})
         r = rows[rows["metric"] == "composed"].sort_values(["split", "level"], ascending=[False, True])
         x = np.arange(len(r))
@@ -298,19 +294,15 @@ def _figure(done, path: Path) -> Path:
         ax.set_ylim(0, 1.05)
         ax.set_title(setting)
         ax.set_ylabel("composed correctly")
-    axes[0][0].legend(fontsize=7, loc="lower left")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".partial.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    tmp.replace(path)
-    return path
+    axes[0].legend(fontsize=7, loc="lower left")
+    return _save(fig, path)
 
 
 def build_composition_report(out: str | Path, dest: str | Path) -> Path:
     """``DEST/report.md``, a self-contained ``DEST/report.html``, ``success.csv``, ``errors.csv``,
     ``composition.png`` and the cells' GIFs, from the finished cells' composition files. Returns the HTML."""
+    from phylaw.experiments.study_report import markdown_tail
+
     out, dest = Path(out), Path(dest)
     plan, done, attr, missing = _load(out)
     succ, errs, reasons = tables(done)
@@ -337,40 +329,20 @@ def build_composition_report(out: str | Path, dest: str | Path) -> Path:
     for head, df in sections:
         md += [f"## {head}", "", markdown_table(df), ""]
     md += [f"![composition]({fig.name})", ""] if fig else []
-    md += ["## Typical compositions", "", *[f"![{t}](media/{p.name})" for t, p in gifs], ""] if gifs else []
-    md += (
-        ["## Cells without composition results yet", "", *[f"- `{m}`" for m in missing], ""]
-        if missing
-        else []
-    )
+    md += markdown_tail(GIF_HEADING, gifs, MISSING_HEADING, missing)
     write_text(dest / "report.md", "\n".join(md))
     return write_text(dest / "report.html", _html(title, plan, sections, fig, gifs, missing))
 
 
-def _b64(path: Path, mime: str) -> str:
-    return f"data:{mime};base64," + base64.b64encode(path.read_bytes()).decode()
-
-
 def _html(title, plan, sections, fig, gifs, missing) -> str:
-    from phylaw.experiments.report import CSS
+    from phylaw.experiments.study_report import b64, html_start, html_tail
 
-    e = html.escape
-    parts = ["<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-             f"<title>{e(title)}</title><style>{CSS}</style></head><body>", f"<h1>{e(title)}</h1>",
-             f"<p class='note'>{e(plan.get('description', ''))}</p>", f"<p class='note'>{e(NOTE)}</p>"]  # fmt: skip
+    parts = html_start(title, plan.get("description", ""), NOTE)
     for head, df in sections:
-        parts += [f"<h2>{e(head)}</h2>", html_table(df)]
+        parts += [f"<h2>{html.escape(head)}</h2>", html_table(df)]
     if fig is not None:
-        parts.append(f"<img class='plot' alt='composition' src='{_b64(fig, 'image/png')}'>")
-    if gifs:
-        parts += ["<h2>Typical compositions</h2>", "<div class='gal'>"]
-        parts += [f"<figure><img alt='{e(t)}' src='{_b64(p, 'image/gif')}'><figcaption>{e(t)}</figcaption></figure>"
-                  for t, p in gifs]  # fmt: skip
-        parts.append("</div>")
-    if missing:
-        parts += ["<h2 class='failed'>Cells without composition results yet</h2>",
-                  "<ul>" + "".join(f"<li><code>{e(m)}</code></li>" for m in missing) + "</ul>"]  # fmt: skip
-    parts.append("</body></html>")
+        parts.append(f"<img class='plot' alt='composition' src='{b64(fig, 'image/png')}'>")
+    parts += html_tail(GIF_HEADING, gifs, MISSING_HEADING, missing)
     return "\n".join(parts)
 
 

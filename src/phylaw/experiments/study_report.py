@@ -83,13 +83,65 @@ class StudyReportFiles:
     pngs: tuple[Path, ...]
 
 
-def load_cells(out: Path) -> tuple[dict, list[CellData], list[str]]:
-    """The plan and the finished cells' study files (and the ids of the cells without them)."""
+# ------------------------------------------------------------------------------- shared by the study reports
+# (this one, experiments.attribute_report and fig11's composition report)
+def read_plan(out: Path) -> dict:
+    """``OUT/plan.json`` (one-line error when ``out`` is not an experiment directory)."""
     if not (out / "plan.json").is_file():
         raise PhylawError(
             f"{out} is not an experiment directory (no plan.json); run `phylaw reproduce` first"
         )
-    plan = read_json(out / "plan.json")
+    return read_json(out / "plan.json")
+
+
+def b64(path: Path, mime: str) -> str:
+    """``path`` as a data URI (images inline: the HTML report is one self-contained file)."""
+    return f"data:{mime};base64," + base64.b64encode(path.read_bytes()).decode()
+
+
+def html_start(title: str, *notes: str) -> list[str]:
+    """The opening of a self-contained HTML report: head with the shared CSS, the title, one note per line."""
+    from phylaw.experiments.report import CSS
+
+    e = html.escape
+    return ["<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+            f"<title>{e(title)}</title><style>{CSS}</style></head><body>", f"<h1>{e(title)}</h1>",
+            *[f"<p class='note'>{e(n)}</p>" for n in notes]]  # fmt: skip
+
+
+def html_tail(
+    gif_heading: str, gifs: list[tuple[str, Path]], missing_heading: str, missing: list[str]
+) -> list[str]:
+    """The GIF gallery (captioned, inline) and the list of unfinished cells, each only when not empty, and the
+    end of the document."""
+    e = html.escape
+    parts = []
+    if gifs:
+        parts += [f"<h2>{e(gif_heading)}</h2>", "<div class='gal'>"]
+        parts += [f"<figure><img alt='{e(t)}' src='{b64(p, 'image/gif')}'><figcaption>{e(t)}</figcaption></figure>"
+                  for t, p in gifs]  # fmt: skip
+        parts.append("</div>")
+    if missing:
+        parts += [f"<h2 class='failed'>{e(missing_heading)}</h2>",
+                  "<ul>" + "".join(f"<li><code>{e(m)}</code></li>" for m in missing) + "</ul>"]  # fmt: skip
+    return [*parts, "</body></html>"]
+
+
+def markdown_tail(
+    gif_heading: str, gifs: list[tuple[str, Path]], missing_heading: str, missing: list[str]
+) -> list[str]:
+    """The Markdown of ``html_tail`` (GIFs linked under ``media/``)."""
+    md = []
+    if gifs:
+        md += [f"## {gif_heading}", "", *[f"![{t}](media/{p.name})" for t, p in gifs], ""]
+    if missing:
+        md += [f"## {missing_heading}", "", *[f"- `{m}`" for m in missing], ""]
+    return md
+
+
+def load_cells(out: Path) -> tuple[dict, list[CellData], list[str]]:
+    """The plan and the finished cells' study files (and the ids of the cells without them)."""
+    plan = read_plan(out)
     cells, missing = [], []
     for c in plan["cells"]:
         d = out / "cells" / c["run_id"]
@@ -194,10 +246,6 @@ def _gifs(cells: list[CellData], media: Path, per_cell: int = 2) -> list[tuple[s
     return out
 
 
-def _b64(path: Path, mime: str) -> str:
-    return f"data:{mime};base64," + base64.b64encode(path.read_bytes()).decode()
-
-
 def build_study_report(out: str | Path, dest: str | Path) -> StudyReportFiles:
     """Write the study report of experiment directory ``out`` into ``dest`` (module docstring)."""
     out, dest = Path(out), Path(dest)
@@ -232,10 +280,7 @@ def build_study_report(out: str | Path, dest: str | Path) -> StudyReportFiles:
         markdown_table(costs),
         "",
     ]
-    if gifs:
-        md += ["## Typical cases", ""] + [f"![{c}](media/{p.name})" for c, p in gifs] + [""]
-    if missing:
-        md += ["## Cells without study results yet", ""] + [f"- `{m}`" for m in missing] + [""]
+    md += markdown_tail("Typical cases", gifs, MISSING_HEADING, missing)
     md_path = write_text(dest / "report.md", "\n".join(md))
     html_path = write_text(dest / "report.html", _html(title, plan, tables, figs, costs, gifs, missing))
     return StudyReportFiles(html_path, md_path, tuple(figs.values()))
@@ -249,29 +294,20 @@ _CASE_NOTE = (
 )
 
 
-def _html(title, plan, tables, figs, costs, gifs, missing) -> str:
-    from phylaw.experiments.report import CSS
+MISSING_HEADING = "Cells without study results yet"
 
+
+def _html(title, plan, tables, figs, costs, gifs, missing) -> str:
     e = html.escape
-    parts = ["<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-             f"<title>{e(title)}</title><style>{CSS}</style></head><body>", f"<h1>{e(title)}</h1>",
-             f"<p class='note'>{e(plan.get('description', ''))} Values: mean or proportion [95 % CI] (n videos; "
-             "ground-truth floor). Built from the cells' CSV files.</p>"]  # fmt: skip
+    parts = html_start(title, f"{plan.get('description', '')} Values: mean or proportion [95 % CI] (n videos; "
+                       "ground-truth floor). Built from the cells' CSV files.")  # fmt: skip
     for s, t in tables.items():
         parts += [f"<h2>{e(TITLES[s])}</h2>", f"<p class='note'>{e(NOTES[s])}</p>", html_table(t)]
         if s in figs:
-            parts.append(f"<img class='plot' alt='{s}' src='{_b64(figs[s], 'image/png')}'>")
+            parts.append(f"<img class='plot' alt='{s}' src='{b64(figs[s], 'image/png')}'>")
     parts += ["<h2>Case-based retrieval</h2>", f"<p class='note'>{e(_CASE_NOTE)}</p>"]
     if "case" in figs:
-        parts.append(f"<img class='plot' alt='case vs law' src='{_b64(figs['case'], 'image/png')}'>")
+        parts.append(f"<img class='plot' alt='case vs law' src='{b64(figs['case'], 'image/png')}'>")
     parts.append(html_table(costs))
-    if gifs:
-        parts += ["<h2>Typical cases</h2>", "<div class='gal'>"]
-        parts += [f"<figure><img alt='{e(c)}' src='{_b64(p, 'image/gif')}'><figcaption>{e(c)}</figcaption></figure>"
-                  for c, p in gifs]  # fmt: skip
-        parts.append("</div>")
-    if missing:
-        parts += ["<h2 class='failed'>Cells without study results yet</h2>",
-                  "<ul>" + "".join(f"<li><code>{e(m)}</code></li>" for m in missing) + "</ul>"]  # fmt: skip
-    parts.append("</body></html>")
+    parts += html_tail("Typical cases", gifs, MISSING_HEADING, missing)
     return "\n".join(parts)
