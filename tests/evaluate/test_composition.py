@@ -147,3 +147,28 @@ def test_ground_truth_check_passes_every_video_of_a_small_split():
     assert r["n_videos"] == 56  # 16 test videos, 32 collisions, 8 blue bounces
     assert r["passed"] == 1.0
     assert 0 < r["max_segment_error"] < cp.TOL_ABS
+
+
+def test_the_loaders_refuse_samples_of_another_dataset_and_the_wrong_scenario(tmp_path):
+    """``analyse`` and ``observe_attributes`` share ``studies.finished_rows`` / ``frame_blocks``: ground truth as
+    samples composes; samples written for another dataset, or a wall scene given to the attribute read-out,
+    stop with one line."""
+    from tests.experiments.conftest import write_samples
+
+    from phylaw.datasets import open_dataset
+    from phylaw.datasets.build import generate
+    from phylaw.evaluate.attributes import observe_attributes
+
+    kw = {"resolution": 32, "n_frames": 12, "progress": False}
+    data = generate("wall_collision", "compose-temporal-eval-small", tmp_path / "a.h5", limit=6, **kw)
+    other = generate("wall_collision", "compose-temporal-nored-eval-small", tmp_path / "b.h5", limit=6, **kw)
+    with open_dataset(data) as ds:
+        frames = np.stack([ds.frames(i) for i in range(len(ds))])
+    samples = write_samples(tmp_path / "s.h5", data, np.arange(len(frames)), frames)
+    result = cp.analyse(data, samples, block=4)  # two blocks
+    assert len(result.videos) == 6
+    assert all(v["composed"] and v["floor_composed"] for v in result.videos)
+    with pytest.raises(PhylawError, match="another dataset"):
+        cp.analyse(other, samples)
+    with pytest.raises(PhylawError, match="needs attribute_motion videos"):
+        observe_attributes(data, samples)

@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from phylaw.errors import PhylawError
-from phylaw.evaluate.studies import result_row, wilson_ci
+from phylaw.evaluate.studies import finished_rows, frame_blocks, result_row, wilson_ci
 from phylaw.sim.states import SHAPE_DISC, SHAPE_RING, SHAPE_SQUARE
 
 MIN_PIXELS = 3
@@ -356,21 +356,10 @@ def observe_attributes(data, samples, *, block: int = 64) -> pd.DataFrame:
             raise PhylawError(
                 f"the attribute read-out needs attribute_motion videos, {data} holds {ds.scenario}"
             )
-        if sf.attrs.get("dataset_fingerprint") not in (None, ds.fingerprint):
-            raise PhylawError(
-                f"{samples}: sample file was generated from another dataset (fingerprint mismatch)"
-            )
-        rows = np.flatnonzero(sf.done)
-        if not len(rows):
-            raise PhylawError(f"{samples}: no finished row to analyse")
+        rows = finished_rows(ds, sf, samples)
         c, dt = int(sf.attrs.get("cond_frames", 3)), float(ds.config.dt)
         tables = []
-        for a in range(0, len(rows), block):
-            sel = rows[a : a + block]
-            idx = sf.index[sel].astype(np.int64)
-            gen = np.stack([sf.frames(int(r)) for r in sel])  # (b, T, H, W, 3)
-            t, res = gen.shape[1], gen.shape[2]
-            gt = np.stack([ds.frames(int(i), resolution=res)[:t] for i in idx])
+        for idx, gen, gt in frame_blocks(ds, sf, rows, block, "attributes"):
             g, f = read_attributes(parse(gen), c, dt), read_attributes(parse(gt), c, dt)
             tables.append(pd.concat([pd.DataFrame({"index": idx}), g.table("gen"), f.table("floor")], axis=1))
         out = pd.concat(tables, ignore_index=True)

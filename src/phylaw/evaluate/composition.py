@@ -39,10 +39,9 @@ from dataclasses import dataclass
 from itertools import pairwise
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from phylaw.errors import PhylawError
-from phylaw.evaluate.studies import mean_row, rate_row, wilson_ci
+from phylaw.evaluate.studies import finished_rows, frame_blocks, mean_row, rate_row, wilson_ci
 
 TOL_ABS = 0.4  # world units/s
 TOL_REL = 0.1
@@ -269,21 +268,10 @@ def analyse(data, samples, block: int = 64) -> CompositionResult:
             raise PhylawError(
                 f"{data} holds {ds.scenario} videos; composition is judged on {COMPOSITION_SCENARIOS}"
             )
-        if sf.attrs.get("dataset_fingerprint") not in (None, ds.fingerprint):
-            raise PhylawError(
-                f"{samples}: sample file was generated from another dataset (fingerprint mismatch)"
-            )
-        rows = np.flatnonzero(sf.done)
-        if not len(rows):
-            raise PhylawError(f"{samples}: no finished row to analyse")
+        rows = finished_rows(ds, sf, samples)
         c = int(sf.attrs.get("cond_frames", 3))
         gens, floors = [], []
-        for a in tqdm(range(0, len(rows), block), desc="composition", unit="block", leave=False):
-            sel = rows[a : a + block]
-            idx = sf.index[sel]
-            gen = np.stack([sf.frames(int(r)) for r in sel])  # (b, T, H, W, 3)
-            t, res = gen.shape[1], gen.shape[2]
-            gt = np.stack([ds.frames(int(i), resolution=res)[:t] for i in idx])  # (b, T, H, W, 3)
+        for idx, gen, gt in frame_blocks(ds, sf, rows, block, "composition"):
             truth = ds.trajectories(idx)
             for frames, dest in ((gen, gens), (gt, floors)):
                 p = parse(frames)

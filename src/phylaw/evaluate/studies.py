@@ -19,6 +19,7 @@ Every number has a floor: the same analysis of the parser on the ground-truth fr
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -91,6 +92,33 @@ def fitted_velocity(
 
 
 # ----------------------------------------------------------------------------------------------- loading
+def finished_rows(ds, sf, samples) -> np.ndarray:
+    """The finished rows of open sample file ``sf`` (path ``samples``) of open dataset ``ds``; one-line errors
+    for samples of another dataset or none finished."""
+    if sf.attrs.get("dataset_fingerprint") not in (None, ds.fingerprint):
+        raise PhylawError(f"{samples}: sample file was generated from another dataset (fingerprint mismatch)")
+    rows = np.flatnonzero(sf.done)
+    if not len(rows):
+        raise PhylawError(f"{samples}: no finished row to analyse")
+    return rows
+
+
+def frame_blocks(
+    ds, sf, rows: np.ndarray, block: int, desc: str
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Per block of ``block`` sample rows: (dataset rows (b,), generated frames (b, T, H, W, 3), ground-truth
+    frames of the same rows at the generated resolution and length), with a progress bar."""
+    from tqdm.auto import tqdm
+
+    for a in tqdm(range(0, len(rows), block), desc=desc, unit="block", leave=False):
+        sel = rows[a : a + block]
+        idx = sf.index[sel].astype(np.int64)
+        gen = np.stack([sf.frames(int(r)) for r in sel])
+        t, res = gen.shape[1], gen.shape[2]
+        gt = np.stack([ds.frames(int(i), resolution=res)[:t] for i in idx])
+        yield idx, gen, gt
+
+
 @dataclass(frozen=True)
 class Observed:
     """The evaluated videos of one cell: labels, parameters, true and parsed states (generated and ground
@@ -136,23 +164,13 @@ def observe(data, samples, *, feature_res: int = 16, block: int = 64) -> Observe
     from phylaw.evaluate.retrieval import frame_features
 
     with open_dataset(data) as ds, open_samples(samples) as sf:
-        if sf.attrs.get("dataset_fingerprint") not in (None, ds.fingerprint):
-            raise PhylawError(
-                f"{samples}: sample file was generated from another dataset (fingerprint mismatch)"
-            )
-        rows = np.flatnonzero(sf.done)
-        if not len(rows):
-            raise PhylawError(f"{samples}: no finished row to analyse")
+        rows = finished_rows(ds, sf, samples)
         c = int(sf.attrs.get("cond_frames", 3))
         convention = getattr(ds.config, "pixel_convention", "centre")
         labels = ds.labels
         parts: dict[str, list[np.ndarray]] = {}
-        for a in range(0, len(rows), block):
-            sel = rows[a : a + block]
-            idx = sf.index[sel]
-            gen = np.stack([sf.frames(int(r)) for r in sel])  # (b, T, H, W, 3)
-            t, res = gen.shape[1], gen.shape[2]
-            gt = np.stack([ds.frames(int(i), resolution=res)[:t] for i in idx])  # (b, T, H, W, 3)
+        for idx, gen, gt in frame_blocks(ds, sf, rows, block, "observe"):
+            res = gen.shape[2]
             truth = ds.trajectories(idx)
             for key, frames in (("gen", gen), ("floor", gt)):
                 ctx = build_context(parse(frames, convention=convention), truth, c, frames=frames)
