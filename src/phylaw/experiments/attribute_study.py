@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from phylaw.experiments import study as s
-from phylaw.experiments.experiment import CELL_RESULTS, ExperimentPlan
+from phylaw.experiments.experiment import Experiment, ExperimentPlan, ReportSection
 from phylaw.experiments.runner import CellContext, Pipeline, Stage
 from phylaw.experiments.spec import RunSpec
 from phylaw.io import write_csv, write_json
@@ -45,6 +45,18 @@ def attribute_cell(experiment: str, scale: str, setting: str) -> RunSpec:
 
 def plan(name: str, scale: str, settings: tuple[str, ...], description: str) -> ExperimentPlan:
     return s.plan(name, scale, [attribute_cell(name, scale, x) for x in settings], description)
+
+
+def attribute_experiment(name: str, settings: dict[str, tuple[str, ...]], title: str) -> Experiment:
+    """The experiment ``name`` of the pair ``settings`` per scale (fig8, fig9): its plan, titled
+    "``title`` (N cells).", this module's pipeline and the standard report section."""
+
+    def plan_of(scale: str) -> ExperimentPlan:
+        chosen = settings[scale]
+        return plan(name, scale, chosen, f"{title} ({len(chosen)} cells).")
+
+    section = ReportSection("Velocity error", figures=("training_curves", "error_distribution"))
+    return Experiment(name, s.FACTORS, plan_of, pipeline=pipeline, report=section)
 
 
 def setting_of(spec: RunSpec):
@@ -122,14 +134,7 @@ def conflict_gifs(ctx: CellContext, videos: pd.DataFrame, setting) -> list[str]:
 
 def collect(ctx: CellContext) -> dict[str, Any]:
     """The standard collect (evaluator and release-mode rows, training curve) plus the attribute rows."""
-    from phylaw.experiments.stages import collect as collect_evaluated
-
-    collect_evaluated(ctx)
-    evaluated = pd.read_csv(ctx.path(CELL_RESULTS), dtype={"split": str, "level": str})
-    rows = pd.read_csv(ctx.path(ATTR_DIR, "rows.csv"), dtype={"split": str, "level": str})
-    tidy = pd.concat([evaluated, s.study_results(ctx.spec, rows)], ignore_index=True)
-    write_csv(ctx.path(CELL_RESULTS), tidy)
-    return {"rows": len(tidy)}
+    return s.collect_with(ctx, ATTR_DIR)
 
 
 def report(ctx: CellContext) -> dict[str, Any]:

@@ -29,7 +29,6 @@ Fig. 14-style plots (generated vs conditioning size / speed), GIFs of typical co
 from __future__ import annotations
 
 from phylaw.experiments import attribute_study as a
-from phylaw.experiments.experiment import Experiment, ExperimentPlan, ReportSection
 
 SETTINGS = {
     "tiny": ("color-shape", "size-shape-bin", "velocity-shape-bin"),
@@ -39,17 +38,4 @@ SETTINGS = {
 SETTINGS["paper"] = SETTINGS["small"]
 
 
-def fig8(scale: str) -> ExperimentPlan:
-    settings = SETTINGS[scale]
-    return a.plan(
-        "fig8",
-        scale,
-        settings,
-        f"Fig. 8 (+ Figs. 14, 16): attribute pairs with shape ({len(settings)} cells).",
-    )
-
-
-EXPERIMENT = Experiment(
-    "fig8", a.s.FACTORS, fig8, pipeline=a.pipeline,
-    report=ReportSection("Velocity error", figures=("training_curves", "error_distribution")),
-)  # fmt: skip
+EXPERIMENT = a.attribute_experiment("fig8", SETTINGS, "Fig. 8 (+ Figs. 14, 16): attribute pairs with shape")

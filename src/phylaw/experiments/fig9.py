@@ -23,7 +23,6 @@ Fig. 14-style plots, GIFs of typical conflicts.
 from __future__ import annotations
 
 from phylaw.experiments import attribute_study as a
-from phylaw.experiments.experiment import Experiment, ExperimentPlan, ReportSection
 
 SETTINGS = {
     "tiny": ("color-size-bin", "color-velocity-bin", "size-velocity-bin"),
@@ -33,17 +32,6 @@ SETTINGS = {
 SETTINGS["paper"] = SETTINGS["small"]
 
 
-def fig9(scale: str) -> ExperimentPlan:
-    settings = SETTINGS[scale]
-    return a.plan(
-        "fig9",
-        scale,
-        settings,
-        f"Fig. 9 (+ Figs. 14, 15): attribute pairs without shape ({len(settings)} cells).",
-    )
-
-
-EXPERIMENT = Experiment(
-    "fig9", a.s.FACTORS, fig9, pipeline=a.pipeline,
-    report=ReportSection("Velocity error", figures=("training_curves", "error_distribution")),
-)  # fmt: skip
+EXPERIMENT = a.attribute_experiment(
+    "fig9", SETTINGS, "Fig. 9 (+ Figs. 14, 15): attribute pairs without shape"
+)

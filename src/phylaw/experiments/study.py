@@ -122,11 +122,17 @@ def study_results(spec: RunSpec, rows: pd.DataFrame) -> pd.DataFrame:
 def collect(ctx: CellContext) -> dict[str, Any]:
     """The standard collect (the evaluator's rows, release-mode rows, the training curve), then the study's
     rows appended to ``cell_results.csv``."""
+    return collect_with(ctx, STUDY_DIR)
+
+
+def collect_with(ctx: CellContext, rows_dir: str) -> dict[str, Any]:
+    """The standard collect, then the tidy rows of ``<cell>/<rows_dir>/rows.csv`` appended to
+    ``cell_results.csv`` (rewritten whole: a rerun does not append twice)."""
     from phylaw.experiments.stages import collect as collect_evaluated
 
     collect_evaluated(ctx)
     evaluated = pd.read_csv(ctx.path(CELL_RESULTS), dtype={"split": str, "level": str})
-    rows = pd.read_csv(ctx.path(STUDY_DIR, "rows.csv"), dtype={"split": str, "level": str})
+    rows = pd.read_csv(ctx.path(rows_dir, "rows.csv"), dtype={"split": str, "level": str})
     tidy = pd.concat([evaluated, study_results(ctx.spec, rows)], ignore_index=True)
     write_csv(ctx.path(CELL_RESULTS), tidy)
     return {"rows": len(tidy)}
