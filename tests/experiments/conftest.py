@@ -4,6 +4,7 @@ models of the study / attribute / composition cell tests (``write_samples``, ``g
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
@@ -149,3 +150,28 @@ def fake_pipeline(
     stages["train"] = Stage("train", lambda ctx: {})
     stages["sample"] = Stage("sample", sample)
     return Pipeline(real.data, tuple(counted(stages[s.name]) for s in real.cell), check=real.check)
+
+
+def smallest_cell(c: RunSpec, resolution: int, n_frames: int, n_train: int = 40, n_eval: int = 8) -> RunSpec:
+    """Cell ``c`` with real training cut to a few steps (3 DiT, 3 VAE), ``n_train`` training videos and
+    ``n_eval`` evaluation videos per split (id, ood) at ``resolution`` px and ``n_frames`` frames."""
+    small = {"resolution": resolution, "n_frames": n_frames}
+    train = dataclasses.replace(c.train, steps=3, batch_size=4, vae_steps=3, vae_batch_size=2, warmup=0,
+                                overrides=(("optim.micro_batch_size", 4),))  # fmt: skip
+    return dataclasses.replace(
+        c, train=train, sample_steps=2, sample_batch_size=16,
+        train_data=dataclasses.replace(c.train_data, limit=n_train, **small),
+        eval_data=dataclasses.replace(c.eval_data, per_split=(("id", n_eval), ("ood", n_eval)), **small),
+    )  # fmt: skip
+
+
+def listed_plan(name: str, scale: str, n_cells: int) -> ExperimentPlan:
+    """The registered plan of experiment ``name`` at ``scale``, checked to hold ``n_cells`` cells with
+    distinct ids."""
+    from phylaw.experiments.registry import EXPERIMENTS, get_plan
+
+    assert name in EXPERIMENTS
+    plan = get_plan(name, scale)
+    assert len(plan.cells) == n_cells
+    assert len({c.run_id for c in plan.cells}) == n_cells
+    return plan

@@ -9,13 +9,13 @@ import dataclasses
 import numpy as np
 import pandas as pd
 import pytest
-from tests.experiments.conftest import fake_pipeline, write_samples
+from tests.experiments.conftest import fake_pipeline, listed_plan, smallest_cell, write_samples
 
 from phylaw.cli.main import main
 from phylaw.errors import PhylawError
 from phylaw.experiments import attribute_study as a
 from phylaw.experiments.experiment import ExperimentPlan, run_experiment
-from phylaw.experiments.registry import EXPERIMENTS, get_plan
+from phylaw.experiments.registry import get_plan
 from phylaw.experiments.runner import Pipeline
 from phylaw.sim import get_split
 
@@ -25,10 +25,7 @@ CELLS = {"fig8": {"tiny": 3, "small": 6, "paper": 6}, "fig9": {"tiny": 3, "small
 @pytest.mark.parametrize("name", sorted(CELLS))
 @pytest.mark.parametrize("scale", ["tiny", "small", "paper"])
 def test_each_attribute_experiment_lists_its_cells(name, scale):
-    plan = get_plan(name, scale)
-    assert name in EXPERIMENTS
-    assert len(plan.cells) == CELLS[name][scale]
-    assert len({c.run_id for c in plan.cells}) == len(plan.cells)
+    plan = listed_plan(name, scale, CELLS[name][scale])
     for c in plan.cells:
         a.check(c)  # the config resolves, the split is an attribute split, rings are >= 1 px
         assert c.scenario == "attribute_motion"
@@ -138,14 +135,7 @@ def test_the_smallest_fig8_cell_trains_samples_and_reports(tmp_path):
     few steps, 32 px, 8 frames, 40 training and 16 evaluation videos (21 s on 2 loaded cores)."""
     plan = get_plan("fig8", "tiny")
     c = next(c for c in plan.cells if c.factor_values["setting"] == "color-shape")
-    small = {"resolution": 32, "n_frames": 8}
-    train = dataclasses.replace(c.train, steps=3, batch_size=4, vae_steps=3, vae_batch_size=2, warmup=0,
-                                overrides=(("optim.micro_batch_size", 4),))  # fmt: skip
-    cell = dataclasses.replace(
-        c, train=train, sample_steps=2, sample_batch_size=16,
-        train_data=dataclasses.replace(c.train_data, limit=40, **small),
-        eval_data=dataclasses.replace(c.eval_data, per_split=(("id", 8), ("ood", 8)), **small),
-    )  # fmt: skip
+    cell = smallest_cell(c, 32, 8)
     out = tmp_path / "out"
     outcome = run_experiment(dataclasses.replace(plan, cells=(cell,)), out, a.pipeline(), progress=False)
     assert not outcome.failed, outcome.failed

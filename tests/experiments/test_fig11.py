@@ -8,7 +8,7 @@ import dataclasses
 import numpy as np
 import pandas as pd
 import pytest
-from tests.experiments.conftest import fake_pipeline, ground_truth_samples, write_samples
+from tests.experiments.conftest import fake_pipeline, ground_truth_samples, smallest_cell, write_samples
 
 from phylaw.cli.main import main
 from phylaw.errors import PhylawError
@@ -162,14 +162,7 @@ def test_the_smallest_fig11_cell_trains_samples_and_reports(tmp_path):
     steps, 32 px, 12 frames, 40 training and 16 evaluation videos."""
     plan = get_plan("fig11", "tiny")
     c = plan.cells[1]
-    small = {"resolution": 32, "n_frames": 12}
-    train = dataclasses.replace(c.train, steps=3, batch_size=4, vae_steps=3, vae_batch_size=2, warmup=0,
-                                overrides=(("optim.micro_batch_size", 4),))  # fmt: skip
-    cell = dataclasses.replace(
-        c, train=train, sample_steps=2, sample_batch_size=16,
-        train_data=dataclasses.replace(c.train_data, limit=40, **small),
-        eval_data=dataclasses.replace(c.eval_data, per_split=(("id", 8), ("ood", 8)), **small),
-    )  # fmt: skip
+    cell = smallest_cell(c, 32, 12)
     out = tmp_path / "out"
     outcome = run_experiment(dataclasses.replace(plan, cells=(cell,)), out, fig11.pipeline(), progress=False)
     assert not outcome.failed, outcome.failed

@@ -9,13 +9,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from tests.experiments.conftest import fake_pipeline, write_samples
+from tests.experiments.conftest import fake_pipeline, listed_plan, write_samples
 
 from phylaw.cli.main import main
 from phylaw.errors import PhylawError
 from phylaw.experiments import study as study_mod
 from phylaw.experiments.experiment import ExperimentPlan, run_experiment
-from phylaw.experiments.registry import EXPERIMENTS, get_plan
+from phylaw.experiments.registry import get_plan
 from phylaw.experiments.runner import Pipeline
 from phylaw.sim import get_split
 
@@ -26,10 +26,7 @@ CELLS = {"fig5": {"tiny": 3, "small": 6, "paper": 6}, "fig6": {"tiny": 2, "small
 @pytest.mark.parametrize("name", sorted(CELLS))
 @pytest.mark.parametrize("scale", ["tiny", "small", "paper"])
 def test_each_study_experiment_lists_its_cells(name, scale):
-    plan = get_plan(name, scale)
-    assert name in EXPERIMENTS
-    assert len(plan.cells) == CELLS[name][scale]
-    assert len({c.run_id for c in plan.cells}) == len(plan.cells)
+    plan = listed_plan(name, scale, CELLS[name][scale])
     assert plan.factors == study_mod.FACTORS
     for c in plan.cells:
         f = c.factor_values
