@@ -27,6 +27,12 @@ def test_paper_sizes():
     assert len(get_split("wall_collision", "compose-temporal-nored")) == 237_300
     test = get_split("wall_collision", "compose-temporal-eval")
     assert (test.labels().level == "collision_bounce").sum() == 54  # SPEC B.6.5: 54 eval videos
+    levels = test.labels().level
+    assert ((levels == "collision").sum(), (levels == "bounce").sum(), len(test)) == (
+        108,
+        18,
+        180,
+    )  # docstring
     nored = get_split("wall_collision", "compose-temporal-nored-eval")
     same = nored.params()[nored.labels().level == "collision_bounce"]
     assert (

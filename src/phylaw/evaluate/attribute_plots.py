@@ -82,10 +82,10 @@ def cell_figure(videos: pd.DataFrame, setting, path: Path, title: str = "") -> P
 def matrix_figure(wins, path: Path, attributes: tuple[str, ...], title: str = "") -> Path:
     """Heat map of the priority matrix: cell (A, B) = A's pooled win rate over B, annotated with its Wilson
     95 % interval and k / n; grey where the pair was not measured."""
-    from phylaw.evaluate.attributes import _pooled
+    from phylaw.evaluate.attributes import pooled_counts
     from phylaw.evaluate.studies import wilson_ci
 
-    k, n = _pooled(wins)
+    k, n = pooled_counts(wins)
     m = len(attributes)
     grid = np.full((m, m), np.nan)
     fig, axes = _figure(1, 1, (1.5 * m + 1.6, 1.3 * m + 0.9))

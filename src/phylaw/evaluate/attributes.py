@@ -109,7 +109,8 @@ def read_attributes(parsed, cond_frames: int, dt: float) -> ReadOut:
     inside = np.all((centre - margin[..., None] > 0) & (centre + margin[..., None] < world), axis=-1)
     ok &= inside
     color_ids = np.asarray(parsed.color_ids, np.int64)
-    color = np.where(_vote(dom, ok) >= 0, color_ids[np.maximum(_vote(dom, ok), 0)], -1)
+    slot = _vote(dom, ok)  # (n,) the colour slot of the most frames, -1: none usable
+    color = np.where(slot >= 0, color_ids[np.maximum(slot, 0)], -1)
     voted_shape = _vote(shape, ok & (shape >= 0))
     fac = np.array([factors.get(int(s), np.pi) for s in voted_shape])  # (n,)
     size = np.full(n, np.nan)
@@ -221,7 +222,7 @@ def priority_matrix(wins: list[Win], attributes: tuple[str, ...] = ATTRS) -> pd.
     """The priority matrix: row A, column B = A's win rate over B "p [lo, hi] (k/n)"; the two directions of a
     pair are complementary (wins of b over a count as losses of a). Pairs measured twice (e.g. binary and
     continuous) are pooled."""
-    k, n = _pooled(wins)
+    k, n = pooled_counts(wins)
     cells = {}
     for a in attributes:
         cells[a] = {}
@@ -237,7 +238,10 @@ def priority_matrix(wins: list[Win], attributes: tuple[str, ...] = ATTRS) -> pd.
     return pd.DataFrame(cells).T.reindex(index=list(attributes), columns=list(attributes))
 
 
-def _pooled(wins: list[Win]) -> tuple[dict, dict]:
+def pooled_counts(wins: list[Win]) -> tuple[dict, dict]:
+    """(k, n) per ordered pair (a, b): a's pooled wins over b and the decisive videos; each win counts for
+    both directions (b's wins over a are a's losses). One-line error for a win over itself or k outside
+    [0, n]."""
     k: dict[tuple[str, str], int] = {}
     n: dict[tuple[str, str], int] = {}
     for w in wins:
@@ -278,7 +282,7 @@ def priority_order(
     wins: list[Win], attributes: tuple[str, ...] | None = None, strict: bool = False
 ) -> PriorityOrder:
     """The order implied by the wins (class docstring)."""
-    k, n = _pooled(wins)
+    k, n = pooled_counts(wins)
     attrs = tuple(attributes or sorted({a for a, _ in n}))
     beats: dict[str, set[str]] = {a: set() for a in attrs}
     undecided = []

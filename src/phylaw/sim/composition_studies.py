@@ -14,7 +14,7 @@
 
 Evaluation splits label every video by its subset: the test scene (split "ood") beside held-out controls of
 each training subset at new parameter values (split "id"). ``compose-temporal-eval`` holds the paper's 54
-test videos (3 r1 x 3 r2 x 6 u1) plus controls of its collisions and red bounces (198 videos);
+test videos (3 r1 x 3 r2 x 6 u1) plus controls of its collisions (108) and red bounces (18): 180 videos;
 ``compose-temporal-nored-eval`` the same 54 test configurations with controls of its collisions and blue
 bounces; ``-eval-small`` are smaller (16 test videos, 56 in all). ``compose-spatial-eval``
 / ``-eval-small`` likewise. Evaluation values are interval midpoints (``ranges.id_midpoints``); a test vector
