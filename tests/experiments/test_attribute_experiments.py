@@ -147,3 +147,38 @@ def test_the_smallest_fig8_cell_trains_samples_and_reports(tmp_path):
     res = pd.read_csv(out / "results.csv", dtype={"split": str, "level": str})
     assert {"color_changed", "win_color_over_shape", "velocity_error"} <= set(res["metric"])
     assert (out / "attribute_report" / "report.html").is_file()
+
+
+def _pair_dir(root, experiment: str, wins: list[tuple[str, str, int, int]]):
+    """An experiment directory whose pair cells hold only their pooled win rows (``(first, second, k, n)``)."""
+    from phylaw.evaluate.studies import result_row
+    from phylaw.io import write_csv, write_json
+
+    cells = []
+    for first, second, k, n in wins:
+        run_id = f"{experiment}-{first}-{second}"
+        cells.append({"run_id": run_id, "factors": [["setting", f"{first}-{second}"]]})
+        d = root / "cells" / run_id / a.ATTR_DIR
+        row = result_row("ood", "pooled", f"win_{first}_over_{second}", k / n, 0.0, 1.0, n)
+        write_csv(d / "rows.csv", pd.DataFrame([row]))
+        write_csv(d / "videos.csv", pd.DataFrame({"split": ["ood"], "level": ["pooled"]}))
+        write_json(d / "attributes.json", {"setting": f"{first}-{second}", "kind": "pair",
+                                           "attributes": [first, second]})  # fmt: skip
+    write_json(root / "plan.json", {"experiment": experiment, "scale": "tiny", "cells": cells})
+    return root
+
+
+def test_priority_of_pools_both_figures_into_one_order(tmp_path):
+    from phylaw.experiments.attribute_report import priority_of
+    from phylaw.io import write_json
+
+    fig8 = _pair_dir(tmp_path / "fig8", "fig8", [("color", "shape", 30, 40), ("size", "shape", 35, 40)])
+    fig9 = _pair_dir(tmp_path / "fig9", "fig9", [("color", "size", 32, 40)])
+    wins, order = priority_of([fig8, fig9])
+    assert len(wins) == 3
+    assert order == "color > size > shape"  # fig8 alone leaves color–size undecided
+    assert priority_of([fig8])[1] == "color ~ size > shape (undecided: color–size)"
+    empty = tmp_path / "none"
+    write_json(empty / "plan.json", {"experiment": "fig8", "scale": "tiny", "cells": [{"run_id": "x"}]})
+    with pytest.raises(PhylawError, match="no finished attribute pair cell"):
+        priority_of([empty])

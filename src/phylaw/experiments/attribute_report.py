@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from phylaw.errors import PhylawError
 from phylaw.evaluate.attributes import OUTCOMES, Win, priority_matrix, priority_order, wins_of
 from phylaw.experiments.study_report import b64, html_start, html_tail, markdown_tail, read_plan
 from phylaw.experiments.tables import html_table, markdown_table
@@ -119,11 +120,14 @@ def cell_wins(cells: list[AttrCell]) -> list[Win]:
 
 
 def priority_of(dirs: list[str | Path]) -> tuple[list[Win], str]:
-    """The pooled wins of the pair cells of several experiment directories and the order they imply."""
+    """The pooled wins of the pair cells of several experiment directories and the order they imply (one-line
+    error when none of them has a finished pair cell)."""
     wins = []
     for d in dirs:
         _, cells, _ = load_cells(Path(d))
         wins += cell_wins(cells)
+    if not wins:
+        raise PhylawError(f"no finished attribute pair cell in {', '.join(map(str, dirs))}")
     return wins, priority_order(wins, _attrs(wins)).text()
 
 
