@@ -47,6 +47,22 @@ def test_a_ring_thinner_than_a_pixel_is_refused_before_anything_runs():
         a.check(thin)
 
 
+@pytest.mark.parametrize(
+    ("train", "evald"),
+    [
+        ("attr-color-shape-tiny", "attr-size-shape-bin-eval-small"),  # another setting's test videos
+        ("attr-color-shape-tiny", "attr-color-shape-small"),  # a training split as evaluation data
+        ("attr-color-shape-eval-small", "attr-color-shape-eval-small"),  # evaluation data to train on
+    ],
+)
+def test_a_mismatched_attribute_cell_is_refused(train, evald):
+    c = next(c for c in get_plan("fig8", "tiny").cells if c.factor_values["setting"] == "color-shape")
+    bad = dataclasses.replace(c, train_data=dataclasses.replace(c.train_data, split=train),
+                              eval_data=dataclasses.replace(c.eval_data, split=evald))  # fmt: skip
+    with pytest.raises(PhylawError, match="not a training and evaluation pair"):
+        a.check(bad)
+
+
 # ----------------------------------------------------------------------------------------------- one cell run
 def _samples_stage(paint: bool):
     """A fake model: the ground-truth frames of the evaluation rows, or (``paint``) those frames with every

@@ -67,14 +67,21 @@ def setting_of(spec: RunSpec):
 
 
 def check(spec: RunSpec) -> None:
-    """The training config resolves, the training split is an attribute split and its rings (if any) are
-    at least a pixel thick at the cell's resolution."""
+    """The training config resolves, the training and evaluation splits are a training and an evaluation split
+    of one attribute setting (the read-out classifies the evaluation videos by the training split's setting)
+    and their rings (if any) are at least a pixel thick at the cell's resolution."""
+    from phylaw.errors import PhylawError
     from phylaw.experiments.stages import check_cell
     from phylaw.sim import get_split
+    from phylaw.sim.attribute_studies import attribute_split
     from phylaw.sim.attributes import check_ring_resolution
 
     check_cell(spec)
-    setting_of(spec)
+    train, evald = attribute_split(spec.train_data.split), attribute_split(spec.eval_data.split)
+    if train.role != "train" or evald.role != "eval" or train.setting != evald.setting:
+        raise PhylawError(
+            f"cell {spec.run_id}: {train.name} / {evald.name} are not a training and evaluation pair"
+        )
     for d in (spec.train_data, spec.eval_data):
         check_ring_resolution(get_split(d.scenario, d.split, n_frames=d.n_frames), d.resolution)
 
