@@ -248,6 +248,8 @@ def attribute_table(attr: list[tuple[str, str, Path]]) -> pd.DataFrame:
 def tables(done: list[tuple[str, str, Path]]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """(success per setting and level, per-object errors per setting, level and object, verdict counts of
     the test level), each value with its CI and the ground-truth floor in brackets after it."""
+    from phylaw.sim.composition_studies import TEST_LEVEL
+
     succ, errs, reasons = [], [], []
     for _, setting, d in done:
         rows = pd.read_csv(d / "rows.csv", dtype={"split": str, "level": str})
@@ -270,7 +272,7 @@ def tables(done: list[tuple[str, str, Path]]) -> tuple[pd.DataFrame, pd.DataFram
             entry[metric] = text
         errs += list(per_object.values())
         rc = pd.read_csv(d / "reasons.csv", dtype={"level": str})
-        rc = rc[rc["level"].isin(["both_move", "collision_bounce"]) & (rc["n"] > 0)]
+        rc = rc[rc["level"].isin(set(TEST_LEVEL.values())) & (rc["n"] > 0)]
         reasons += [{"setting": setting, "level": x.level, "object": x.object, "verdict": x.reason,
                      "count": f"{x.count} / {x.n}"} for x in rc.itertuples()]  # fmt: skip
     return pd.DataFrame(succ), pd.DataFrame(errs), pd.DataFrame(reasons)
