@@ -175,3 +175,33 @@ def listed_plan(name: str, scale: str, n_cells: int) -> ExperimentPlan:
     assert len(plan.cells) == n_cells
     assert len({c.run_id for c in plan.cells}) == n_cells
     return plan
+
+
+def assert_lists_cells_and_writes_nothing(tmp_path: Path, capsys, counts: dict[str, int]) -> None:
+    """``phylaw reproduce NAME --scale tiny --list-cells`` prints one command per cell (``counts[NAME]``) and
+    writes nothing."""
+    from phylaw.cli.main import main
+
+    for name, n in counts.items():
+        assert (
+            main(["reproduce", name, "--scale", "tiny", "--out", str(tmp_path / name), "--list-cells"]) == 0
+        )
+        lines = capsys.readouterr().out.strip().splitlines()
+        assert len(lines) == n
+        assert all(line.startswith(f"phylaw reproduce {name} --scale tiny") for line in lines)
+    assert not any(tmp_path.iterdir())
+
+
+def assert_rerun_skips_everything(
+    plan: ExperimentPlan, out: Path, pipeline: Callable[[list[str]], Pipeline]
+) -> None:
+    """A second run of a finished ``plan`` in ``out`` runs no stage and leaves ``results.csv`` byte-identical;
+    ``pipeline(calls)`` builds the pipeline that records the stages it runs."""
+    from phylaw.experiments.experiment import run_experiment
+
+    first = (out / "results.csv").read_bytes()
+    calls: list[str] = []
+    again = run_experiment(plan, out, pipeline(calls), progress=False)
+    assert calls == []
+    assert [c.state for c in again.cells] == ["skipped"] * len(plan.cells)
+    assert (out / "results.csv").read_bytes() == first

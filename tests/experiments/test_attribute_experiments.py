@@ -9,9 +9,15 @@ import dataclasses
 import numpy as np
 import pandas as pd
 import pytest
-from tests.experiments.conftest import fake_pipeline, listed_plan, smallest_cell, write_samples
+from tests.experiments.conftest import (
+    assert_lists_cells_and_writes_nothing,
+    assert_rerun_skips_everything,
+    fake_pipeline,
+    listed_plan,
+    smallest_cell,
+    write_samples,
+)
 
-from phylaw.cli.main import main
 from phylaw.errors import PhylawError
 from phylaw.experiments import attribute_study as a
 from phylaw.experiments.experiment import ExperimentPlan, run_experiment
@@ -130,19 +136,11 @@ def test_the_color_shape_cell_runs_and_its_report_names_the_changed_attribute(tm
     gifs = list((out / "cells").glob("*/attributes/media/*.gif"))
     assert gifs
     assert all(("changed_first" in g.name) == paint for g in gifs if "kept_both" not in g.name)
-    calls = []
-    assert run_experiment(plan, out, _pipeline(calls, paint), progress=False).failed == ()
-    assert calls == []  # finished stages are skipped
+    assert_rerun_skips_everything(plan, out, lambda calls: _pipeline(calls, paint))
 
 
 def test_list_cells_writes_nothing(tmp_path, capsys):
-    for name, counts in CELLS.items():
-        assert (
-            main(["reproduce", name, "--scale", "tiny", "--out", str(tmp_path / name), "--list-cells"]) == 0
-        )
-        lines = capsys.readouterr().out.strip().splitlines()
-        assert len(lines) == counts["tiny"]
-    assert not any(tmp_path.iterdir())
+    assert_lists_cells_and_writes_nothing(tmp_path, capsys, {n: c["tiny"] for n, c in CELLS.items()})
 
 
 @pytest.mark.slow

@@ -8,9 +8,15 @@ import dataclasses
 import numpy as np
 import pandas as pd
 import pytest
-from tests.experiments.conftest import fake_pipeline, ground_truth_samples, smallest_cell, write_samples
+from tests.experiments.conftest import (
+    assert_lists_cells_and_writes_nothing,
+    assert_rerun_skips_everything,
+    fake_pipeline,
+    ground_truth_samples,
+    smallest_cell,
+    write_samples,
+)
 
-from phylaw.cli.main import main
 from phylaw.errors import PhylawError
 from phylaw.experiments import fig11
 from phylaw.experiments import study as study_mod
@@ -40,9 +46,7 @@ def test_fig11_lists_its_cells(scale):
 
 
 def test_list_cells_writes_nothing(tmp_path, capsys):
-    assert main(["reproduce", "fig11", "--scale", "tiny", "--out", str(tmp_path / "x"), "--list-cells"]) == 0
-    assert len(capsys.readouterr().out.strip().splitlines()) == 3
-    assert not any(tmp_path.iterdir())
+    assert_lists_cells_and_writes_nothing(tmp_path, capsys, {"fig11": 3})
 
 
 def test_a_mismatched_cell_is_refused():
@@ -86,12 +90,7 @@ def test_a_composition_cell_runs_and_reruns_nothing(tmp_path):
     assert "Composition success" in md
     assert "collision_bounce" in md
     assert len(list((report / "media").glob("*.gif"))) == 3  # one composed video per level, none failed
-    first = (out / "results.csv").read_bytes()
-    calls.clear()
-    again = run_experiment(plan, out, _fake_pipeline(calls), progress=False)
-    assert calls == []
-    assert [x.state for x in again.cells] == ["skipped"]
-    assert (out / "results.csv").read_bytes() == first
+    assert_rerun_skips_everything(plan, out, _fake_pipeline)
 
 
 def _vanishing_sample(ctx) -> dict:

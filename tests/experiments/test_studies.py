@@ -9,7 +9,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from tests.experiments.conftest import fake_pipeline, listed_plan, write_samples
+from tests.experiments.conftest import (
+    assert_lists_cells_and_writes_nothing,
+    assert_rerun_skips_everything,
+    fake_pipeline,
+    listed_plan,
+    write_samples,
+)
 
 from phylaw.cli.main import main
 from phylaw.errors import PhylawError
@@ -58,14 +64,7 @@ def test_set1_and_set2_differ_only_in_flips():
 
 
 def test_list_cells_writes_nothing(tmp_path, capsys):
-    for name, counts in CELLS.items():
-        assert (
-            main(["reproduce", name, "--scale", "tiny", "--out", str(tmp_path / name), "--list-cells"]) == 0
-        )
-        lines = capsys.readouterr().out.strip().splitlines()
-        assert len(lines) == counts["tiny"]
-        assert all(line.startswith(f"phylaw reproduce {name} --scale tiny") for line in lines)
-    assert not any(tmp_path.iterdir())
+    assert_lists_cells_and_writes_nothing(tmp_path, capsys, {n: c["tiny"] for n, c in CELLS.items()})
 
 
 # ----------------------------------------------------------------------------------------------- one cell run
@@ -107,12 +106,7 @@ def test_a_study_cell_runs_and_reruns_nothing(tmp_path, name, n_train, n_eval):
     assert "Case-based retrieval" in (report / "report.md").read_text()
     assert len(list(report.glob("*.png"))) == 2  # the study's figure and the case-vs-law figure
     assert len(list((out / "index").glob("*.npz"))) == 2  # frames and params indexes, cached
-    first = (out / "results.csv").read_bytes()
-    calls.clear()
-    again = run_experiment(plan, out, _fake_pipeline(calls), progress=False)
-    assert calls == []
-    assert [c.state for c in again.cells] == ["skipped"]
-    assert (out / "results.csv").read_bytes() == first
+    assert_rerun_skips_everything(plan, out, _fake_pipeline)
 
 
 # ----------------------------------------------------------------------------------------------- bad input
