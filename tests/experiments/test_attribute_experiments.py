@@ -196,3 +196,24 @@ def test_priority_of_pools_both_figures_into_one_order(tmp_path):
     write_json(empty / "plan.json", {"experiment": "fig8", "scale": "tiny", "cells": [{"run_id": "x"}]})
     with pytest.raises(PhylawError, match="no finished attribute pair cell"):
         priority_of([empty])
+
+
+def test_the_report_of_a_directory_without_a_plan_writes_nothing(tmp_path):
+    from phylaw.experiments.attribute_report import build_attribute_report
+
+    with pytest.raises(PhylawError, match=r"no plan\.json"):
+        build_attribute_report(tmp_path / "nothing", tmp_path / "r")
+    assert not (tmp_path / "r").exists()
+
+
+def test_the_report_of_unfinished_cells_lists_them(tmp_path):
+    from phylaw.experiments.attribute_report import build_attribute_report
+    from phylaw.io import write_json
+
+    write_json(tmp_path / "plan.json", {"experiment": "fig9", "scale": "tiny", "cells": [{"run_id": "c1"}]})
+    files = build_attribute_report(tmp_path, tmp_path / "r")
+    md = files.markdown.read_text()
+    assert "## Cells without attribute results yet" in md
+    assert "- `c1`" in md
+    assert "<code>c1</code>" in files.html.read_text()
+    assert "Priority matrix" not in md  # no pair measured: no matrix, no order
