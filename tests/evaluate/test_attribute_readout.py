@@ -194,3 +194,23 @@ def test_an_object_cut_by_the_frame_edge_is_not_read():
     assert np.isnan(ro.size).all()
     whole = read_attributes(parse(render(st, RES)), C, FRAME_DT)
     assert (whole.frames > 0).all()
+
+
+def test_changed_rates_count_the_videos_each_side_read():
+    """A model that loses every object: its changed rates have n = 0, the ground truth's floor keeps its own
+    count of read videos (floor_n), and every generated video is "lost"."""
+    from phylaw.evaluate.attributes import pair_rows
+
+    batch = _eval("color-shape")
+    gt = render(batch.states, RES)
+    rows = pd.DataFrame(pair_rows(_table(batch, np.full_like(gt, 255), gt), get_setting("color-shape")))
+    changed = rows[rows["metric"] == "color_changed"].set_index("level")
+    per_level = pd.Series(batch.labels.level).value_counts()
+    assert (changed["n"] == 0).all()
+    assert (
+        changed.loc["blue-disc", "floor_n"] == changed.loc["blue-disc", "n_videos"] == per_level["blue-disc"]
+    )
+    assert changed.loc["pooled", "floor"] == 0.0
+    lost = rows[rows["metric"] == "outcome_lost"]
+    assert (lost["value"] == 1.0).all()
+    assert (lost["floor"] == 0.0).all()

@@ -188,7 +188,8 @@ def pair_rows(videos: pd.DataFrame, setting) -> list[dict]:
             p, lo, hi = wilson_ci(int((g[ok] == 0).sum()), int(ok.sum()))
             fok = ~np.isnan(f)
             fp, flo, fhi = wilson_ci(int((f[fok] == 0).sum()), int(fok.sum()))
-            rows.append(result_row(split, level, f"{attr}_changed", p, lo, hi, int(ok.sum()), fp, flo, fhi))
+            row = result_row(split, level, f"{attr}_changed", p, lo, hi, int(ok.sum()), fp, flo, fhi)
+            rows.append({**row, "n_videos": n, "floor_n": int(fok.sum())})  # each over its own read videos
         for o in OUTCOMES:
             p, lo, hi = wilson_ci(int((go[m] == o).sum()), n)
             fp, flo, fhi = wilson_ci(int((fo[m] == o).sum()), n)
