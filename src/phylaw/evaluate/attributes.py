@@ -258,10 +258,11 @@ def pooled_counts(wins: list[Win]) -> tuple[dict, dict]:
 
 @dataclass(frozen=True)
 class PriorityOrder:
-    """The order a matrix implies: ``order`` (highest priority first, Kahn's layers in ``tiers``) when the decided
-    pairs form no cycle;
-    ``total`` when every pair is decided and the order is unique; ``cycle`` (a, b, ..., a) when a beats b
-    beats ... beats a; ``undecided`` pairs (no videos, a rate of exactly 1/2, or strict and the CI spans 1/2)."""
+    """The order a matrix implies. When the decided pairs form no cycle: ``order`` (highest priority first) and
+    ``tiers``, its Kahn layers (no attribute of a layer beats another of it); ``total`` when every pair is
+    decided and every layer holds one attribute. Otherwise ``cycle`` (a, b, ..., a: a beats b beats ... beats
+    a) and an empty order. ``undecided``: the pairs with no videos, a rate of exactly 1/2, or (strict) a
+    Wilson interval that contains 1/2."""
 
     order: tuple[str, ...]
     total: bool
