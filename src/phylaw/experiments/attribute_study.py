@@ -108,7 +108,7 @@ def attributes(ctx: CellContext) -> dict[str, Any]:
 
 def conflict_gifs(ctx: CellContext, videos: pd.DataFrame, setting) -> list[str]:
     """GIFs (ground truth | generated) of the most common outcome of every test combination and of one other
-    outcome where there is one, named ``<level>_<outcome>_<row>.gif``."""
+    outcome where there is one, named ``<level>_<outcome>_<dataset index>.gif``."""
     from phylaw.datasets import open_dataset
     from phylaw.datasets.samples import open_samples
     from phylaw.evaluate.attributes import decisions, outcomes
