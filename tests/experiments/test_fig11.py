@@ -49,9 +49,20 @@ def test_list_cells_writes_nothing(tmp_path, capsys):
     assert_lists_cells_and_writes_nothing(tmp_path, capsys, {"fig11": 3})
 
 
-def test_a_mismatched_cell_is_refused():
-    c = get_plan("fig11", "tiny").cells[0]
-    bad = dataclasses.replace(c, eval_data=dataclasses.replace(c.eval_data, split="compose-spatial-tiny"))
+@pytest.mark.parametrize(
+    ("cell", "evald"),
+    [
+        (0, "compose-spatial-tiny"),  # a training split as evaluation data
+        (
+            2,
+            "compose-temporal-eval-small",
+        ),  # the failure variant on the other study's controls (same scenario)
+        (1, "compose-temporal-nored-eval-small"),
+    ],
+)
+def test_a_mismatched_cell_is_refused(cell, evald):
+    c = get_plan("fig11", "tiny").cells[cell]
+    bad = dataclasses.replace(c, eval_data=dataclasses.replace(c.eval_data, split=evald))
     with pytest.raises(PhylawError, match="not a training and evaluation pair"):
         fig11.check(bad)
 

@@ -114,7 +114,7 @@ def check(spec: RunSpec) -> None:
         return
     check_cell(spec)
     train, evald = composition_split(spec.train_data.split), composition_split(spec.eval_data.split)
-    if train.role != "train" or evald.role != "eval" or train.scenario != evald.scenario:
+    if train.role != "train" or evald.role != "eval" or train.study != evald.study:
         raise PhylawError(
             f"cell {spec.run_id}: {train.name} / {evald.name} are not a training and evaluation pair"
         )
