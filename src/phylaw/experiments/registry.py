@@ -20,8 +20,6 @@ EXPERIMENTS: dict[str, str] = {
     "fig7": "phylaw.experiments.fig7",
     "fig8": "phylaw.experiments.fig8",
     "fig9": "phylaw.experiments.fig9",
-    "fig8": "phylaw.experiments.fig8",
-    "fig9": "phylaw.experiments.fig9",
     "table2": "phylaw.experiments.table2",
     "fig10": "phylaw.experiments.fig10",
     "fig11": "phylaw.experiments.fig11",
