@@ -20,13 +20,15 @@ from phylaw.experiments.demo import (
     runtime_settings,
     train_spec,
 )
-from phylaw.experiments.registry import get_plan
+from phylaw.experiments.registry import EXPERIMENTS, get_plan
 
 
 def test_unknown_experiment_is_one_line_error(tmp_path, capsys):
     assert main(["reproduce", "table9", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == "error: unknown experiment 'table9'; known: fig3, fig5, fig6, fig7"
+    known = "fig3, fig5, fig6, fig7, fig8, fig9, table2, fig10, fig11"
+    assert err == f"error: unknown experiment 'table9'; known: {known}"
+    assert known == ", ".join(EXPERIMENTS)
     assert not any(tmp_path.iterdir())  # nothing written
 
 
