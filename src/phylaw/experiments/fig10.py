@@ -225,18 +225,12 @@ def agreement_rows(videos: pd.DataFrame, spec: RunSpec) -> pd.DataFrame:
 
 
 def collect(ctx: CellContext) -> dict[str, Any]:
-    from phylaw.experiments.stages import tidy_results
+    from phylaw.experiments.stages import tidy_results, write_cell_results
 
     summary = pd.read_csv(ctx.path(st2.EVAL_DIR, "summary.csv"), dtype={"split": str, "level": str})
     videos = pd.read_csv(ctx.path(ANALYSIS_DIR, "videos.csv"))
     tidy = pd.concat([tidy_results(summary, ctx.spec), agreement_rows(videos, ctx.spec)], ignore_index=True)
-    write_csv(ctx.path(CELL_RESULTS), tidy)
-    metrics = ctx.path("train", "metrics.csv")
-    if metrics.is_file():
-        import shutil
-
-        shutil.copyfile(metrics, ctx.path("train_metrics.csv"))
-    return {"rows": len(tidy)}
+    return write_cell_results(ctx, tidy)
 
 
 def report(ctx: CellContext) -> dict[str, Any]:

@@ -55,7 +55,7 @@ import pandas as pd
 
 from phylaw.errors import PhylawError
 from phylaw.experiments import study as s
-from phylaw.experiments.experiment import CELL_RESULTS, Experiment, ExperimentPlan, ReportSection
+from phylaw.experiments.experiment import Experiment, ExperimentPlan, ReportSection
 from phylaw.experiments.runner import CellContext, Pipeline, Stage
 from phylaw.experiments.spec import RunSpec
 from phylaw.experiments.tables import html_table, markdown_table
@@ -185,12 +185,9 @@ def collect(ctx: CellContext) -> dict[str, Any]:
 
         return attribute_collect(ctx)
     rows = pd.read_csv(ctx.path(COMP_DIR, "rows.csv"), dtype={"split": str, "level": str})
-    tidy = s.study_results(ctx.spec, rows)
-    write_csv(ctx.path(CELL_RESULTS), tidy)
-    metrics = ctx.path("train", "metrics.csv")
-    if metrics.is_file():
-        shutil.copyfile(metrics, ctx.path("train_metrics.csv"))
-    return {"rows": len(tidy)}
+    from phylaw.experiments.stages import write_cell_results
+
+    return write_cell_results(ctx, s.study_results(ctx.spec, rows))
 
 
 def report(ctx: CellContext) -> dict[str, Any]:

@@ -355,6 +355,12 @@ def collect(ctx: CellContext) -> dict[str, Any]:
     if release.is_file():  # release-mode rows (metric names release_*) beside phylaw's own
         more = tidy_results(pd.read_csv(release, dtype={"split": str, "level": str}), ctx.spec)
         tidy = pd.concat([tidy, more], ignore_index=True)
+    return write_cell_results(ctx, tidy)
+
+
+def write_cell_results(ctx: CellContext, tidy: pd.DataFrame) -> dict[str, Any]:
+    """Every collect's ending: the tidy rows -> ``cell_results.csv``, the training curve (if the cell trained)
+    -> ``train_metrics.csv``; returns the stage's record."""
     write_csv(ctx.path(CELL_RESULTS), tidy)
     metrics = ctx.path("train", "metrics.csv")
     if metrics.is_file():

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from phylaw.errors import PhylawError
-from phylaw.experiments.experiment import CELL_RESULTS, result_columns
+from phylaw.experiments.experiment import result_columns
 from phylaw.experiments.runner import CellContext, Stage
 from phylaw.experiments.spec import DataSpec, RunSpec
 from phylaw.experiments.table2 import TRAIN_SUFFIX
@@ -232,9 +232,7 @@ def share_rows(metrics: pd.DataFrame, spec: RunSpec, prefix: str = "") -> pd.Dat
 def collect(ctx: CellContext) -> dict[str, Any]:
     """eval/ and recon_eval/ summaries -> tidy ``cell_results.csv`` (reconstruction rows named ``recon_*``),
     the binomial shares, the per-template abnormal rate, and the training curve."""
-    import shutil
-
-    from phylaw.experiments.stages import tidy_results
+    from phylaw.experiments.stages import tidy_results, write_cell_results
 
     parts = []
     for directory, prefix in ((EVAL_DIR, ""), (RECON_DIR, "recon_")):
@@ -244,12 +242,8 @@ def collect(ctx: CellContext) -> dict[str, Any]:
         tidy["metric"] = prefix + tidy["metric"].astype(str)
         parts += [tidy, share_rows(_metrics(ctx, directory), ctx.spec, prefix)]
     results = pd.concat([p for p in parts if len(p)], ignore_index=True)
-    write_csv(ctx.path(CELL_RESULTS), results)
     write_csv(ctx.path("per_template.csv"), per_template(_metrics(ctx, EVAL_DIR), ctx.spec))
-    metrics = ctx.path("train", "metrics.csv")
-    if metrics.is_file():
-        shutil.copyfile(metrics, ctx.path("train_metrics.csv"))
-    return {"rows": len(results)}
+    return write_cell_results(ctx, results)
 
 
 def per_template(metrics: pd.DataFrame, spec: RunSpec) -> pd.DataFrame:
