@@ -70,6 +70,9 @@ class AutoencoderConfig:
     base_channels: int = 32
     kl_weight: float = 1e-6
     train_frames: int = 8  # frames per video in a train-vae step (the VAE is frame-wise)
+    # train-vae: extra reconstruction weight on foreground pixels (train.vae_trainer.reconstruction_loss);
+    # 0 = the plain mean over pixels. Sparse scenes (small bodies, thin bars on a plain background) need it.
+    foreground_weight: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -430,6 +433,7 @@ def validate(cfg: TrainConfig) -> None:
         (cfg.logging.keep_last >= 1, "logging.keep_last must be >= 1"),
         (cfg.autoencoder.spatial_factor in (1, 2, 4, 8), "autoencoder.spatial_factor must be 1, 2, 4 or 8"),
         (cfg.autoencoder.space_to_depth >= 1, "autoencoder.space_to_depth must be >= 1"),
+        (cfg.autoencoder.foreground_weight >= 0, "autoencoder.foreground_weight must be >= 0"),
         (cfg.runtime.threads >= 0, "runtime.threads must be >= 0 (0 = torch default)"),
         (
             cfg.diffusion.timesteps in TIMESTEP_SAMPLING,

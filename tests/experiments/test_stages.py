@@ -188,3 +188,21 @@ def test_a_data_spec_can_be_a_union_of_a_gapped_grid_and_an_attribute_labelled_g
     grid = DataSpec("uniform_motion", "g", resolution=32, grid=(("r", 0.7, 1.5, 2), ("v", 1.0, 4.0, 2)))
     with pytest.raises(PhylawError, match="a grid or parts, not both"):
         DataSpec("uniform_motion", "x", resolution=32, grid=grid.grid, parts=(blue,))
+
+
+def test_vae_foreground_weight_reaches_the_config_and_names_its_own_vae():
+    import dataclasses
+    from pathlib import Path
+
+    from phylaw.experiments import stages
+    from phylaw.experiments.table2 import cell
+
+    plain = cell("tiny", "DiT-tiny", 6)
+    weighted = dataclasses.replace(plain, train=dataclasses.replace(plain.train, vae_foreground_weight=10.0))
+    # the default keeps the VAE key (and so the directory names) it had before the option existed
+    assert stages.vae_key(plain) == [8, plain.train.vae_base_channels, plain.train.vae_steps,
+                                     plain.train.vae_batch_size, plain.train.vae_lr, plain.train.seed]  # fmt: skip
+    assert stages.vae_key(weighted) != stages.vae_key(plain)
+    assert train_config(plain, Path("d.h5")).autoencoder.foreground_weight == 0.0
+    assert train_config(weighted, Path("d.h5")).autoencoder.foreground_weight == 10.0
+    assert weighted.run_id != plain.run_id

@@ -163,6 +163,7 @@ class TrainSpec:
     vae_steps: int = 20_000
     vae_batch_size: int = 32
     vae_lr: float = 3e-4
+    vae_foreground_weight: float = 0.0  # autoencoder.foreground_weight of the VAE's training (0: plain loss)
     seed: int = 0
 
 

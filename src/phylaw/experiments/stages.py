@@ -118,7 +118,8 @@ def cell_overrides(spec: RunSpec, data_path: Path) -> tuple[tuple[str, Any], ...
         items += [("autoencoder.kind", "identity"), ("autoencoder.space_to_depth", t.space_to_depth)]
     elif t.autoencoder == "vae":
         items += [("autoencoder.kind", "vae"), ("autoencoder.spatial_factor", t.vae_factor),
-                  ("autoencoder.base_channels", t.vae_base_channels)]  # fmt: skip
+                  ("autoencoder.base_channels", t.vae_base_channels),
+                  ("autoencoder.foreground_weight", t.vae_foreground_weight)]  # fmt: skip
     else:
         items += [("autoencoder.kind", "diffusers"), ("autoencoder.path", t.autoencoder)]
     items += [("model.patch_size", t.patch)] if t.patch is not None else []
@@ -191,7 +192,9 @@ def _on_vae(cfg, vae_run: Path):
 def vae_key(spec: RunSpec) -> list[Any]:
     """The VAE settings that name a VAE directory (with the training data's id)."""
     t = spec.train
-    return [t.vae_factor, t.vae_base_channels, t.vae_steps, t.vae_batch_size, t.vae_lr, t.seed]
+    key = [t.vae_factor, t.vae_base_channels, t.vae_steps, t.vae_batch_size, t.vae_lr, t.seed]
+    # appended only when set, so the VAE directories named before the option existed keep their names
+    return [*key, ("foreground_weight", t.vae_foreground_weight)] if t.vae_foreground_weight else key
 
 
 def vae_dir(ctx: CellContext) -> Path:

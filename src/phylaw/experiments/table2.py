@@ -75,6 +75,9 @@ class ScaleSettings:
     sample_batch_size: int
     preset: str
     micro_batch_size: int = 0
+    vae_foreground_weight: float = (
+        0.0  # VAE loss weight on object pixels (train.vae_trainer.reconstruction_loss)
+    )
     distributed: bool = False
     procedural: bool = False
 
@@ -170,7 +173,8 @@ def train_spec(s: ScaleSettings, model: str) -> TrainSpec:
         model=model, steps=s.steps, batch_size=s.batch_size, lr=s.lr, warmup=s.warmup, autoencoder="vae",
         patch=s.patch, temporal_patch=s.temporal_patch, ema_decay=s.ema_decay, flip=True, preset=s.preset,
         vae_factor=8, vae_base_channels=s.vae_base_channels, vae_steps=s.vae_steps,
-        vae_batch_size=s.vae_batch_size, vae_lr=s.vae_lr, overrides=overrides,
+        vae_batch_size=s.vae_batch_size, vae_lr=s.vae_lr, vae_foreground_weight=s.vae_foreground_weight,
+        overrides=overrides,
     )  # fmt: skip
 
 

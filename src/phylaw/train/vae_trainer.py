@@ -2,7 +2,8 @@
 
 The VAE is frame-wise, so a step takes ``optim.batch_size`` videos and ``autoencoder.train_frames`` random
 frames of each (all of them drawn from (seed, step): exact resume as in :mod:`phylaw.train.trainer`). Loss:
-L1 + L2 reconstruction + ``kl_weight`` * KL. At the end the latent scaling factor (1 / std of the posterior
+L1 + L2 reconstruction (:func:`reconstruction_loss`, optionally weighted toward foreground pixels) + ``kl_weight``
+* KL. At the end the latent scaling factor (1 / std of the posterior
 means over up to 64 videos) is measured and ``vae.pt`` is written. The report (SPEC E.2, the paper's Table 3)
 reconstructs evaluation videos, writes them as a sample file and scores them with ``phylaw.evaluate``, next to
 the ground-truth floor of the same videos: ``report.csv`` / ``report.md``.
@@ -48,6 +49,35 @@ from phylaw.train.setup import open_training_data
 
 log = logging.getLogger(__name__)
 VAE_COLUMNS = ("step", "loss", "l1", "kl", "lr")
+
+
+FOREGROUND_THRESHOLD = (
+    0.1  # in [-1, 1] pixel units: a pixel this far from the frame's median colour is foreground
+)
+
+
+def foreground_mask(x: torch.Tensor, threshold: float = FOREGROUND_THRESHOLD) -> torch.Tensor:
+    """(B,3,T,H,W) frames in [-1,1] -> (B,1,T,H,W) bool: pixels whose colour differs from their frame's
+    per-channel median (the background of a sparse scene) by more than ``threshold`` in some channel."""
+    background = x.flatten(3).median(dim=3).values[..., None, None]  # (B,3,T,1,1)
+    return ((x - background).abs() > threshold).any(dim=1, keepdim=True)
+
+
+def reconstruction_loss(
+    recon: torch.Tensor, x: torch.Tensor, foreground_weight: float = 0.0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(L1, L2) reconstruction terms of the VAE loss.
+
+    ``foreground_weight`` 0: plain means over every pixel. w > 0: per-pixel weight 1 + w on foreground pixels
+    (:func:`foreground_mask` of the target) and 1 elsewhere, normalised by the weights' sum, so a scene whose
+    objects cover 2 % of the frame does not let the background dominate the loss (thin bars and small bodies
+    are what the judge and the evaluator read)."""
+    err = recon - x
+    if foreground_weight == 0:
+        return err.abs().mean(), err.square().mean()
+    weight = 1.0 + foreground_weight * foreground_mask(x).to(err.dtype)
+    total = weight.sum() * err.shape[1]  # the weight is shared by the 3 channels
+    return (weight * err.abs()).sum() / total, (weight * err.square()).sum() / total
 
 
 def build_vae(cfg: TrainConfig) -> VideoVAE:
@@ -131,9 +161,9 @@ def _train_vae(cfg: TrainConfig, run: Path, resume: bool, progress: bool, stop_a
             pick = np.sort(child_rng(seed, "vae-frames", step).permutation(cfg.data.n_frames)[:n_sub])
             x = frames_to_tensor(frames[:, pick]).to(device)  # (B, 3, n_sub, H, W)
             out = vae(x, generator=torch.Generator().manual_seed(derive_seed(seed, "vae-noise", step)))
-            l1 = (out.recon - x).abs().mean()
+            l1, l2 = reconstruction_loss(out.recon, x, cfg.autoencoder.foreground_weight)
             kl = out.kl()
-            loss = l1 + (out.recon - x).square().mean() + cfg.autoencoder.kl_weight * kl
+            loss = l1 + l2 + cfg.autoencoder.kl_weight * kl
             values = {"loss": float(loss.detach()), "l1": float(l1.detach()), "kl": float(kl.detach())}
             if not math.isfinite(values["loss"]):
                 raise PhylawError(
