@@ -1,0 +1,135 @@
+"""Which VideoVAE is good enough for Table 2? The reconstruction floor of the abnormal ratio (issue 14).
+
+Trains the Table 2 shared VAE of a scale (on the 60-template training frames) once per setting, reconstructs the
+60-template cell's evaluation videos through each (the condition frame pasted back, as the ``recon`` stage does)
+and scores the reconstructions with the ``phyre`` metric set: the judge's abnormal ratio (Wilson 95 %) beside
+the judge on untouched ground truth, the Type 1 share (final states agree), SSIM and PSNR; plus training time.
+The first setting is the baseline; each row prints its abnormal ratio and wall time as ratios to it.
+
+    python benchmarks/vae_recon.py --out /tmp/vae_recon                     # tiny: plain loss vs foreground x10
+    python benchmarks/vae_recon.py --out DIR --setting fw=0 --setting fw=10,base=32 --steps 1200
+
+A setting is comma-separated ``fw`` (autoencoder.foreground_weight), ``base`` (base channels), ``factor`` (4 or
+8), ``steps``, ``lr``. Every output (data, VAEs, reconstructions, evaluations) lives under ``--out`` and is reused
+when the same setting runs again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+
+def parse_setting(text: str, base: dict) -> dict:
+    keys = {"fw": float, "base": int, "factor": int, "steps": int, "lr": float}
+    out = dict(base)
+    for part in filter(None, text.split(",")):
+        k, _, v = part.partition("=")
+        if k not in keys:
+            raise SystemExit(f"unknown setting key {k!r} in {text!r}; use {', '.join(keys)}")
+        out[k] = keys[k](v)
+    return out
+
+
+def summary_mean(summary: pd.DataFrame, metric: str, split: str) -> float:
+    m = summary[(summary["metric"] == metric) & (summary["split"] == split)]
+    return float(m["mean"].iloc[0]) if len(m) else np.nan
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--scale", default="tiny")
+    ap.add_argument("--setting", action="append", default=[], help="e.g. fw=10,base=32 (repeatable)")
+    ap.add_argument(
+        "--steps", type=int, default=None, help="VAE steps of every setting (default: the scale's)"
+    )
+    ap.add_argument(
+        "--videos", type=int, default=0, help="evaluate only the first N evaluation rows (0: all)"
+    )
+    args = ap.parse_args()
+
+    from phylaw.config import apply_overrides
+    from phylaw.datasets import open_dataset
+    from phylaw.evaluate.run import EvalOptions, evaluate
+    from phylaw.experiments import stages as st
+    from phylaw.experiments import table2 as t2
+    from phylaw.experiments import table2_stages as st2
+    from phylaw.experiments.runner import Stage, ensure_data
+    from phylaw.train import train_vae
+
+    s = t2.settings(args.scale)
+    spec = t2.cell(args.scale, s.models[-1][0], 60)
+    base = {"fw": s.vae_foreground_weight, "base": s.vae_base_channels, "factor": 8,
+            "steps": args.steps or s.vae_steps, "lr": s.vae_lr}  # fmt: skip
+    settings = [parse_setting(t, base) for t in (args.setting or ["fw=0", "fw=10"])]
+    out = args.out
+    data_stage = Stage("data", st.build_data)
+    train_dir = ensure_data(out, st2.vae_data_spec(spec), data_stage, progress=True, options={})
+    eval_dir = ensure_data(out, spec.eval_data, data_stage, progress=True, options={})
+    with open_dataset(eval_dir / st.DATA_FILE) as ds:
+        index = st2.even_indices(np.asarray(ds.params), np.asarray(ds.labels.split), spec.eval_data.per_split)
+    index = index[: args.videos] if args.videos else index
+
+    rows = []
+    for k, setting in enumerate(settings):
+        train = dataclasses.replace(spec.train, vae_foreground_weight=setting["fw"],
+                                    vae_base_channels=setting["base"], vae_factor=setting["factor"],
+                                    vae_steps=setting["steps"], vae_lr=setting["lr"])  # fmt: skip
+        cell = dataclasses.replace(spec, train=train)
+        name = ",".join(f"{key}={setting[key]}" for key in ("fw", "base", "factor", "steps", "lr"))
+        run = st2.shared_vae_dir(out, cell)
+        t0 = time.perf_counter()
+        if not (run / "vae.pt").is_file():
+            cfg = st.train_config(cell, train_dir / st.DATA_FILE)
+            sets = [("optim.batch_size", train.vae_batch_size), ("schedule.steps", train.vae_steps),
+                    ("optim.lr", train.vae_lr), ("schedule.warmup_steps", min(100, train.vae_steps // 10)),
+                    ("optim.weight_decay", 0.0), ("data.cache_latents", False), ("autoencoder.path", ""),
+                    ("runtime.threads", 0)]  # fmt: skip
+            train_vae(apply_overrides(cfg, sets), run, resume=True, progress=True)
+            (run / "train_seconds.txt").write_text(f"{time.perf_counter() - t0:.1f}\n")
+        seconds = (
+            float((run / "train_seconds.txt").read_text()) if (run / "train_seconds.txt").exists() else np.nan
+        )
+        recon = st2.reconstruct(run, eval_dir / st.DATA_FILE, index, run / f"recon-{len(index)}.h5",
+                                n_frames=spec.eval_data.n_frames, resolution=spec.eval_data.resolution,
+                                progress=True)  # fmt: skip
+        result = evaluate(eval_dir / st.DATA_FILE, recon, out=run / f"recon_eval-{len(index)}",
+                          options=EvalOptions(metric_set="phyre"), progress=True)  # fmt: skip
+        metrics = pd.read_csv(result.metrics_csv, dtype={"split": str, "level": str, "detail": str})
+        shares = st2.share_rows(metrics, cell).set_index(["split", "metric"])
+        summary = result.summary
+        for split in sorted(shares.index.get_level_values(0).unique()):
+            ab, t1 = shares.loc[(split, "abnormal_ratio")], shares.loc[(split, "type1_share")]
+
+            rows.append({"setting": name, "split": split, "n": int(ab["n"]), "abnormal": ab["value"],
+                         "abnormal_ci": f"[{ab['ci_low']:.2f}, {ab['ci_high']:.2f}]", "gt_floor": ab["floor"],
+                         "type1": t1["value"], "ssim": summary_mean(summary, "ssim", split), "psnr": summary_mean(summary, "psnr", split),
+                         "train_s": seconds, "k": k})  # fmt: skip
+        reasons = metrics[(metrics["metric"] == "abnormal") & (metrics["value"] >= 1)]["detail"].fillna("")
+        top = pd.Series([r.strip().split(":")[0] for d in reasons for r in d.split(";") if r.strip()])
+        top = top.value_counts().head(5)
+        print(
+            f"{name}: most frequent judge reasons on the reconstructions: { {k: int(v) for k, v in top.items()} }"
+        )
+
+    table = pd.DataFrame(rows)
+    baseline = table[table["k"] == 0].set_index("split")
+    table["abnormal_vs_base"] = table["abnormal"] / table["split"].map(baseline["abnormal"])
+    table["time_vs_base"] = table["train_s"] / float(baseline["train_s"].iloc[0])
+    table = table.drop(columns="k")
+    out.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out / "vae_recon.csv", index=False)
+    (out / "vae_recon.json").write_text(json.dumps({"index": index.tolist()}))
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+
+
+if __name__ == "__main__":
+    main()
