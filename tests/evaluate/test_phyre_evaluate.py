@@ -182,3 +182,51 @@ def test_a_broken_weight_file_stops_before_scoring(phyre_data, tmp_path, capsys)
     assert len(err) == 1
     assert str(bad) in err[0]
     assert not (tmp_path / "ev" / "metrics.csv").exists()
+
+
+def test_the_judge_config_is_the_one_scored_with(phyre_data, tmp_path, capsys):
+    """``--judge-config`` (a judge-suite's judge_config.json): with every rule's factor 0 nothing is flagged,
+    not even the vanished ball the default judge flags; the same output directory is re-scored, not resumed;
+    a missing or wrong file and a metric set without the judge are one line, exit 2, nothing written."""
+    import json
+
+    from phylaw.evaluate.judge import VIOLATIONS, JudgeConfig
+
+    folder = tmp_path / "vids"
+    folder.mkdir()
+    with open_dataset(phyre_data) as ds:
+        for i in range(len(ds)):
+            video = ds.frames(i).copy()
+            if i == 0:
+                red = (video[..., 0] > 200) & (video[..., 1] < 120) & (video[..., 2] < 120)
+                red[:5] = False
+                video[red] = 255
+            np.save(folder / f"{i}.npy", video)
+    off = JudgeConfig().to_dict()
+    off["factors"] = dict.fromkeys(VIOLATIONS, 0.0)
+    (tmp_path / "suite").mkdir()
+    (tmp_path / "suite" / "judge_config.json").write_text(json.dumps(off))
+    out = tmp_path / "ev"
+
+    def abnormal(**kw) -> pd.Series:
+        res = evaluate(phyre_data, folder, out, metrics=["abnormal"], options=EvalOptions(**kw))
+        rows = pd.read_csv(res.metrics_csv)
+        return rows[rows.metric == "abnormal"].set_index("index")["value"]
+
+    assert abnormal()[0] == 1
+    assert (abnormal(judge_config=str(tmp_path / "suite")) == 0).all()  # the directory finds its json
+    assert abnormal(judge_config=str(tmp_path / "suite" / "judge_config.json"))[0] == 0
+
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"no_such_threshold": 1}))
+    for config, needle in ((tmp_path / "missing.json", "not found"), (bad, "no_such_threshold")):
+        rc = main(["evaluate", "--data", str(phyre_data), "--videos", str(folder), "--out", str(tmp_path / "x"),
+                   "--judge-config", str(config), "--quiet"])  # fmt: skip
+        err = capsys.readouterr().err.strip().splitlines()
+        assert rc == 2
+        assert len(err) == 1
+        assert needle in err[0]
+        assert not (tmp_path / "x" / "metrics.csv").exists()
+    with pytest.raises(PhylawError, match="phyre metric set"):
+        evaluate(phyre_data, folder, tmp_path / "y", options=EvalOptions(metric_set="phylaw",
+                                                                         judge_config=str(tmp_path / "suite")))

@@ -220,14 +220,39 @@ def _counting(calls: list[str], interrupt: set[str]) -> Pipeline:
     return Pipeline(real.data, tuple(wrap(s) for s in real.cell), check=real.check)
 
 
-def test_smallest_cell_runs_end_to_end_and_resumes(tmp_path):
+def _fake_suite(runs: list[tuple]):
+    """A stand-in for ``judge_suite.run_suite`` (the real one needs >= 12 frames and minutes): writes what the
+    report and the evaluator read, with the rule factors of ``factor``."""
+    from phylaw.evaluate.judge import JudgeConfig
+
+    def run_suite(split, videos, resolution, frames, seed, out, progress=True):
+        runs.append((split, videos, resolution, frames, seed))
+        out.mkdir(parents=True)
+        (out / "judge_config.json").write_text(json.dumps(JudgeConfig().to_dict()))
+        pd.DataFrame([{"part": "evaluation", "violation": "teleport", "strength": "moderate", "n": 4,
+                       "recall": 0.75}]).to_csv(out / "recall.csv", index=False)  # fmt: skip
+        pd.DataFrame([{"part": "evaluation", "control": "gt", "n": 4, "flagged": 1, "fpr": 0.25, "ci95_lo": 0.05,
+                       "ci95_hi": 0.7}]).to_csv(out / "controls.csv", index=False)  # fmt: skip
+        (out / "summary.md").write_text("# judge suite\n")
+
+    return run_suite
+
+
+def test_smallest_cell_runs_end_to_end_and_resumes(tmp_path, monkeypatch):
     """~20 s on 2 loaded cores. The 6-template cell at 64 px, 6 frames, 12 training videos, 3 VAE / 3 DiT steps, 3 + 3 videos: every real
-    stage. Interrupted at ``recon``, the rerun does only recon onwards; a third run does nothing."""
+    stage (the judge suite faked). Interrupted at ``recon``, the rerun does only recon onwards; a third run
+    does nothing. The suite runs once, at the cells' evaluation size, before the samples are scored."""
+    from phylaw.evaluate import judge_suite
+
+    suites: list[tuple] = []
+    monkeypatch.setattr(judge_suite, "run_suite", _fake_suite(suites))
     plan, out = _shrunk(), tmp_path / "out"
     calls: list[str] = []
     with pytest.raises(KeyboardInterrupt):
         run_experiment(plan, out, _counting(calls, {"recon"}), progress=False)
-    assert calls == ["train", "sample", "evaluate", "recon"]
+    assert calls == ["train", "sample", "judge", "evaluate", "recon"]
+    assert suites == [("eval-out-of-template-small", 20, 64, 6, 0)]
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith("judge_suite")) == ["judge_suite"]
     calls.clear()
     outcome = run_experiment(plan, out, _counting(calls, set()), progress=False)
     assert not outcome.failed, outcome.failed
@@ -241,7 +266,9 @@ def test_smallest_cell_runs_end_to_end_and_resumes(tmp_path):
     nc = json.loads((cell / "eval" / "not_computed.json").read_text())
     assert {"lpips", "fvd"} <= set(nc) or {"lpips", "fvd"} <= names  # weights absent here: not computed
     assert len(list((out / "vae").glob("*/vae.pt"))) == 1
-    assert (out / "table2_report" / "report.md").is_file()
+    report = (out / "table2_report" / "report.md").read_text()
+    assert "1/4 = 25 %" in report  # the suite's accuracy, printed beside the abnormal ratios
+    assert suites == [("eval-out-of-template-small", 20, 64, 6, 0)]  # not rerun
     first = (out / "results.csv").read_bytes()
     calls.clear()
     again = run_experiment(plan, out, _counting(calls, set()), progress=False)

@@ -64,6 +64,12 @@ def evaluate_cmd(
         "--i3d-weights",
         help="I3D for FVD: i3d_torchscript.pt or the PyTorch I3D state dict (or $PHYLAW_I3D_WEIGHTS)",
     ),
+    judge_config: Path | None = typer.Option(
+        None,
+        "--judge-config",
+        help="phyre: the judge's thresholds, a judge_config.json (or the phylaw judge-suite directory holding "
+        "it); default: the judge's built-in settings",
+    ),
     gt_render: str | None = typer.Option(
         None,
         "--gt-render",
@@ -86,7 +92,7 @@ def evaluate_cmd(
         metrics=tuple(names) if names else None, palette=Palette.from_string(palette) if palette else DEFAULT_PALETTE,
         cond_frames=cond_frames, min_area=min_area, layout=layout, chunk=chunk, limit=limit,
         released_radius_filter=released_filter, floor=not no_floor, largest_blob=largest_blob,
-        metric_set=metric_set, gt_render=gt_render,
+        metric_set=metric_set, gt_render=gt_render, judge_config=str(judge_config) if judge_config else "",
         weights=tuple((k, str(v)) for k, v in (("alexnet", alexnet_weights), ("i3d", i3d_weights)) if v),
     )  # fmt: skip
     result = evaluate(data, videos, out, options=opt, progress=not quiet)

@@ -62,6 +62,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
 
 import numpy as np
 
@@ -168,6 +169,33 @@ class JudgeConfig:
         elif f is not None:
             cfg = replace(cfg, factors=tuple(float(x) for x in f))
         return cfg
+
+
+def load_judge_config(path: str | Path) -> JudgeConfig:
+    """A ``JudgeConfig`` from a JSON file (``JudgeConfig.to_dict``: what ``phylaw judge-suite`` writes as
+    ``judge_config.json``, its thresholds tuned on the suite's validation part). One-line PhylawError for a
+    missing file, bad JSON or a setting the judge does not have."""
+    import json
+
+    from phylaw.errors import PhylawError
+
+    p = Path(path)
+    if p.is_dir():
+        p = p / "judge_config.json"
+    try:
+        d = json.loads(p.read_text())
+    except FileNotFoundError:
+        raise PhylawError(f"judge config {p} not found (a judge-suite output's judge_config.json)") from None
+    except (OSError, ValueError) as exc:
+        raise PhylawError(f"judge config {p} is not readable JSON: {exc}") from None
+    names = {f.name for f in fields(JudgeConfig)}
+    if not isinstance(d, dict) or set(d) - names:
+        bad = sorted(set(d) - names) if isinstance(d, dict) else type(d).__name__
+        raise PhylawError(f"judge config {p}: unknown judge settings {bad}")
+    factors = d.get("factors")
+    if isinstance(factors, dict) and set(factors) - set(VIOLATIONS):
+        raise PhylawError(f"judge config {p}: unknown violations {sorted(set(factors) - set(VIOLATIONS))}")
+    return JudgeConfig.from_dict(d)
 
 
 @dataclass(frozen=True)

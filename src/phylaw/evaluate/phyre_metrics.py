@@ -51,6 +51,7 @@ class PhyreInputs:
     gt_frames: np.ndarray | None
     truth: States
     weights: dict[str, str] = field(default_factory=dict)
+    judge_config: str = ""  # a judge_config.json (judge.load_judge_config); "": the judge's defaults
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def only(self, needs: tuple[str, ...]) -> PhyreInputs:  # noqa: ARG002 - the lazy inputs are shared
@@ -96,7 +97,8 @@ class PhyreInputs:
         if "verdict" not in self._cache:
             from phylaw.evaluate import judge
 
-            self._cache["verdict"] = judge.judge(self.parsed(), cond_frames=self.cond_frames)
+            config = judge.load_judge_config(self.judge_config) if self.judge_config else judge.JudgeConfig()
+            self._cache["verdict"] = judge.judge(self.parsed(), cond_frames=self.cond_frames, config=config)
         return self._cache["verdict"]
 
     def truth_world_size(self) -> float:
@@ -106,12 +108,19 @@ class PhyreInputs:
 
 
 def build_inputs(
-    frames: np.ndarray, gt_frames: np.ndarray | None, truth: States, cond_frames: int, weights: dict[str, str]
+    frames: np.ndarray,
+    gt_frames: np.ndarray | None,
+    truth: States,
+    cond_frames: int,
+    weights: dict[str, str],
+    judge_config: str = "",
 ) -> PhyreInputs:
     """The inputs of a block: frames (n, T, H, W, 3), truth cut to the frames both have."""
     t = min(frames.shape[1], truth.n_frames)
     gt = None if gt_frames is None else gt_frames[:, :t]
-    return PhyreInputs(truth.scenario, cond_frames, frames[:, :t], gt, trim_frames(truth, t), dict(weights))
+    return PhyreInputs(
+        truth.scenario, cond_frames, frames[:, :t], gt, trim_frames(truth, t), dict(weights), judge_config
+    )
 
 
 # ----------------------------------------------------------------------------- pixel metrics (per frame)

@@ -72,6 +72,8 @@ class EvalOptions:
     metric_set: str | None = None  # "phylaw" (SPEC I.4) | "release" | "phyre"; None: the scenario's default
     gt_render: str | None = None  # ground-truth frames: "dataset" | "release"; None: the metric set's default
     weights: tuple[tuple[str, str], ...] = ()  # (weights name, local path) overrides (evaluate.weights)
+    # phyre: the judge's settings, a judge_config.json (a judge-suite's tuned thresholds); "": the defaults
+    judge_config: str = ""
 
 
 @dataclass(frozen=True)
@@ -143,7 +145,7 @@ def _score(
     (``MetricSet.inputs``) replaces the kinematic per-colour parse."""
     mset = get_metric_set(opt.metric_set)
     if mset.inputs is not None:
-        ctx = mset.inputs(frames, gt_frames, truth, opt.cond_frames, dict(opt.weights))
+        ctx = mset.inputs(frames, gt_frames, truth, opt.cond_frames, dict(opt.weights), opt.judge_config)
         found = None
     else:
         parsed = parse(
@@ -310,8 +312,16 @@ def _run_key(dataset, source, metrics: list[Metric], opt: EvalOptions) -> str:
         "min_area": opt.min_area, "filter": opt.released_radius_filter, "floor": opt.floor, "block": opt.block,
         "largest_blob": opt.largest_blob, "metric_set": opt.metric_set, "gt_render": opt.gt_render,
         **({"weights": [list(w) for w in opt.weights]} if opt.weights else {}),
+        **({"judge": _judge_key(opt.judge_config)} if opt.judge_config else {}),
     }  # fmt: skip
     return hashlib.blake2b(json.dumps(spec, sort_keys=True, default=str).encode(), digest_size=12).hexdigest()
+
+
+def _judge_key(path: str) -> dict:
+    """What a judge config file means (its settings, not its path) for the resume key."""
+    from phylaw.evaluate.judge import load_judge_config
+
+    return load_judge_config(path).to_dict()
 
 
 def _parts_dir(out: Path, key: str) -> Path:
@@ -364,10 +374,14 @@ def evaluate(
         raise PhylawError(
             f"unknown ground-truth render {opt.gt_render!r}; choose one of {', '.join(GT_RENDERS)}"
         )
+    if opt.judge_config:
+        _judge_key(opt.judge_config)  # a missing or bad judge config: one line before any file is opened
     dataset, source = _open_inputs(data, videos, opt)
     try:
         mset = get_metric_set(opt.metric_set or default_metric_set(dataset.scenario))
         opt = replace(opt, metric_set=mset.name, gt_render=opt.gt_render or mset.gt_render)
+        if opt.judge_config and mset.inputs is None:
+            raise PhylawError(f"--judge-config is for the phyre metric set (the judge); {mset.name} has no judge")
         if videos is None and opt.gt_render == "release":  # the floor drawn as the release drew it
             source = ReleaseGTSource(dataset, np.arange(len(dataset)))
         return _evaluate(dataset, source, videos, Path(out), opt, progress)

@@ -162,15 +162,16 @@ def types_table(results: pd.DataFrame, cells: list[dict]) -> pd.DataFrame:
 def judge_accuracy(suite: Path | None) -> list[str]:
     """Lines on the judge's measured accuracy from a ``phylaw judge-suite`` directory (evaluation part)."""
     if suite is None or not (Path(suite) / "recall.csv").is_file():
-        return ["The judge's accuracy was not measured for this run (no `phylaw judge-suite` output given: "
-                "pass one as `judge_suite`, or put it in `OUT/judge_suite`). The last measured table is in "
+        return ["The judge's accuracy was not measured for this run (no complete `phylaw judge-suite` output: the "
+                "`judge` stage writes `OUT/judge_suite` before the first cell is scored). The last measured table is in "
                 "docs/video_metrics.md, \"Judge accuracy (measured)\" (at 256²)."]  # fmt: skip
     suite = Path(suite)
     rec = pd.read_csv(suite / "recall.csv")
     ctl = pd.read_csv(suite / "controls.csv")
     ev = rec[(rec.part == "evaluation") & (rec.strength == "moderate") & (rec.n > 0)]
     gt = ctl[(ctl.part == "evaluation") & (ctl.control == "gt")]
-    lines = [f"Judge accuracy measured by `phylaw judge-suite` in `{suite}` (evaluation part):", ""]
+    lines = [f"Judge accuracy measured by `phylaw judge-suite` in `{suite}` (evaluation part; the table's videos "
+             "are scored with the thresholds it tuned on its validation part, `judge_config.json`):", ""]
     if len(gt):
         g = gt.iloc[0]
         lines.append(f"- false positives on untouched ground truth: {int(g.flagged)}/{int(g.n)} = {100 * g.fpr:.0f} % "
@@ -337,7 +338,7 @@ def build_table2_report(out: Path, dest: Path, judge_suite: Path | str | None = 
     suite = (
         Path(judge_suite)
         if judge_suite
-        else (out / "judge_suite" if (out / "judge_suite").is_dir() else None)
+        else (out / "judge_suite" if (out / "judge_suite" / "summary.md").is_file() else None)
     )
     frame = table2_frame(results, cells) if cells else pd.DataFrame()
     lines = ["# Table 2: combinatorial generalisation (phylaw)", ""]

@@ -129,7 +129,8 @@ def _eval_options(ctx: CellContext):
     from phylaw.evaluate.run import EvalOptions
 
     weights = tuple(sorted(dict(ctx.options.get("weights", {})).items()))
-    return EvalOptions(metric_set="phyre", weights=weights)
+    suite = ctx.options.get("judge_suite") or judge_suite_dir(_out(ctx))
+    return EvalOptions(metric_set="phyre", weights=weights, judge_config=str(Path(suite) / "judge_config.json"))
 
 
 def evaluate(ctx: CellContext) -> dict[str, Any]:
@@ -258,6 +259,42 @@ def per_template(metrics: pd.DataFrame, spec: RunSpec) -> pd.DataFrame:
         rows.append({"run_id": spec.run_id, **spec.factor_values, "split": split, "template": int(template), "n": n,
                      "abnormal": k, "rate": k / n, "ci_low": lo, "ci_high": hi, "gt_rate": fk / n})  # fmt: skip
     return pd.DataFrame(rows)
+
+
+JUDGE_DIR = "judge_suite"
+JUDGE_SPLIT = "eval-out-of-template-small"  # the suite's scenes: evaluation-part templates the models never see
+
+
+def judge_suite_dir(out: Path) -> Path:
+    return Path(out) / JUDGE_DIR
+
+
+def judge(ctx: CellContext) -> dict[str, Any]:
+    """The judge's own accuracy at this table's resolution and length: ``phylaw judge-suite`` (its labelled
+    violation suite) once per output directory, into ``OUT/judge_suite`` (shared by every cell; the report prints
+    it beside the abnormal ratios). Skipped when a suite directory was passed in the run options
+    (``judge_suite``) or ``OUT/judge_suite`` is complete. Built in a sibling directory and renamed when done, so
+    an interrupted suite is redone, never read half-written."""
+    import os
+    import shutil
+
+    from phylaw.evaluate.judge_suite import run_suite
+    from phylaw.experiments.table2 import settings
+
+    given = ctx.options.get("judge_suite")
+    target = judge_suite_dir(_out(ctx))
+    if given or (target / "summary.md").is_file():
+        return {"judge_suite": str(given or target), "ran": False}
+    videos, ev = settings(ctx.spec.scale).judge_videos, ctx.spec.eval_data  # the size the cells are scored at
+    work = target.with_name(f"{JUDGE_DIR}.partial-{os.getpid()}")
+    shutil.rmtree(work, ignore_errors=True)
+    run_suite(JUDGE_SPLIT, videos, ev.resolution, ev.n_frames, ctx.spec.seed, work, progress=ctx.progress)
+    if (target / "summary.md").is_file():  # another process (a cluster cell) finished first
+        shutil.rmtree(work, ignore_errors=True)
+    else:
+        shutil.rmtree(target, ignore_errors=True)  # an incomplete one left by a crash of an older version
+        work.replace(target)
+    return {"judge_suite": str(target), "ran": True}
 
 
 def report(ctx: CellContext) -> dict[str, Any]:
