@@ -143,12 +143,10 @@ def test_fvd_is_a_set_metric_with_a_zero_floor(phyre_data, tmp_path):
     assert not res.not_computed
 
 
-def test_judge_flags_a_vanished_ball_with_its_reason_and_a_gif(phyre_data, tmp_path):
-    """The red ball painted out from frame 5: abnormal (Type 3), the reason names the disappearance, and the
-    summary lists it with a GIF; outcome_type is 3 exactly where abnormal is 1."""
-    folder = tmp_path / "vids"
+def _vanished_ball_folder(data, folder):
+    """The dataset's videos as .npy files, video 0 with the red ball painted out from frame 5."""
     folder.mkdir()
-    with open_dataset(phyre_data) as ds:
+    with open_dataset(data) as ds:
         for i in range(len(ds)):
             video = ds.frames(i).copy()
             if i == 0:
@@ -156,6 +154,13 @@ def test_judge_flags_a_vanished_ball_with_its_reason_and_a_gif(phyre_data, tmp_p
                 red[:5] = False
                 video[red] = 255
             np.save(folder / f"{i}.npy", video)
+    return folder
+
+
+def test_judge_flags_a_vanished_ball_with_its_reason_and_a_gif(phyre_data, tmp_path):
+    """The red ball painted out from frame 5: abnormal (Type 3), the reason names the disappearance, and the
+    summary lists it with a GIF; outcome_type is 3 exactly where abnormal is 1."""
+    folder = _vanished_ball_folder(phyre_data, tmp_path / "vids")
     res = evaluate(phyre_data, folder, tmp_path / "ev", metrics=["abnormal", "outcome_type"])
     rows = pd.read_csv(res.metrics_csv)
     ab = rows[rows.metric == "abnormal"].set_index("index")
@@ -192,16 +197,7 @@ def test_the_judge_config_is_the_one_scored_with(phyre_data, tmp_path, capsys):
 
     from phylaw.evaluate.judge import VIOLATIONS, JudgeConfig
 
-    folder = tmp_path / "vids"
-    folder.mkdir()
-    with open_dataset(phyre_data) as ds:
-        for i in range(len(ds)):
-            video = ds.frames(i).copy()
-            if i == 0:
-                red = (video[..., 0] > 200) & (video[..., 1] < 120) & (video[..., 2] < 120)
-                red[:5] = False
-                video[red] = 255
-            np.save(folder / f"{i}.npy", video)
+    folder = _vanished_ball_folder(phyre_data, tmp_path / "vids")
     off = JudgeConfig().to_dict()
     off["factors"] = dict.fromkeys(VIOLATIONS, 0.0)
     (tmp_path / "suite").mkdir()
