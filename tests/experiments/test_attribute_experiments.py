@@ -132,7 +132,9 @@ def test_the_color_shape_cell_runs_and_its_report_names_the_changed_attribute(tm
     counts = pd.read_csv(report / "counts.csv")
     test = counts[counts["role"] == "test"]
     assert set(test["combination"]) == {"blue-disc", "red-square", "pooled"}
-    assert (test["color changed only"] == (test["N"] if paint else 0)).all()
+    assert (test["first"] == "color").all()
+    assert (test["first changed only"] == (test["N"] if paint else 0)).all()
+    assert (test["second changed only"] == 0).all()
     gifs = list((out / "cells").glob("*/attributes/media/*.gif"))
     assert gifs
     assert all(("changed_first" in g.name) == paint for g in gifs if "kept_both" not in g.name)

@@ -90,10 +90,11 @@ def counts_table(cells: list[AttrCell]) -> pd.DataFrame:
                 continue
             n = int(base["n"])
             counts = {o: round(float(_get(c.rows, lv, f"outcome_{o}")["value"]) * n) for o in OUTCOMES}
-            row = {"setting": c.info["setting"], "combination": lv, "role": _split(c, lv), "N": n,
-                   "kept both": counts["kept_both"], f"{first} changed only": counts["changed_first"],
-                   f"{second} changed only": counts["changed_second"], "both changed": counts["changed_both"],
-                   "lost": counts["lost"]}  # fmt: skip
+            # generic first / second columns: one table holds pairs of different attributes without gaps
+            row = {"setting": c.info["setting"], "first": first, "second": second, "combination": lv,
+                   "role": _split(c, lv), "N": n, "kept both": counts["kept_both"],
+                   "first changed only": counts["changed_first"], "second changed only": counts["changed_second"],
+                   "both changed": counts["changed_both"], "lost": counts["lost"]}  # fmt: skip
             win = _get(c.rows, lv, f"win_{first}_over_{second}")
             if win is not None and int(win["n"]):
                 k = round(float(win["value"]) * int(win["n"]))
@@ -103,9 +104,9 @@ def counts_table(cells: list[AttrCell]) -> pd.DataFrame:
                 )
             else:
                 row["win rate (first over second)"] = "–"
-            for attr in (first, second):
+            for which, attr in (("first", first), ("second", second)):
                 ch = _get(c.rows, lv, f"{attr}_changed")
-                row[f"GT error {attr}"] = "–" if ch is None else f"{float(ch['floor']):.3f}"
+                row[f"GT error {which}"] = "–" if ch is None else f"{float(ch['floor']):.3f}"
             out.append(row)
     return pd.DataFrame(out)
 
