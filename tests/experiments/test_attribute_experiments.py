@@ -200,6 +200,30 @@ def test_priority_of_pools_both_figures_into_one_order(tmp_path):
         priority_of([empty])
 
 
+def test_study_priority_writes_the_pooled_matrix_and_order(tmp_path, capsys):
+    from phylaw.cli.main import main
+    from phylaw.io import write_json
+
+    fig8 = _pair_dir(tmp_path / "fig8", "fig8", [("color", "shape", 30, 40), ("size", "shape", 35, 40)])
+    fig9 = _pair_dir(tmp_path / "fig9", "fig9", [("color", "size", 32, 40)])
+    dest = tmp_path / "pooled"
+    assert main(["study", "priority", str(fig8), str(fig9), "--out", str(dest)]) == 0
+    md = (dest / "priority.md").read_text()
+    assert "Order (win rate > 1/2): **color > size > shape**" in md
+    assert "color > size > velocity > shape — differs or undecided" not in md  # velocity not covered
+    matrix = pd.read_csv(dest / "priority.csv").set_index("kept")
+    assert set(matrix.index) == {"color", "size", "shape"}
+    assert (dest / "priority_matrix.png").is_file()
+    capsys.readouterr()
+    empty = tmp_path / "none"
+    write_json(empty / "plan.json", {"experiment": "fig8", "scale": "tiny", "cells": [{"run_id": "x"}]})
+    assert main(["study", "priority", str(empty), "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert "no finished attribute pair cell" in err[0]
+    assert not (tmp_path / "x").exists()
+
+
 def test_the_report_of_a_directory_without_a_plan_writes_nothing(tmp_path):
     from phylaw.experiments.attribute_report import build_attribute_report
 

@@ -94,6 +94,17 @@ def report(
     typer.echo(f"report: {files.html}\nmarkdown: {files.markdown}")
 
 
+@app.command("priority")
+def priority(
+    run_dirs: list[Path] = typer.Argument(..., help="directories written by `phylaw reproduce fig8|fig9`"),
+    out: Path = typer.Option(..., "--out", help="destination of priority.md, priority.csv, the matrix figure"),
+) -> None:
+    """Pool attribute-pair cells of several runs (Fig. 8 and Fig. 9) into one priority matrix and order."""
+    from phylaw.experiments.attribute_report import build_priority_report
+
+    typer.echo(build_priority_report(run_dirs, out).read_text())
+
+
 @app.command("splits")
 def splits() -> None:
     """List the registered study splits: scenario, study, setting, role, size suffix and number of videos."""

@@ -132,6 +132,38 @@ def priority_of(dirs: list[str | Path]) -> tuple[list[Win], str]:
     return wins, priority_order(wins, _attrs(wins)).text()
 
 
+def _order_lines(wins: list[Win], attrs: tuple[str, ...]) -> list[str]:
+    """The orders the wins imply (loose: win rate > 1/2; strict: Wilson interval above 1/2) and the paper's."""
+    loose, strict = priority_order(wins, attrs), priority_order(wins, attrs, strict=True)
+    paper = [a for a in PAPER_ORDER if a in attrs]
+    agrees = "agrees" if loose.total and list(loose.order) == paper else "differs or undecided"
+    return [f"Order (win rate > 1/2): **{loose.text()}**",
+            f"Order (Wilson interval above 1/2): **{strict.text()}**",
+            f"The paper (§5.3) on these attributes: {' > '.join(paper)} — {agrees}."]  # fmt: skip
+
+
+def build_priority_report(dirs: list[str | Path], dest: str | Path) -> Path:
+    """Pool the pair cells of several attribute experiments (Fig. 8's pairs with shape and Fig. 9's without)
+    into one priority matrix over every attribute they cover: ``dest/priority.csv``, ``priority_matrix.png``,
+    ``priority.md`` (the matrix, the orders, the paper's, and each pair's pooled test counts). One-line error
+    when no directory holds a finished pair cell."""
+    from phylaw.evaluate.attribute_plots import matrix_figure
+
+    wins, _ = priority_of(dirs)
+    dest = Path(dest)
+    attrs = _attrs(wins)
+    matrix = priority_matrix(wins, attrs)
+    write_csv(dest / "priority.csv", matrix.reset_index(names="kept"))
+    fig = matrix_figure(wins, dest / "priority_matrix.png", attrs, "attribute priority, pooled")
+    counts = pd.concat([counts_table(load_cells(Path(d))[1]) for d in dirs], ignore_index=True)
+    pooled = counts[(counts["role"] == "test") & (counts["combination"] == "pooled")] if len(counts) else counts
+    md = ["# Attribute priority, pooled over " + ", ".join(f"`{d}`" for d in dirs), "", NOTE, "",
+          markdown_table(matrix.reset_index(names="kept \\ changed")), "",
+          *[f"- {line}" for line in _order_lines(wins, attrs)], "", f"![priority]({fig.name})", "",
+          "## Pooled test counts per pair", "", markdown_table(pooled) if len(pooled) else "(no counts)", ""]  # fmt: skip
+    return write_text(dest / "priority.md", "\n".join(md))
+
+
 def _attrs(wins: list[Win]) -> tuple[str, ...]:
     present = {w.a for w in wins} | {w.b for w in wins}
     return tuple(a for a in PAPER_ORDER if a in present)  # shown in the paper's order
@@ -156,12 +188,7 @@ def build_attribute_report(out: str | Path, dest: str | Path) -> AttributeReport
         figs["matrix"] = matrix_figure(
             wins, dest / "priority_matrix.png", attrs, f"{plan['experiment']}: priority"
         )
-        loose, strict = priority_order(wins, attrs), priority_order(wins, attrs, strict=True)
-        paper = [a for a in PAPER_ORDER if a in attrs]
-        order_lines = [f"Order (win rate > 1/2): **{loose.text()}**",
-                       f"Order (Wilson interval above 1/2): **{strict.text()}**",
-                       f"The paper (§5.3) on these attributes: {' > '.join(paper)}"
-                       f" — {'agrees' if loose.total and list(loose.order) == paper else 'differs or undecided'}."]  # fmt: skip
+        order_lines = _order_lines(wins, attrs)
     else:
         matrix = pd.DataFrame()
     for c in cells:
