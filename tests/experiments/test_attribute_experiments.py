@@ -163,6 +163,15 @@ def test_the_smallest_fig8_cell_trains_samples_and_reports(tmp_path):
     res = pd.read_csv(out / "results.csv", dtype={"split": str, "level": str})
     assert {"color_changed", "win_color_over_shape", "velocity_error"} <= set(res["metric"])
     assert (out / "attribute_report" / "report.html").is_file()
+    # the VAE floor: the cell's autoencoder reconstructions of the same 16 videos, read alike
+    vae = pd.read_csv(d / "vae_videos.csv", dtype={"split": str, "level": str})
+    assert vae["index"].tolist() == videos["index"].tolist()
+    assert (vae["floor_color"] == videos["floor_color"]).all()  # the same ground truth beside it
+    rows = pd.read_csv(d / "rows.csv", dtype={"split": str, "level": str})
+    assert {"vae_outcome_kept_both", "vae_color_changed"} <= set(rows["metric"])
+    counts = pd.read_csv(out / "attribute_report" / "counts.csv")
+    denominators = counts["VAE recon kept both"].str.split("/").str[1].astype(int)
+    assert (denominators == counts["N"]).all()  # over the same videos as each row's counts
 
 
 def _pair_dir(root, experiment: str, wins: list[tuple[str, str, int, int]]):

@@ -33,7 +33,9 @@ NOTE = (
     "the mask area and shape, speed from the fitted x slope, each put in the nearest value set of the pair). "
     "Win rate: first attribute kept and second changed, among the videos that changed exactly one (Wilson 95 %). "
     "GT error: the same read-out of the ground-truth frames of the same videos, read into another value set "
-    "(the floor of each decision)."
+    "(the floor of each decision). VAE recon kept both: the same read-out of the cell's autoencoder "
+    "reconstructions of the same ground truth; below N, the autoencoder itself loses or changes the object, "
+    "and what the model generates there measures the VAE, not the DiT."
 )
 
 
@@ -104,6 +106,8 @@ def counts_table(cells: list[AttrCell]) -> pd.DataFrame:
                 )
             else:
                 row["win rate (first over second)"] = "–"
+            vae = _get(c.rows, lv, "vae_outcome_kept_both")
+            row["VAE recon kept both"] = "–" if vae is None else f"{round(float(vae['value']) * n)}/{n}"
             for which, attr in (("first", first), ("second", second)):
                 ch = _get(c.rows, lv, f"{attr}_changed")
                 row[f"GT error {which}"] = "–" if ch is None else f"{float(ch['floor']):.3f}"
