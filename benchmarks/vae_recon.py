@@ -88,16 +88,12 @@ def main() -> None:
         t0 = time.perf_counter()
         if not (run / "vae.pt").is_file():
             cfg = st.train_config(cell, train_dir / st.DATA_FILE)
-            sets = [("optim.batch_size", train.vae_batch_size), ("schedule.steps", train.vae_steps),
-                    ("optim.lr", train.vae_lr), ("schedule.warmup_steps", min(100, train.vae_steps // 10)),
-                    ("optim.weight_decay", 0.0), ("data.cache_latents", False), ("autoencoder.path", ""),
-                    ("runtime.threads", 0)]  # fmt: skip
-            train_vae(apply_overrides(cfg, sets), run, resume=True, progress=True)
+            train_vae(apply_overrides(cfg, st.vae_train_overrides(train)), run, resume=True, progress=True)
             (run / "train_seconds.txt").write_text(f"{time.perf_counter() - t0:.1f}\n")
         seconds = (
             float((run / "train_seconds.txt").read_text()) if (run / "train_seconds.txt").exists() else np.nan
         )
-        recon = st2.reconstruct(run, eval_dir / st.DATA_FILE, index, run / f"recon-{len(index)}.h5",
+        recon = st.reconstruct(run, eval_dir / st.DATA_FILE, index, run / f"recon-{len(index)}.h5",
                                 n_frames=spec.eval_data.n_frames, resolution=spec.eval_data.resolution,
                                 progress=True)  # fmt: skip
         result = evaluate(eval_dir / st.DATA_FILE, recon, out=run / f"recon_eval-{len(index)}",

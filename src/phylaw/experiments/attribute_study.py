@@ -119,8 +119,7 @@ def vae_recon_videos(ctx: CellContext, data, videos: pd.DataFrame) -> pd.DataFra
     the report shows this floor beside the counts."""
     from phylaw.datasets.samples import open_samples
     from phylaw.evaluate.attributes import observe_attributes
-    from phylaw.experiments.stages import SAMPLES_FILE, vae_dir
-    from phylaw.experiments.table2_stages import reconstruct
+    from phylaw.experiments.stages import SAMPLES_FILE, reconstruct, vae_dir
 
     run = vae_dir(ctx)
     if ctx.spec.train.autoencoder != "vae" or not (run / "vae.pt").is_file():

@@ -214,15 +214,20 @@ def _train_vae(ctx: CellContext, cfg) -> Path:
     from phylaw.config import apply_overrides
     from phylaw.train import train_vae
 
-    t = ctx.spec.train
     run = vae_dir(ctx)
     if not (run / "vae.pt").is_file():
-        # runtime.threads=0: the VAE trains in one process on every core, whatever the DiT's ranks use
-        sets = [("optim.batch_size", t.vae_batch_size), ("schedule.steps", t.vae_steps), ("optim.lr", t.vae_lr),
-                ("schedule.warmup_steps", min(100, t.vae_steps // 10)), ("optim.weight_decay", 0.0),
-                ("data.cache_latents", False), ("autoencoder.path", ""), ("runtime.threads", 0)]  # fmt: skip
-        train_vae(apply_overrides(cfg, sets), run, resume=True, progress=ctx.progress)
+        train_vae(
+            apply_overrides(cfg, vae_train_overrides(ctx.spec.train)), run, resume=True, progress=ctx.progress
+        )
     return run
+
+
+def vae_train_overrides(t) -> list[tuple[str, Any]]:
+    """The overrides that turn a cell's training config (``TrainSpec`` ``t``) into its VideoVAE's training
+    config. runtime.threads=0: the VAE trains in one process on every core, whatever the DiT's ranks use."""
+    return [("optim.batch_size", t.vae_batch_size), ("schedule.steps", t.vae_steps), ("optim.lr", t.vae_lr),
+            ("schedule.warmup_steps", min(100, t.vae_steps // 10)), ("optim.weight_decay", 0.0),
+            ("data.cache_latents", False), ("autoencoder.path", ""), ("runtime.threads", 0)]  # fmt: skip
 
 
 def _torchrun_train(
@@ -381,3 +386,41 @@ def default_pipeline(launch: LaunchOptions | None = None) -> Pipeline:
 
 def describe(spec: RunSpec) -> str:
     return json.dumps(spec.to_json(), indent=1)
+
+
+def reconstruct(vae_run: Path, data: Path, index: np.ndarray, out: Path, *, n_frames: int, resolution: int,
+                cond_frames: int = 1, progress: bool = False, batch_size: int = 8) -> Path:  # fmt: skip
+    """Encode + decode dataset rows ``index`` with a trained VideoVAE into a sample file: the reconstruction
+    floor of the same videos a model is scored on. The first ``cond_frames`` frames are the ground truth's, as
+    in the model's samples (``train.sampling`` pastes the condition back), so both are scored alike."""
+    import torch
+    from tqdm.auto import tqdm
+
+    from phylaw.datasets import open_dataset
+    from phylaw.datasets.samples import FORMAT, FORMAT_VERSION, SampleWriter, finish, is_finished
+    from phylaw.io import partial_path
+    from phylaw.models.autoencoder import frames_to_tensor, load_video_vae, tensor_to_frames
+
+    ae = load_video_vae(Path(vae_run) / "vae.pt")
+    with open_dataset(data) as ds:
+        attrs = {
+            "format": FORMAT, "format_version": FORMAT_VERSION, "dataset": str(data),
+            "dataset_fingerprint": ds.fingerprint, "scenario": ds.scenario, "cond_frames": cond_frames, "n_frames": n_frames,
+            "resolution": resolution, "checkpoint": str(vae_run), "steps": 0, "seed": 0, "config_json": "{}",
+        }  # fmt: skip
+        index = np.asarray(index, dtype=np.int64)
+        if is_finished(out, attrs, index):
+            return out
+        partial_path(out).unlink(missing_ok=True)  # cheap: never resumed
+        with SampleWriter(partial_path(out), attrs, index, n_frames, resolution) as writer, torch.no_grad():
+            for start in tqdm(range(0, len(index), batch_size), desc="reconstruct", disable=not progress):
+                rows = np.arange(start, min(len(index), start + batch_size))
+                batch = np.stack(
+                    [ds.frames(int(index[r]), resolution)[:n_frames] for r in rows]
+                )  # (B, T, H, W, 3)
+                videos = tensor_to_frames(ae.decode(ae.encode(frames_to_tensor(batch))))  # (B, T, H, W, 3)
+                videos[:, :cond_frames] = batch[
+                    :, :cond_frames
+                ]  # as the sampler does: the condition is exact
+                writer.write(rows, videos)
+    return finish(out, attrs, index, 1, n_frames, resolution)

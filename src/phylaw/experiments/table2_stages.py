@@ -63,18 +63,15 @@ def train_shared_vae(ctx: CellContext, cfg) -> Path:
     """The one VideoVAE of every cell at this scale, trained (once) on the 60-template training frames."""
     from phylaw.config import apply_overrides
     from phylaw.experiments.runner import ensure_data
-    from phylaw.experiments.stages import DATA_FILE, build_data
+    from phylaw.experiments.stages import DATA_FILE, build_data, vae_train_overrides
     from phylaw.train import train_vae
 
-    t, out = ctx.spec.train, _out(ctx)
+    out = _out(ctx)
     run = shared_vae_dir(out, ctx.spec)
     if not (run / "vae.pt").is_file():
         data_dir = ensure_data(out, vae_data_spec(ctx.spec), Stage("data", build_data), progress=ctx.progress,
                                options=ctx.options)  # fmt: skip
-        sets = [("data.train", str(data_dir / DATA_FILE)), ("optim.batch_size", t.vae_batch_size),
-                ("schedule.steps", t.vae_steps), ("optim.lr", t.vae_lr),
-                ("schedule.warmup_steps", min(100, t.vae_steps // 10)), ("optim.weight_decay", 0.0),
-                ("data.cache_latents", False), ("autoencoder.path", ""), ("runtime.threads", 0)]  # fmt: skip
+        sets = [("data.train", str(data_dir / DATA_FILE)), *vae_train_overrides(ctx.spec.train)]
         train_vae(apply_overrides(cfg, sets), run, resume=True, progress=ctx.progress)
     return run
 
@@ -130,7 +127,9 @@ def _eval_options(ctx: CellContext):
 
     weights = tuple(sorted(dict(ctx.options.get("weights", {})).items()))
     suite = ctx.options.get("judge_suite") or judge_suite_dir(_out(ctx))
-    return EvalOptions(metric_set="phyre", weights=weights, judge_config=str(Path(suite) / "judge_config.json"))
+    return EvalOptions(
+        metric_set="phyre", weights=weights, judge_config=str(Path(suite) / "judge_config.json")
+    )
 
 
 def evaluate(ctx: CellContext) -> dict[str, Any]:
@@ -145,49 +144,11 @@ def evaluate(ctx: CellContext) -> dict[str, Any]:
     return {"summary": str(result.summary_csv), "not_computed": sorted(result.not_computed)}
 
 
-def reconstruct(vae_run: Path, data: Path, index: np.ndarray, out: Path, *, n_frames: int, resolution: int,
-                cond_frames: int = 1, progress: bool = False, batch_size: int = 8) -> Path:  # fmt: skip
-    """Encode + decode dataset rows ``index`` with a trained VideoVAE into a sample file: the reconstruction
-    floor of the same videos a model is scored on. The first ``cond_frames`` frames are the ground truth's, as
-    in the model's samples (``train.sampling`` pastes the condition back), so both are scored alike."""
-    import torch
-    from tqdm.auto import tqdm
-
-    from phylaw.datasets import open_dataset
-    from phylaw.datasets.samples import FORMAT, FORMAT_VERSION, SampleWriter, finish, is_finished
-    from phylaw.io import partial_path
-    from phylaw.models.autoencoder import frames_to_tensor, load_video_vae, tensor_to_frames
-
-    ae = load_video_vae(Path(vae_run) / "vae.pt")
-    with open_dataset(data) as ds:
-        attrs = {
-            "format": FORMAT, "format_version": FORMAT_VERSION, "dataset": str(data),
-            "dataset_fingerprint": ds.fingerprint, "scenario": ds.scenario, "cond_frames": cond_frames, "n_frames": n_frames,
-            "resolution": resolution, "checkpoint": str(vae_run), "steps": 0, "seed": 0, "config_json": "{}",
-        }  # fmt: skip
-        index = np.asarray(index, dtype=np.int64)
-        if is_finished(out, attrs, index):
-            return out
-        partial_path(out).unlink(missing_ok=True)  # cheap: never resumed
-        with SampleWriter(partial_path(out), attrs, index, n_frames, resolution) as writer, torch.no_grad():
-            for start in tqdm(range(0, len(index), batch_size), desc="reconstruct", disable=not progress):
-                rows = np.arange(start, min(len(index), start + batch_size))
-                batch = np.stack(
-                    [ds.frames(int(index[r]), resolution)[:n_frames] for r in rows]
-                )  # (B, T, H, W, 3)
-                videos = tensor_to_frames(ae.decode(ae.encode(frames_to_tensor(batch))))  # (B, T, H, W, 3)
-                videos[:, :cond_frames] = batch[
-                    :, :cond_frames
-                ]  # as the sampler does: the condition is exact
-                writer.write(rows, videos)
-    return finish(out, attrs, index, 1, n_frames, resolution)
-
-
 def recon(ctx: CellContext) -> dict[str, Any]:
     """The shared VAE's reconstructions of the cell's evaluation videos, scored like the samples: the floor of
     SSIM / PSNR / LPIPS / FVD and of the abnormal ratio (SPEC E.2's check for Table 2)."""
     from phylaw.evaluate.run import evaluate as run_eval
-    from phylaw.experiments.stages import DATA_FILE
+    from phylaw.experiments.stages import DATA_FILE, reconstruct
 
     data = ctx.eval_data_dir / DATA_FILE
     index = np.asarray(json.loads(ctx.path("eval_indices.json").read_text()), dtype=np.int64)
@@ -262,7 +223,9 @@ def per_template(metrics: pd.DataFrame, spec: RunSpec) -> pd.DataFrame:
 
 
 JUDGE_DIR = "judge_suite"
-JUDGE_SPLIT = "eval-out-of-template-small"  # the suite's scenes: evaluation-part templates the models never see
+JUDGE_SPLIT = (
+    "eval-out-of-template-small"  # the suite's scenes: evaluation-part templates the models never see
+)
 
 
 def judge_suite_dir(out: Path) -> Path:
