@@ -243,6 +243,11 @@ def _summary_md(args: dict, rec: pd.DataFrame, ctl: pd.DataFrame, cfg: JudgeConf
     return "\n".join(lines)
 
 
+def is_complete(out: Path) -> bool:
+    """Whether ``out`` holds a finished suite (``run_suite`` writes summary.md last)."""
+    return (Path(out) / "summary.md").is_file()
+
+
 def run_suite(split: str, videos: int, resolution: int, frames: int, seed: int, out: Path,
               progress: bool = True, built: tuple | None = None) -> SuiteResult:  # fmt: skip
     """Build, tune, report (see the module docstring). ``built``: the (rows, tracks) of ``build`` for these

@@ -333,12 +333,14 @@ def side_by_side_gifs(cells: list[dict], dest: Path, n: int = GIF_VIDEOS) -> lis
 def build_table2_report(out: Path, dest: Path, judge_suite: Path | str | None = None) -> Path:
     """Write ``dest/report.md``, ``dest/table2.csv``, ``dest/per_template.csv``, figures and GIFs; returns the
     Markdown path. Cells not finished yet are left out (the report is rebuilt after each cell)."""
+    from phylaw.evaluate.judge_suite import is_complete
+
     out, dest = Path(out), Path(dest)
     results, per_t, cells = gather(out)
     suite = (
         Path(judge_suite)
         if judge_suite
-        else (out / "judge_suite" if (out / "judge_suite" / "summary.md").is_file() else None)
+        else (out / "judge_suite" if is_complete(out / "judge_suite") else None)
     )
     frame = table2_frame(results, cells) if cells else pd.DataFrame()
     lines = ["# Table 2: combinatorial generalisation (phylaw)", ""]

@@ -241,18 +241,18 @@ def judge(ctx: CellContext) -> dict[str, Any]:
     import os
     import shutil
 
-    from phylaw.evaluate.judge_suite import run_suite
+    from phylaw.evaluate.judge_suite import is_complete, run_suite
     from phylaw.experiments.table2 import settings
 
     given = ctx.options.get("judge_suite")
     target = judge_suite_dir(_out(ctx))
-    if given or (target / "summary.md").is_file():
+    if given or is_complete(target):
         return {"judge_suite": str(given or target), "ran": False}
     videos, ev = settings(ctx.spec.scale).judge_videos, ctx.spec.eval_data  # the size the cells are scored at
     work = target.with_name(f"{JUDGE_DIR}.partial-{os.getpid()}")
     shutil.rmtree(work, ignore_errors=True)
     run_suite(JUDGE_SPLIT, videos, ev.resolution, ev.n_frames, ctx.spec.seed, work, progress=ctx.progress)
-    if (target / "summary.md").is_file():  # another process (a cluster cell) finished first
+    if is_complete(target):  # another process (a cluster cell) finished first
         shutil.rmtree(work, ignore_errors=True)
     else:
         shutil.rmtree(target, ignore_errors=True)  # an incomplete one left by a crash of an older version
