@@ -71,7 +71,7 @@ def main() -> None:
     settings = [parse_setting(t, base) for t in (args.setting or ["fw=0", "fw=10"])]
     out = args.out
     data_stage = Stage("data", st.build_data)
-    train_dir = ensure_data(out, st2.vae_data_spec(spec), data_stage, progress=True, options={})
+    train_dir = ensure_data(out, spec.vae_data, data_stage, progress=True, options={})
     eval_dir = ensure_data(out, spec.eval_data, data_stage, progress=True, options={})
     with open_dataset(eval_dir / st.DATA_FILE) as ds:
         index = st2.even_indices(np.asarray(ds.params), np.asarray(ds.labels.split), spec.eval_data.per_split)
@@ -84,7 +84,7 @@ def main() -> None:
                                     vae_steps=setting["steps"], vae_lr=setting["lr"])  # fmt: skip
         cell = dataclasses.replace(spec, train=train)
         name = ",".join(f"{key}={setting[key]}" for key in ("fw", "base", "factor", "steps", "lr"))
-        run = st2.shared_vae_dir(out, cell)
+        run = st.vae_dir_of(out, cell)
         t0 = time.perf_counter()
         if not (run / "vae.pt").is_file():
             cfg = st.train_config(cell, train_dir / st.DATA_FILE)

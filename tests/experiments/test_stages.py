@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -12,6 +13,7 @@ from tests.experiments.conftest import make_plan
 from phylaw.errors import PhylawError
 from phylaw.evaluate.report import SUMMARY_COLUMNS
 from phylaw.experiments.experiment import RESULT_COLUMNS
+from phylaw.experiments.spec import identity
 from phylaw.experiments.stages import eval_indices, tidy_results, train_config
 from phylaw.train.launch import LaunchOptions, torchrun_command
 
@@ -165,6 +167,51 @@ def test_the_vae_trains_on_every_core_when_the_dit_ranks_use_one(tmp_path, monke
         stages.train_config(spec, tmp_path / "d.h5", launch.runtime).runtime.threads == 1
     )  # the DiT ranks keep theirs
     assert json.loads(ctx.path("runtime.json").read_text())["overrides"] == {"runtime.threads": 1}  # recorded
+
+
+def test_a_shared_vae_trains_on_its_own_data_and_is_named_by_it(tmp_path, monkeypatch):
+    """RunSpec.vae_data: the VAE's data is built once and the VAE trains on it, not on the cell's training
+    set; its directory is named by that data, so two cells with different training sets share one VAE."""
+    import dataclasses
+
+    import phylaw.train
+    from phylaw.experiments import stages
+    from phylaw.experiments.runner import CellContext
+
+    base = make_plan().cells[0]
+    shared = dataclasses.replace(base.train_data, split="train", limit=7)
+    built, seen = [], []
+
+    def fake_build(ctx):
+        built.append(ctx.spec)
+        return {"path": str(ctx.data_dir / stages.DATA_FILE)}
+
+    def fake_train_vae(cfg, run, **k):
+        seen.append((cfg.data.train, Path(run)))
+        (Path(run)).mkdir(parents=True, exist_ok=True)
+        (Path(run) / "vae.pt").write_bytes(b"")
+
+    monkeypatch.setattr(stages, "build_data", fake_build)
+    monkeypatch.setattr(phylaw.train, "train_vae", fake_train_vae)
+    monkeypatch.setattr(phylaw.train, "train_dit", lambda *a, **k: None)
+    cells = []
+    for limit in (3, 5):  # two training sets
+        spec = dataclasses.replace(base, train_data=dataclasses.replace(base.train_data, limit=limit),
+                                   train=dataclasses.replace(base.train, autoencoder="vae"), vae_data=shared)  # fmt: skip
+        cells.append(spec)
+        data_root = tmp_path / "data"
+        ctx = CellContext(spec, tmp_path / "cells" / spec.run_id, data_root / spec.train_data.data_id,
+                          data_root / spec.eval_data.data_id)  # fmt: skip
+        stages.train(ctx)
+    assert built == [shared]  # the VAE's data, built once
+    assert len(seen) == 1  # one VAE for both cells
+    assert seen[0][0] == str(tmp_path / "data" / shared.data_id / stages.DATA_FILE)
+    assert seen[0][1] == stages.vae_dir_of(tmp_path, cells[0]) == stages.vae_dir_of(tmp_path, cells[1])
+    assert seen[0][1].name.startswith(shared.data_id)
+    own = dataclasses.replace(cells[0], vae_data=None)  # without it: the cell's own training data names it
+    assert stages.vae_dir_of(tmp_path, own).name.startswith(own.train_data.data_id)
+    assert own.run_id != cells[0].run_id
+    assert "vae_data" not in str(identity(own))  # default-valued: older cells keep their ids
 
 
 def test_a_data_spec_can_be_a_union_of_a_gapped_grid_and_an_attribute_labelled_grid():

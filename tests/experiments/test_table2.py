@@ -87,9 +87,11 @@ def test_tiny_holds_videos_per_template_fixed():
 
 def test_one_vae_for_every_cell(tmp_path):
     plan = get_plan("table2", "tiny")
-    dirs = {st2.shared_vae_dir(tmp_path, c) for c in plan.cells}
+    from phylaw.experiments import stages as st
+
+    dirs = {st.vae_dir_of(tmp_path, c) for c in plan.cells}
     assert len(dirs) == 1
-    assert st2.vae_data_spec(plan.cells[0]).split == "train60-tiny"
+    assert {c.vae_data.split for c in plan.cells} == {"train60-tiny"}
 
 
 def test_bad_input_is_one_line(capsys, tmp_path):

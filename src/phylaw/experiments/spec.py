@@ -186,6 +186,10 @@ class RunSpec:
     seed: int = 0
     distributed: bool = False  # launch training under torchrun (paper scale)
     factors: tuple[tuple[str, Any], ...] = ()
+    # autoencoder "vae": the frames its VideoVAE trains on when not the cell's training data (a frozen autoencoder
+    # shared by every cell of a scale, as the paper's pretrained VAE never saw the cells' restricted sets); None:
+    # the cell's own training data. Default-valued, so cells without it keep their ids.
+    vae_data: DataSpec | None = None
     notes: str = field(default="", compare=False)
 
     @property
@@ -213,4 +217,6 @@ class RunSpec:
         out["run_id"] = self.run_id
         out["train_data"]["data_id"] = self.train_data.data_id
         out["eval_data"]["data_id"] = self.eval_data.data_id
+        if self.vae_data is not None:
+            out["vae_data"]["data_id"] = self.vae_data.data_id
         return out

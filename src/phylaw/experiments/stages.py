@@ -24,7 +24,7 @@ import pandas as pd
 
 from phylaw.errors import PhylawError
 from phylaw.experiments.experiment import CELL_RESULTS, result_columns
-from phylaw.experiments.runner import CellContext, DataContext, Pipeline, Stage
+from phylaw.experiments.runner import CellContext, DataContext, Pipeline, Stage, ensure_data
 from phylaw.experiments.spec import DataSpec, GridPart, RunSpec
 from phylaw.experiments.tables import POOLED
 from phylaw.io import write_csv, write_json, write_text
@@ -197,28 +197,38 @@ def vae_key(spec: RunSpec) -> list[Any]:
     return [*key, ("foreground_weight", t.vae_foreground_weight)] if t.vae_foreground_weight else key
 
 
-def vae_dir(ctx: CellContext) -> Path:
-    """``OUT/vae/<train data id>-<hash of the VAE settings>``: one VAE per training set and VAE setting."""
+def vae_data(spec: RunSpec) -> DataSpec:
+    """The frames a cell's VideoVAE trains on: ``spec.vae_data`` when set (one autoencoder shared by the cells
+    of a scale), else the cell's own training data."""
+    return spec.vae_data if spec.vae_data is not None else spec.train_data
+
+
+def vae_dir_of(out: Path, spec: RunSpec) -> Path:
+    """``OUT/vae/<VAE data id>-<hash of the VAE settings>``: one VAE per training set and VAE setting, shared by
+    every cell of ``OUT`` that names both."""
     from phylaw.experiments.spec import _content_hash
 
-    return (
-        ctx.cell_dir.parent.parent
-        / "vae"
-        / f"{ctx.spec.train_data.data_id}-{_content_hash(vae_key(ctx.spec))}"
-    )
+    return Path(out) / "vae" / f"{vae_data(spec).data_id}-{_content_hash(vae_key(spec))}"
+
+
+def vae_dir(ctx: CellContext) -> Path:
+    return vae_dir_of(ctx.cell_dir.parent.parent, ctx.spec)
 
 
 def _train_vae(ctx: CellContext, cfg) -> Path:
-    """phylaw's own frame-wise VideoVAE (SPEC I.3), trained on the cell's training data before the DiT and
-    shared by every cell with the same training data and VAE settings."""
+    """phylaw's own frame-wise VideoVAE (SPEC I.3), trained before the DiT on :func:`vae_data` (built here when
+    it is not the cell's training data) and shared by every cell with the same VAE data and settings."""
     from phylaw.config import apply_overrides
     from phylaw.train import train_vae
 
     run = vae_dir(ctx)
     if not (run / "vae.pt").is_file():
-        train_vae(
-            apply_overrides(cfg, vae_train_overrides(ctx.spec.train)), run, resume=True, progress=ctx.progress
-        )
+        sets = vae_train_overrides(ctx.spec.train)
+        if ctx.spec.vae_data is not None:
+            data_dir = ensure_data(ctx.cell_dir.parent.parent, ctx.spec.vae_data, Stage("data", build_data),
+                                   progress=ctx.progress, options=ctx.options)  # fmt: skip
+            sets = [("data.train", str(data_dir / DATA_FILE)), *sets]
+        train_vae(apply_overrides(cfg, sets), run, resume=True, progress=ctx.progress)
     return run
 
 

@@ -194,8 +194,11 @@ def cell(scale: str, model: str, templates: int) -> RunSpec:
     evald = DataSpec(SCENARIO, f"table2-eval-{subset}{EVAL_SUFFIX[scale]}", resolution=s.resolution,
                      n_frames=s.n_frames, per_split=(("id", n_in), ("ood", n_out)))  # fmt: skip
     factors = (("scenario", SCENARIO), ("model", model), ("templates", templates))
+    # one VideoVAE for every cell of the scale, trained on the 60-template training frames
+    vae = dataclasses.replace(train, split=TEMPLATE_SUBSETS[60] + TRAIN_SUFFIX[scale])
     return RunSpec("table2", scale, SCENARIO, size, train, evald, train_spec(s, model), sample_steps=s.sample_steps,
-                   sample_batch_size=s.sample_batch_size, distributed=s.distributed, factors=factors)  # fmt: skip
+                   sample_batch_size=s.sample_batch_size, distributed=s.distributed, factors=factors,
+                   vae_data=vae)  # fmt: skip
 
 
 def table2(scale: str) -> ExperimentPlan:
@@ -216,8 +219,11 @@ def check(spec: RunSpec) -> None:
 
 
 def pipeline(launch=None) -> Pipeline:
-    from phylaw.experiments.stages import build_data
-    from phylaw.experiments.table2_stages import collect, evaluate, judge, recon, report, sample, train
+    from phylaw.experiments.stages import (
+        build_data,
+        train,  # the shared VAE (RunSpec.vae_data) first, then the DiT
+    )
+    from phylaw.experiments.table2_stages import collect, evaluate, judge, recon, report, sample
 
     del launch  # carried in the run options, as in the default pipeline
     # judge before evaluate: the samples, the reconstructions and the ground truth are scored by the judge

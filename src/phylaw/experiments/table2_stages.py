@@ -1,11 +1,11 @@
-"""The stages of a Table 2 cell (``experiments/table2.py`` declares the cells): the shared VideoVAE and the DiT,
-sampling the evenly chosen evaluation rows, the ``phyre`` metric set on the samples and on the VAE's
+"""The stages of a Table 2 cell (``experiments/table2.py`` declares the cells; training is the core
+``stages.train``: the scale's one VideoVAE, ``RunSpec.vae_data``, then the DiT): sampling the evenly chosen
+evaluation rows, the ``phyre`` metric set on the samples and on the VAE's
 reconstructions of the same ground truth (the floor), the tidy results with binomial shares and per-template
 rates, and the report (``experiments.table2_report``). Fig. 10 reuses ``sample`` and ``evaluate``."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -15,14 +15,12 @@ import pandas as pd
 
 from phylaw.errors import PhylawError
 from phylaw.experiments.experiment import result_columns
-from phylaw.experiments.runner import CellContext, Stage
-from phylaw.experiments.spec import DataSpec, RunSpec
-from phylaw.experiments.table2 import TRAIN_SUFFIX
+from phylaw.experiments.runner import CellContext
+from phylaw.experiments.spec import RunSpec
 from phylaw.io import write_csv, write_json
 
 RECON_DIR, EVAL_DIR, REPORT_DIR = "recon_eval", "eval", "table2_report"
 RECON_FILE = "recon.h5"
-VAE_DIR = "vae"
 
 
 # ----------------------------------------------------------------------------------------------- evaluation rows
@@ -43,62 +41,8 @@ def even_indices(params: np.ndarray, split: np.ndarray, per_split: tuple[tuple[s
 
 
 # ----------------------------------------------------------------------------------------------- stages
-def vae_data_spec(spec: RunSpec) -> DataSpec:
-    """The frames the shared VideoVAE trains on: the 60-template training set of the cell's scale."""
-    return dataclasses.replace(spec.train_data, split="train60" + TRAIN_SUFFIX[spec.scale])
-
-
-def shared_vae_dir(out: Path, spec: RunSpec) -> Path:
-    from phylaw.experiments.spec import _content_hash
-    from phylaw.experiments.stages import vae_key
-
-    return out / VAE_DIR / f"{vae_data_spec(spec).data_id}-{_content_hash(vae_key(spec))}"
-
-
 def _out(ctx: CellContext) -> Path:
     return ctx.cell_dir.parent.parent
-
-
-def train_shared_vae(ctx: CellContext, cfg) -> Path:
-    """The one VideoVAE of every cell at this scale, trained (once) on the 60-template training frames."""
-    from phylaw.config import apply_overrides
-    from phylaw.experiments.runner import ensure_data
-    from phylaw.experiments.stages import DATA_FILE, build_data, vae_train_overrides
-    from phylaw.train import train_vae
-
-    out = _out(ctx)
-    run = shared_vae_dir(out, ctx.spec)
-    if not (run / "vae.pt").is_file():
-        data_dir = ensure_data(out, vae_data_spec(ctx.spec), Stage("data", build_data), progress=ctx.progress,
-                               options=ctx.options)  # fmt: skip
-        sets = [("data.train", str(data_dir / DATA_FILE)), *vae_train_overrides(ctx.spec.train)]
-        train_vae(apply_overrides(cfg, sets), run, resume=True, progress=ctx.progress)
-    return run
-
-
-def train(ctx: CellContext) -> dict[str, Any]:
-    """The shared VAE, then the cell's DiT on its latents (in-process, or under torchrun at paper scale)."""
-    from phylaw.config import to_dict
-    from phylaw.experiments import stages as st
-    from phylaw.train.launch import local_cpu_ranks
-
-    launch = st._launch(ctx)
-    cfg = st.train_config(ctx.spec, ctx.train_data_dir / st.DATA_FILE, launch.runtime)
-    st.write_runtime(ctx, launch)
-    vae_run = train_shared_vae(ctx, cfg)
-    cfg = st._on_vae(cfg, vae_run)
-    run_dir = ctx.path("train")
-    if launch.torchrun:
-        if local_cpu_ranks(launch):
-            from phylaw.train import encode_latents
-
-            encode_latents(cfg, run_dir, progress=ctx.progress)
-        st._torchrun_train(ctx, to_dict(cfg), launch, quiet=not ctx.progress)
-    else:
-        from phylaw.train import train_dit
-
-        train_dit(cfg, run_dir, resume=True, progress=ctx.progress)
-    return {"run_dir": str(run_dir), "vae": str(vae_run)}
 
 
 def _eval_rows(ctx: CellContext) -> np.ndarray:
@@ -148,11 +92,11 @@ def recon(ctx: CellContext) -> dict[str, Any]:
     """The shared VAE's reconstructions of the cell's evaluation videos, scored like the samples: the floor of
     SSIM / PSNR / LPIPS / FVD and of the abnormal ratio (SPEC E.2's check for Table 2)."""
     from phylaw.evaluate.run import evaluate as run_eval
-    from phylaw.experiments.stages import DATA_FILE, reconstruct
+    from phylaw.experiments.stages import DATA_FILE, reconstruct, vae_dir
 
     data = ctx.eval_data_dir / DATA_FILE
     index = np.asarray(json.loads(ctx.path("eval_indices.json").read_text()), dtype=np.int64)
-    vae_run = shared_vae_dir(_out(ctx), ctx.spec)
+    vae_run = vae_dir(ctx)  # the scale's one VAE (RunSpec.vae_data: the 60-template training frames)
     path = reconstruct(vae_run, data, index, ctx.path(RECON_FILE), n_frames=ctx.spec.eval_data.n_frames,
                        resolution=ctx.spec.eval_data.resolution, progress=ctx.progress)  # fmt: skip
     result = run_eval(data, path, out=ctx.path(RECON_DIR), options=_eval_options(ctx), progress=ctx.progress)
