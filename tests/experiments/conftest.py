@@ -154,7 +154,8 @@ def fake_pipeline(
 
 def smallest_cell(c: RunSpec, resolution: int, n_frames: int, n_train: int = 40, n_eval: int = 8) -> RunSpec:
     """Cell ``c`` with real training cut to a few steps (3 DiT, 3 VAE), ``n_train`` training videos and
-    ``n_eval`` evaluation videos per split (id, ood) at ``resolution`` px and ``n_frames`` frames."""
+    ``n_eval`` evaluation videos per split (id, ood) at ``resolution`` px and ``n_frames`` frames; a shared
+    VAE's data (``vae_data``) is cut like the training data."""
     small = {"resolution": resolution, "n_frames": n_frames}
     train = dataclasses.replace(c.train, steps=3, batch_size=4, vae_steps=3, vae_batch_size=2, warmup=0,
                                 overrides=(("optim.micro_batch_size", 4),))  # fmt: skip
@@ -162,6 +163,7 @@ def smallest_cell(c: RunSpec, resolution: int, n_frames: int, n_train: int = 40,
         c, train=train, sample_steps=2, sample_batch_size=16,
         train_data=dataclasses.replace(c.train_data, limit=n_train, **small),
         eval_data=dataclasses.replace(c.eval_data, per_split=(("id", n_eval), ("ood", n_eval)), **small),
+        vae_data=dataclasses.replace(c.vae_data, limit=n_train, **small) if c.vae_data else None,
     )  # fmt: skip
 
 

@@ -45,6 +45,26 @@ def test_each_attribute_experiment_lists_its_cells(name, scale):
         assert {c.data_size for c in plan.cells} == {2000}
 
 
+@pytest.mark.parametrize("scale", ["tiny", "paper"])
+def test_every_attribute_cell_of_a_scale_trains_on_one_shared_vae(scale, tmp_path):
+    """Where the cells train on a VideoVAE (tiny, paper), it is one autoencoder for Figs. 8 and 9 (and Fig. 11's
+    attribute compositions), trained on attr-all at the cells' resolution and length, never on a cell's own
+    restricted training set; small trains in pixel space, without one."""
+    from phylaw.experiments import stages
+
+    cells = [c for e in ("fig8", "fig9", "fig11") for c in get_plan(e, scale).cells
+             if c.scenario == "attribute_motion"]  # fmt: skip
+    assert len(cells) >= 6
+    for c in cells:
+        assert c.vae_data is not None
+        assert c.vae_data.split == "attr-all" + ("-tiny" if scale == "tiny" else "")
+        assert (c.vae_data.resolution, c.vae_data.n_frames) == (c.train_data.resolution, c.train_data.n_frames)
+    assert len({stages.vae_dir_of(tmp_path, c) for c in cells}) == 1
+    if scale == "tiny":
+        assert {c.train.vae_steps for c in cells} == {1200}
+    assert all(c.vae_data is None for c in get_plan("fig8", "small").cells)
+
+
 def test_a_ring_thinner_than_a_pixel_is_refused_before_anything_runs():
     plan = get_plan("fig8", "small")
     ring = next(c for c in plan.cells if c.factor_values["setting"] == "ring-ball")

@@ -200,8 +200,9 @@ def _shrunk() -> ExperimentPlan:
     evald = dataclasses.replace(c.eval_data, per_split=(("id", 3), ("ood", 3)), **small)
     ts = dataclasses.replace(c.train, steps=3, batch_size=4, vae_steps=2, vae_batch_size=2, warmup=1,
                              overrides=(("data.cond_frames", 1), ("optim.micro_batch_size", 4)))  # fmt: skip
+    vae = dataclasses.replace(c.vae_data, limit=12, **small)  # the shared VAE's 60-template frames, cut alike
     cell = dataclasses.replace(
-        c, train_data=train, eval_data=evald, train=ts, sample_steps=2, sample_batch_size=6
+        c, train_data=train, eval_data=evald, train=ts, sample_steps=2, sample_batch_size=6, vae_data=vae
     )
     return dataclasses.replace(plan, cells=(cell,))
 

@@ -179,3 +179,22 @@ def test_cli_bad_input_exits_2_and_writes_nothing(tmp_path, capsys):
     assert any("unknown split 'attr-color-mass-tiny'" in line for line in err)
     assert any("px thin at 24 px" in line for line in err)
     assert not any(tmp_path.iterdir())
+
+
+def test_attr_all_shows_an_autoencoder_every_combination_of_every_pair():
+    """attr-all: the shared VAE's frames hold every colour x shape over the whole ranges, so every evaluation
+    video of every setting is a combination the autoencoder has seen (the per-cell VAE's had not)."""
+    split = get_split(SC, "attr-all-tiny", n_frames=8)
+    p = split.params()
+    assert len(p) == 6 * 340
+    assert set(split.labels().level) == {f"{c}-{s}" for c in ("red", "blue") for s in ("disc", "square", "ring")}
+    combos = {(c, s) for c, s in p[:, 2:4].tolist()}
+    for name in ast.SETTINGS:
+        ev = get_split(SC, ast.attribute_split(f"{ast._prefix(ast.get_setting(name))}-eval-small").name,
+                       n_frames=8).params()  # fmt: skip
+        assert {(c, s) for c, s in ev[:, 2:4].tolist()} <= combos, name
+        for col in (0, 1):  # r, v inside attr-all's span
+            assert p[:, col].min() <= ev[:, col].min(), name
+            assert ev[:, col].max() <= p[:, col].max(), name
+    assert ast.attribute_split("attr-all-small").role == "autoencoder"
+    assert len(get_split(SC, "attr-all-small", n_frames=8)) == 6 * 3400

@@ -17,6 +17,7 @@ report      ``experiments.attribute_report`` over every finished cell -> ``OUT/a
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -25,7 +26,7 @@ import pandas as pd
 from phylaw.experiments import study as s
 from phylaw.experiments.experiment import Experiment, ExperimentPlan, ReportSection
 from phylaw.experiments.runner import CellContext, Pipeline, Stage
-from phylaw.experiments.spec import RunSpec
+from phylaw.experiments.spec import DataSpec, RunSpec
 from phylaw.io import write_csv, write_json
 
 SCENARIO = "attribute_motion"
@@ -33,14 +34,35 @@ ATTR_DIR, REPORT_DIR = "attributes", "attribute_report"
 GIFS_PER_LEVEL = 2
 
 
+# The shared VideoVAE of the tiny attribute cells (RunSpec.vae_data = attr-all-tiny): trained once for every
+# cell, so it affords 3x the per-cell VAE's 400 steps (benchmarks/attr_vae_floor.py measures its floor).
+SHARED_VAE = {"tiny": {"vae_steps": 1200}}
+
+
+def shared_vae_data(spec: RunSpec) -> DataSpec:
+    """``attr-all<size>`` at the cell's resolution and length: every colour x shape over the whole ranges
+    (300,000 videos at paper scale: generated procedurally there, as the paper's training sets are)."""
+    from phylaw.sim.attribute_studies import ALL_PREFIX
+
+    t = spec.train_data
+    return DataSpec(SCENARIO, ALL_PREFIX + s.TRAIN_SUFFIX[spec.scale], resolution=t.resolution,
+                    n_frames=t.n_frames, ranges=t.ranges, procedural=spec.scale == "paper")  # fmt: skip
+
+
 def attribute_cell(experiment: str, scale: str, setting: str) -> RunSpec:
-    """The cell of one registered pair setting (``sim.attribute_studies.SETTINGS``) at ``scale``."""
+    """The cell of one registered pair setting (``sim.attribute_studies.SETTINGS``) at ``scale``. Where it
+    trains on a VideoVAE, that VAE is the scale's shared one (:func:`shared_vae_data`): a VAE fitted to the
+    cell's own two training combinations changes the test combinations by itself (docs/attributes.md)."""
     from phylaw.sim.attribute_studies import get_setting
 
     st = get_setting(setting)
     prefix = setting if st.kind == "compose" else f"attr-{setting}"
-    return s.study_cell(experiment, scale, "attribute", setting, prefix + s.TRAIN_SUFFIX[scale],
+    spec = s.study_cell(experiment, scale, "attribute", setting, prefix + s.TRAIN_SUFFIX[scale],
                         prefix + s.EVAL_SUFFIX[scale], SCENARIO)  # fmt: skip
+    if spec.train.autoencoder != "vae":
+        return spec
+    train = dataclasses.replace(spec.train, **SHARED_VAE.get(scale, {}))
+    return dataclasses.replace(spec, train=train, vae_data=shared_vae_data(spec))
 
 
 def plan(name: str, scale: str, settings: tuple[str, ...], description: str) -> ExperimentPlan:

@@ -36,6 +36,9 @@ evaluation video is a training combination ("id"), labelled by its size / speed 
 speed bin and every size bin is seen, with other partners); ``compose-color-size``: red / blue x three size
 bins, (red, large) and (blue, small) held out.
 
+**Autoencoder frames**: ``attr-all[-small|-tiny]``, every colour x shape over the whole ranges (no test
+combination is new to an autoencoder trained on them): the shared VideoVAE of the attribute cells.
+
 Names and sizes: ``attr-<pair>[-bin|-cont]`` (training: 150 x 1,000 per combination, 300,000 videos, the
 release's level 1), ``-small`` (50 x 200: 20,000), ``-tiny`` (20 x 50: 2,000); evaluation ``-eval`` (the
 release's eval grids, SPEC B.6.4; binary: 101 values of the free attribute per combination, the paper's 202
@@ -356,6 +359,22 @@ def attribute_eval(setting: AttributeSetting, size: str, ranges: str, n_frames: 
     return _split(f"{_prefix(setting)}{size}", ranges, parts, n_frames)
 
 
+ALL_PREFIX = "attr-all"
+
+
+def attribute_all(size: str, ranges: str, n_frames: int) -> SplitDef:
+    """``attr-all[-small|-tiny]``: every colour x every shape over the whole size and speed ranges (the
+    composition sizes per combination: 6 x 340 = 2,040 videos at ``-tiny``). No cell trains its DiT on it: it
+    is the frames of the autoencoder shared by every attribute cell of a scale, which has seen every
+    combination, as the paper's pretrained VAE had (a VAE fitted to a cell's two training combinations
+    re-colours and re-shapes the test combinations by itself). Level: ``<colour>-<shape>``."""
+    n_r, n_v = COMPOSE_SIZES[size]
+    r, v = DEFAULTS["size"].values(n_r), DEFAULTS["velocity"].values(n_v)
+    parts = [Part("train", f"{color}-{shape}", (r, v, np.array([float(c)]), np.array([float(k)])))
+             for color, c in ATTRIBUTE_COLORS.items() for shape, k in ATTRIBUTE_SHAPES.items()]  # fmt: skip
+    return _split(f"{ALL_PREFIX}{size}", ranges, parts, n_frames)
+
+
 def _prefix(setting: AttributeSetting) -> str:
     return setting.name if setting.kind == "compose" else f"attr-{setting.name}"
 
@@ -366,8 +385,8 @@ class AttributeSplit:
     """A registered attribute split: its setting, role ("train" / "eval") and size suffix."""
 
     name: str
-    setting: str
-    role: str
+    setting: str  # "" for attr-all (every combination, no setting)
+    role: str  # "train", "eval" or "autoencoder" (attr-all)
     size: str
     build: Callable[[str, int], SplitDef]
 
@@ -384,6 +403,9 @@ def _registry() -> dict[str, AttributeSplit]:
             name = f"{_prefix(s)}{size}"
             out[name] = AttributeSplit(name, s.name, "eval", size,
                                        lambda r, n, s=s, z=size: attribute_eval(s, z, r, n))  # fmt: skip
+    for size in COMPOSE_SIZES:
+        name = f"{ALL_PREFIX}{size}"
+        out[name] = AttributeSplit(name, "", "autoencoder", size, lambda r, n, z=size: attribute_all(z, r, n))
     return out
 
 
