@@ -168,10 +168,12 @@ def test_list_cells_writes_nothing(tmp_path, capsys):
 @pytest.mark.slow
 def test_the_smallest_fig8_cell_trains_samples_and_reports(tmp_path):
     """The real pipeline (VideoVAE, DiT, sampler, evaluator, read-out, report) on the colour-shape cell with a
-    few steps, 32 px, 8 frames, 40 training and 16 evaluation videos (21 s on 2 loaded cores)."""
+    few steps, 48 px (the shared VAE's rings need >= 36), 8 frames, 40 training and 16 evaluation videos (21 s on 2 loaded cores)."""
+    from phylaw.experiments import stages
+
     plan = get_plan("fig8", "tiny")
     c = next(c for c in plan.cells if c.factor_values["setting"] == "color-shape")
-    cell = smallest_cell(c, 32, 8)
+    cell = smallest_cell(c, 48, 8)
     out = tmp_path / "out"
     outcome = run_experiment(dataclasses.replace(plan, cells=(cell,)), out, a.pipeline(), progress=False)
     assert not outcome.failed, outcome.failed
@@ -179,10 +181,13 @@ def test_the_smallest_fig8_cell_trains_samples_and_reports(tmp_path):
     videos = pd.read_csv(d / "videos.csv", dtype={"split": str, "level": str})
     assert len(videos) == 16
     assert set(videos.loc[videos["split"] == "ood", "level"]) <= {"blue-disc", "red-square"}
-    assert (videos["floor_color"] == videos["color"]).all()  # the ground truth reads back at 32 px
+    assert (videos["floor_color"] == videos["color"]).all()  # the ground truth reads back at 48 px
     res = pd.read_csv(out / "results.csv", dtype={"split": str, "level": str})
     assert {"color_changed", "win_color_over_shape", "velocity_error"} <= set(res["metric"])
     assert (out / "attribute_report" / "report.html").is_file()
+    # the autoencoder is the shared one, trained on attr-all (every colour x shape), not on the cell's set
+    assert [p.name for p in (out / "vae").iterdir()] == [stages.vae_dir_of(out, cell).name]
+    assert stages.vae_dir_of(out, cell).name.startswith(cell.vae_data.data_id)
     # the VAE floor: the cell's autoencoder reconstructions of the same 16 videos, read alike
     vae = pd.read_csv(d / "vae_videos.csv", dtype={"split": str, "level": str})
     assert vae["index"].tolist() == videos["index"].tolist()

@@ -185,3 +185,11 @@ def test_the_smallest_fig11_cell_trains_samples_and_reports(tmp_path):
     res = pd.read_csv(out / "results.csv", dtype={"split": str, "level": str})
     assert {"composed", "velocity_error_red", "velocity_error_blue", "vanish_rate_red"} <= set(res["metric"])
     assert (out / fig11.REPORT_DIR / "report.html").is_file()
+    # the VAE floor: the same law check on the cell's autoencoder reconstructions of the same 16 videos
+    vae = pd.read_csv(out / "cells" / cell.run_id / fig11.COMP_DIR / "vae_videos.csv", dtype={"level": str})
+    assert vae["index"].tolist() == videos["index"].tolist()
+    assert "vae_composed" in set(res["metric"])
+    succ = pd.read_csv(out / fig11.REPORT_DIR / "success.csv", dtype={"split": str, "level": str})
+    denominators = succ["VAE recon composed"].str.split("/").str[1].astype(int)
+    assert (denominators == succ["n"]).all()
+    assert not succ["level"].str.startswith("vae_").any()

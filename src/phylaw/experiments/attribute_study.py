@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from phylaw.errors import PhylawError
 from phylaw.experiments import study as s
 from phylaw.experiments.experiment import Experiment, ExperimentPlan, ReportSection
 from phylaw.experiments.runner import CellContext, Pipeline, Stage
@@ -92,7 +93,6 @@ def check(spec: RunSpec) -> None:
     """The training config resolves, the training and evaluation splits are a training and an evaluation split
     of one attribute setting (the read-out classifies the evaluation videos by the training split's setting)
     and their rings (if any) are at least a pixel thick at the cell's resolution."""
-    from phylaw.errors import PhylawError
     from phylaw.experiments.stages import check_cell
     from phylaw.sim import get_split
     from phylaw.sim.attribute_studies import attribute_split
@@ -135,24 +135,19 @@ def attributes(ctx: CellContext) -> dict[str, Any]:
 
 
 def vae_recon_videos(ctx: CellContext, data, videos: pd.DataFrame) -> pd.DataFrame | None:
-    """The read-out of the cell's VideoVAE reconstructions of the evaluated ground truth (condition frames
-    pasted back, as the sampler does), or None when the cell trains in pixel space. A generated attribute the
-    autoencoder itself cannot keep (a colour it never learned to reconstruct) is the VAE's, not the DiT's:
-    the report shows this floor beside the counts."""
-    from phylaw.datasets.samples import open_samples
+    """The read-out of the cell's VideoVAE reconstructions of the evaluated ground truth, or None when the cell
+    trains in pixel space. A generated attribute the autoencoder itself cannot keep (a colour it never learned
+    to reconstruct) is the VAE's, not the DiT's: the report shows this floor beside the counts."""
     from phylaw.evaluate.attributes import observe_attributes
-    from phylaw.experiments.stages import SAMPLES_FILE, reconstruct, vae_dir
+    from phylaw.experiments.stages import reconstruct_evaluated
 
-    run = vae_dir(ctx)
-    if ctx.spec.train.autoencoder != "vae" or not (run / "vae.pt").is_file():
+    path = reconstruct_evaluated(ctx, ctx.path(ATTR_DIR, "vae_recon.h5"))
+    if path is None:
         return None
-    with open_samples(ctx.path(SAMPLES_FILE)) as sf:
-        c = int(sf.attrs.get("cond_frames", 3))
-    ev = ctx.spec.eval_data
-    ctx.path(ATTR_DIR).mkdir(parents=True, exist_ok=True)
-    path = reconstruct(run, data, videos["index"].to_numpy(), ctx.path(ATTR_DIR, "vae_recon.h5"),
-                       n_frames=ev.n_frames, resolution=ev.resolution, cond_frames=c)  # fmt: skip
-    return observe_attributes(data, path)
+    recon = observe_attributes(data, path)
+    if recon["index"].tolist() != videos["index"].tolist():
+        raise PhylawError(f"cell {ctx.spec.run_id}: the VAE reconstructions do not hold the evaluated videos")
+    return recon
 
 
 def conflict_gifs(ctx: CellContext, videos: pd.DataFrame, setting) -> list[str]:

@@ -398,6 +398,23 @@ def describe(spec: RunSpec) -> str:
     return json.dumps(spec.to_json(), indent=1)
 
 
+def reconstruct_evaluated(ctx: CellContext, out: Path) -> Path | None:
+    """The cell's VideoVAE reconstructions of the rows its samples hold (condition frames pasted back as the
+    sampler does) into sample file ``out``: the autoencoder's floor of whatever the cell measures on its
+    samples. None when the cell trains in pixel space or has no trained VAE."""
+    from phylaw.datasets.samples import open_samples
+
+    run = vae_dir(ctx)
+    if ctx.spec.train.autoencoder != "vae" or not (run / "vae.pt").is_file():
+        return None
+    with open_samples(ctx.path(SAMPLES_FILE)) as sf:
+        c, index = int(sf.attrs.get("cond_frames", 3)), np.asarray(sf.index)
+    ev = ctx.spec.eval_data
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    return reconstruct(run, ctx.eval_data_dir / DATA_FILE, index, out, n_frames=ev.n_frames,
+                       resolution=ev.resolution, cond_frames=c)  # fmt: skip
+
+
 def reconstruct(vae_run: Path, data: Path, index: np.ndarray, out: Path, *, n_frames: int, resolution: int,
                 cond_frames: int = 1, progress: bool = False, batch_size: int = 8) -> Path:  # fmt: skip
     """Encode + decode dataset rows ``index`` with a trained VideoVAE into a sample file: the reconstruction
