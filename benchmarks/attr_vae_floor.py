@@ -113,7 +113,7 @@ def main() -> None:
             for role in ("id", "ood"):
                 m = (videos["split"] == role).to_numpy()
                 n, kept = int(m.sum()), int((got[m] == "kept_both").sum())
-                lo, hi = wilson_ci(kept, n)
+                _, lo, hi = wilson_ci(kept, n)
                 rows.append({"setting": name, "pair": pair, "role": role, "n": n, "kept_both": kept,
                              "share": kept / n if n else np.nan, "ci": f"[{lo:.2f}, {hi:.2f}]",
                              "lost": int((got[m] == "lost").sum()), "k": k})  # fmt: skip
