@@ -10,7 +10,9 @@ The first setting is the baseline; each row prints its abnormal ratio and wall t
     python benchmarks/vae_recon.py --out DIR --setting fw=0 --setting fw=10,base=32 --steps 1200
 
 A setting is comma-separated ``fw`` (autoencoder.foreground_weight), ``base`` (base channels), ``factor`` (4 or
-8), ``steps``, ``lr``. Every output (data, VAEs, reconstructions, evaluations) lives under ``--out`` and is reused
+8), ``steps``, ``lr``, ``batch`` (videos per step) and ``frames`` (random frames of each video per step,
+autoencoder.train_frames; the VAE is frame-wise, so batch=16,frames=2 costs what batch=4,frames=8 does and shows
+four times as many scenes). Every output (data, VAEs, reconstructions, evaluations) lives under ``--out`` and is reused
 when the same setting runs again.
 """
 
@@ -27,7 +29,7 @@ import pandas as pd
 
 
 def parse_setting(text: str, base: dict) -> dict:
-    keys = {"fw": float, "base": int, "factor": int, "steps": int, "lr": float}
+    keys = {"fw": float, "base": int, "factor": int, "steps": int, "lr": float, "batch": int, "frames": int}
     out = dict(base)
     for part in filter(None, text.split(",")):
         k, _, v = part.partition("=")
@@ -55,7 +57,7 @@ def main() -> None:
     )
     args = ap.parse_args()
 
-    from phylaw.config import apply_overrides
+    from phylaw.config import TrainConfig, apply_overrides
     from phylaw.datasets import open_dataset
     from phylaw.evaluate.run import EvalOptions, evaluate
     from phylaw.experiments import stages as st
@@ -67,7 +69,8 @@ def main() -> None:
     s = t2.settings(args.scale)
     spec = t2.cell(args.scale, s.models[-1][0], 60)
     base = {"fw": s.vae_foreground_weight, "base": s.vae_base_channels, "factor": 8,
-            "steps": args.steps or s.vae_steps, "lr": s.vae_lr}  # fmt: skip
+            "steps": args.steps or s.vae_steps, "lr": s.vae_lr, "batch": s.vae_batch_size,
+            "frames": TrainConfig().autoencoder.train_frames}  # fmt: skip
     settings = [parse_setting(t, base) for t in (args.setting or ["fw=0", "fw=10"])]
     out = args.out
     data_stage = Stage("data", st.build_data)
@@ -81,14 +84,18 @@ def main() -> None:
     for k, setting in enumerate(settings):
         train = dataclasses.replace(spec.train, vae_foreground_weight=setting["fw"],
                                     vae_base_channels=setting["base"], vae_factor=setting["factor"],
-                                    vae_steps=setting["steps"], vae_lr=setting["lr"])  # fmt: skip
+                                    vae_steps=setting["steps"], vae_lr=setting["lr"],
+                                    vae_batch_size=setting["batch"])  # fmt: skip
         cell = dataclasses.replace(spec, train=train)
-        name = ",".join(f"{key}={setting[key]}" for key in ("fw", "base", "factor", "steps", "lr"))
+        name = ",".join(f"{key}={setting[key]}" for key in ("fw", "base", "factor", "steps", "lr", "batch", "frames"))
         run = st.vae_dir_of(out, cell)
+        if setting["frames"] != base["frames"]:  # not part of a cell's VAE key: its own folder here
+            run = run.with_name(f"{run.name}-frames{setting['frames']}")
         t0 = time.perf_counter()
         if not (run / "vae.pt").is_file():
             cfg = st.train_config(cell, train_dir / st.DATA_FILE)
-            train_vae(apply_overrides(cfg, st.vae_train_overrides(train)), run, resume=True, progress=True)
+            sets = [*st.vae_train_overrides(train), ("autoencoder.train_frames", setting["frames"])]
+            train_vae(apply_overrides(cfg, sets), run, resume=True, progress=True)
             (run / "train_seconds.txt").write_text(f"{time.perf_counter() - t0:.1f}\n")
         seconds = (
             float((run / "train_seconds.txt").read_text()) if (run / "train_seconds.txt").exists() else np.nan
