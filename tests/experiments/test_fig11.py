@@ -45,6 +45,29 @@ def test_fig11_lists_its_cells(scale):
         assert all(c.train_data.resolution == 64 and c.train_data.n_frames == 16 for c in plan.cells)
 
 
+@pytest.mark.parametrize("scale", ["tiny", "paper"])
+def test_the_scene_cells_of_a_scale_share_one_vae_per_scenario(scale, tmp_path):
+    """Where the scene cells train on a VideoVAE (tiny, paper), it is fitted to the scenario's -all frames
+    (every subset and the test layout) at the cells' resolution and length, never to a cell's own two
+    training subsets; temporal and temporal-nored (one scenario) share it; small trains in pixel space."""
+    from phylaw.experiments import stages
+    from phylaw.sim.composition_studies import composition_split
+
+    cells = {c.factor_values["setting"]: c for c in get_plan("fig11", scale).cells if c.scenario != "attribute_motion"}
+    suffix = "-tiny" if scale == "tiny" else ""
+    for study, c in cells.items():
+        assert c.vae_data is not None
+        assert c.vae_data.split == fig11.VAE_PREFIX[study] + suffix
+        assert composition_split(c.vae_data.split).role == "autoencoder"
+        assert c.vae_data.scenario == c.scenario
+        assert (c.vae_data.resolution, c.vae_data.n_frames) == (c.train_data.resolution, c.train_data.n_frames)
+    dirs = {k: stages.vae_dir_of(tmp_path, c) for k, c in cells.items()}
+    assert dirs["temporal"] == dirs["temporal-nored"] != dirs["spatial"]
+    if scale == "tiny":
+        assert {c.train.vae_steps for c in cells.values()} == {1200}
+    assert all(c.vae_data is None for c in get_plan("fig11", "small").cells if c.scenario != "attribute_motion")
+
+
 def test_list_cells_writes_nothing(tmp_path, capsys):
     assert_lists_cells_and_writes_nothing(tmp_path, capsys, {"fig11": 3})
 
@@ -193,3 +216,9 @@ def test_the_smallest_fig11_cell_trains_samples_and_reports(tmp_path):
     denominators = succ["VAE recon composed"].str.split("/").str[1].astype(int)
     assert (denominators == succ["n"]).all()
     assert not succ["level"].str.startswith("vae_").any()
+    # ... through the scenario's shared autoencoder, trained on its -all frames
+    from phylaw.experiments.stages import vae_dir_of
+
+    assert cell.vae_data.split == "compose-temporal-all-tiny"
+    assert (vae_dir_of(out, cell) / "vae.pt").is_file()
+    assert vae_dir_of(out, cell).name.startswith(cell.vae_data.data_id)

@@ -16,6 +16,7 @@ from phylaw.sim.composition_studies import (
 
 TRAIN = [s for s in COMPOSITION_SPLITS.values() if s.role == "train"]
 EVAL = [s for s in COMPOSITION_SPLITS.values() if s.role == "eval"]
+AUTOENCODER = [s for s in COMPOSITION_SPLITS.values() if s.role == "autoencoder"]
 
 
 def _eval_for(study: str) -> list[str]:
@@ -66,6 +67,28 @@ def test_training_sets_hold_only_their_subsets_and_no_test_configuration(entry):
         assert (params[params[:, 4] == 1, 1] == 0).all()
 
 
+@pytest.mark.parametrize("entry", AUTOENCODER, ids=lambda e: e.name)
+def test_autoencoder_frames_show_every_layout_and_no_evaluation_video(entry):
+    """The -all frames of a scenario's shared VAE: every training subset of every study of the scenario and the
+    composition test's layout, each at parameter vectors that no evaluation split holds."""
+    split = get_split(entry.scenario, entry.name)
+    studies = [st for st in TRAIN_LEVELS if composition_split(f"compose-{st}-tiny").scenario == entry.scenario]
+    want = {lvl for st in studies for lvl in (*TRAIN_LEVELS[st], TEST_LEVEL[st])}
+    assert set(split.labels().level.tolist()) == want
+    rows = {tuple(r) for r in split.params().round(12).tolist()}
+    evals = [s for s in EVAL if s.scenario == entry.scenario]
+    assert len(evals) >= 2
+    for ev in evals:
+        assert not any(tuple(r) in rows for r in get_split(ev.scenario, ev.name).params().round(12).tolist())
+
+
+def test_autoencoder_frame_sizes():
+    sizes = {s.name: len(get_split(s.scenario, s.name)) for s in AUTOENCODER}
+    assert sizes["compose-spatial-all-tiny"] == 2_160
+    assert sizes["compose-temporal-all-tiny"] == 1_920
+    assert all(200_000 <= sizes[n] <= 300_000 for n in ("compose-spatial-all", "compose-temporal-all"))
+
+
 @pytest.mark.parametrize("entry", EVAL, ids=lambda e: e.name)
 def test_every_evaluation_video_is_labelled(entry):
     split = get_split(entry.scenario, entry.name)
@@ -78,7 +101,8 @@ def test_every_evaluation_video_is_labelled(entry):
 
 @pytest.mark.parametrize("n_frames", [16, 32])
 @pytest.mark.parametrize(
-    "name", ["compose-temporal-eval", "compose-spatial-eval", "compose-temporal-nored-tiny"]
+    "name",
+    ["compose-temporal-eval", "compose-spatial-eval", "compose-temporal-nored-tiny", "compose-temporal-all-tiny"],
 )
 def test_splits_simulate_with_events_in_the_window(name, n_frames):
     from phylaw.sim.kinematics import contact_window

@@ -21,6 +21,14 @@ bounces; ``-eval-small`` are smaller (16 test videos, 56 in all). ``compose-spat
 never occurs in training in any case, because its subset's defining zeros / wall flag differ (checked by the
 tests).
 
+Autoencoder frames (role "autoencoder"): ``compose-spatial-all`` and ``compose-temporal-all`` (+ ``-small``,
+``-tiny``) hold every subset of their scenario on training grids, the composition test's layout included
+(both objects moving; the red ball striking the blue one at rest near the wall), and both bounce subsets.
+No DiT trains on them: they are the frames of the one VideoVAE a scale's cells share (``experiments.fig11``),
+which, like the paper's pretrained VAE, has seen every layout it must draw. The VAE is frame-wise, so it sees
+appearance, never motion: a per-cell VAE fitted to the two training subsets alone breaks the law in its own
+reconstructions of the test videos (docs/composition.md). No evaluation parameter vector occurs in them.
+
 Ranges (chosen; the paper does not give them): spatial r in [0.7, 1.5] (the paper's ID radii), square half
 side s in [0.5, 1.0], speeds v, w in [1, 4]. Temporal: r1, r2 in [0.4, 0.9] and red speed u1 in [1, 3], the
 blue ball's speed in collisions u2 in [-2, 0] (toward the red ball or at rest): smaller and slower than
@@ -66,6 +74,22 @@ TEMPORAL_SIZES: dict[str, tuple[tuple[int, int, int, int], tuple[int, int]]] = {
 }
 # temporal eval: (n_r, n_u1) of the test (r1 x r2 x u1, blue at rest) and of the controls; n_u2 of collisions
 TEMPORAL_EVAL: dict[str, tuple[int, int, int]] = {"-eval": (3, 6, 2), "-eval-small": (2, 4, 2)}
+
+
+# autoencoder frames (``-all``): spatial (n_r, n_s, n_speed of a one-mover subset, n_speed of each object in
+# both_move); temporal (collision n_r1, n_r2, n_u1, n_u2), (bounce n_r, n_v, for red and for blue), (test layout
+# n_r1, n_r2, n_u1)
+ALL = "-all"
+SPATIAL_ALL_SIZES: dict[str, tuple[int, int, int, int]] = {
+    "": (10, 10, 1000, 30),
+    "-small": (5, 4, 500, 30),
+    "-tiny": (4, 3, 40, 10),
+}
+TEMPORAL_ALL_SIZES: dict[str, tuple[tuple[int, int, int, int], tuple[int, int], tuple[int, int, int]]] = {
+    "": ((12, 12, 40, 40), (30, 230), (12, 12, 300)),
+    "-small": ((6, 6, 20, 10), (10, 100), (6, 6, 100)),
+    "-tiny": ((4, 4, 10, 4), (8, 40), (4, 4, 40)),
+}
 
 
 def _lin(lo_hi: tuple[float, float], n: int) -> np.ndarray:
@@ -138,6 +162,31 @@ def temporal_eval(study: str, size: str, ranges: str, n_frames: int) -> SplitDef
     return _make(study, f"compose-temporal{suffix}{size}", ranges, parts, n_frames)
 
 
+def spatial_all(size: str, ranges: str, n_frames: int) -> SplitDef:
+    """``compose-spatial-all<size>``: both one-mover subsets and the both-move layout, on training grids."""
+    n_r, n_s, n_v, n_b = SPATIAL_ALL_SIZES[size]
+    r, s, sp, both = _lin(S_R, n_r), _lin(S_S, n_s), _lin(S_V, n_v), _lin(S_V, n_b)
+    a, b = TRAIN_LEVELS[SPATIAL]
+    parts = [Part("train", a, (r, Z, s, sp)), Part("train", b, (r, sp, s, Z)),
+             Part("train", TEST_LEVEL[SPATIAL], (r, both, s, both))]  # fmt: skip
+    return _make(SPATIAL, f"compose-spatial{ALL}{size}", ranges, parts, n_frames)
+
+
+def temporal_all(size: str, ranges: str, n_frames: int) -> SplitDef:
+    """``compose-temporal-all<size>``: collisions, red and blue bounces, and the test layout (the red ball
+    strikes the blue one at rest near the wall), on training grids: the frames of the VAE shared by the
+    temporal and temporal-nored cells (one scenario, one autoencoder)."""
+    (n1, n2, nu1, nu2), (nr, nv), (t1, t2, tu) = TEMPORAL_ALL_SIZES[size]
+    r, v = _lin(T_R, nr), _lin(T_U1, nv)
+    parts = [
+        Part("train", "collision", (_lin(T_R, n1), _lin(T_R, n2), _lin(T_U1, nu1), _lin(T_U2, nu2), Z)),
+        Part("train", "bounce", (r, Z, v, Z, ONE)),
+        Part("train", "bounce_blue", (Z, r, Z, v, ONE)),
+        Part("train", TEST_LEVEL[TEMPORAL], (_lin(T_R, t1), _lin(T_R, t2), _lin(T_U1, tu), Z, ONE)),
+    ]
+    return _make(TEMPORAL, f"compose-temporal{ALL}{size}", ranges, parts, n_frames)
+
+
 # ----------------------------------------------------------------------------------------------- registry
 @dataclass(frozen=True)
 class CompositionSplit:
@@ -147,7 +196,7 @@ class CompositionSplit:
     name: str
     scenario: str
     study: str
-    role: str
+    role: str  # "train", "eval" or "autoencoder" (the -all frames of a scenario's shared VAE)
     size: str
     build: Callable[[str, int], SplitDef]
 
@@ -177,6 +226,12 @@ def _registry() -> dict[str, CompositionSplit]:
         )
         add(f"compose-temporal-nored{size}", NORED, "eval", size,
             lambda r, n, s=size: temporal_eval(NORED, s, r, n))  # fmt: skip
+    for size in SPATIAL_ALL_SIZES:
+        add(f"compose-spatial{ALL}{size}", SPATIAL, "autoencoder", size,
+            lambda r, n, s=size: spatial_all(s, r, n))  # fmt: skip
+    for size in TEMPORAL_ALL_SIZES:
+        add(f"compose-temporal{ALL}{size}", TEMPORAL, "autoencoder", size,
+            lambda r, n, s=size: temporal_all(s, r, n))  # fmt: skip
     return out
 
 
