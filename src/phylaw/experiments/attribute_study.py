@@ -17,7 +17,6 @@ report      ``experiments.attribute_report`` over every finished cell -> ``OUT/a
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import numpy as np
@@ -37,17 +36,12 @@ GIFS_PER_LEVEL = 2
 
 # The shared VideoVAE of the tiny attribute cells (RunSpec.vae_data = attr-all-tiny): trained once for every
 # cell, so it affords 3x the per-cell VAE's 400 steps (benchmarks/attr_vae_floor.py measures its floor).
-SHARED_VAE = {"tiny": {"vae_steps": 1200}}
-
-
 def shared_vae_data(spec: RunSpec) -> DataSpec:
     """``attr-all<size>`` at the cell's resolution and length: every colour x shape over the whole ranges
     (300,000 videos at paper scale: generated procedurally there, as the paper's training sets are)."""
     from phylaw.sim.attribute_studies import ALL_PREFIX
 
-    t = spec.train_data
-    return DataSpec(SCENARIO, ALL_PREFIX + s.TRAIN_SUFFIX[spec.scale], resolution=t.resolution,
-                    n_frames=t.n_frames, ranges=t.ranges, procedural=spec.scale == "paper")  # fmt: skip
+    return s.shared_vae_data(spec, ALL_PREFIX + s.TRAIN_SUFFIX[spec.scale])
 
 
 def attribute_cell(experiment: str, scale: str, setting: str) -> RunSpec:
@@ -60,10 +54,9 @@ def attribute_cell(experiment: str, scale: str, setting: str) -> RunSpec:
     prefix = setting if st.kind == "compose" else f"attr-{setting}"
     spec = s.study_cell(experiment, scale, "attribute", setting, prefix + s.TRAIN_SUFFIX[scale],
                         prefix + s.EVAL_SUFFIX[scale], SCENARIO)  # fmt: skip
-    if spec.train.autoencoder != "vae":
-        return spec
-    train = dataclasses.replace(spec.train, **SHARED_VAE.get(scale, {}))
-    return dataclasses.replace(spec, train=train, vae_data=shared_vae_data(spec))
+    from phylaw.sim.attribute_studies import ALL_PREFIX
+
+    return s.with_shared_vae(spec, ALL_PREFIX + s.TRAIN_SUFFIX[scale])
 
 
 def plan(name: str, scale: str, settings: tuple[str, ...], description: str) -> ExperimentPlan:

@@ -45,7 +45,6 @@ report       ``OUT/composition_report/``: success rates, per-object errors, verd
 
 from __future__ import annotations
 
-import dataclasses
 import html
 import shutil
 from pathlib import Path
@@ -58,7 +57,7 @@ from phylaw.errors import PhylawError
 from phylaw.experiments import study as s
 from phylaw.experiments.experiment import Experiment, ExperimentPlan, ReportSection
 from phylaw.experiments.runner import CellContext, Pipeline, Stage
-from phylaw.experiments.spec import DataSpec, RunSpec
+from phylaw.experiments.spec import RunSpec
 from phylaw.experiments.tables import html_table, markdown_table
 from phylaw.io import write_csv, write_json, write_text
 
@@ -87,10 +86,9 @@ NOTE = (
 )
 
 
-# the VideoVAE every scene cell of a scale shares (where the scale trains on one): fitted to its scenario's
-# -all frames (every subset and the test layout; sim.composition_studies), with 3x the per-cell VAE's steps at
-# tiny since it is trained once; temporal and temporal-nored share one (same scenario)
-SHARED_VAE = {"tiny": {"vae_steps": 1200}}
+# the frames of the VideoVAE every scene cell of a scale shares (where the scale trains on one; settings
+# study.SHARED_VAE): its scenario's -all frames (every subset and the test layout; sim.composition_studies);
+# temporal and temporal-nored share one (same scenario)
 VAE_PREFIX = {"spatial": "compose-spatial-all", "temporal": "compose-temporal-all",
               "temporal-nored": "compose-temporal-all"}  # fmt: skip
 
@@ -103,13 +101,7 @@ def cell(scale: str, study: str) -> RunSpec:
 
     spec = s.study_cell("fig11", scale, "composition", study, TRAIN_PREFIX[study] + s.TRAIN_SUFFIX[scale],
                         EVAL_PREFIX[study] + s.EVAL_SUFFIX[scale], SCENARIO_OF[study])  # fmt: skip
-    if spec.train.autoencoder != "vae":
-        return spec
-    t = spec.train_data
-    vae_data = DataSpec(spec.scenario, VAE_PREFIX[study] + s.TRAIN_SUFFIX[scale], resolution=t.resolution,
-                        n_frames=t.n_frames, ranges=t.ranges, procedural=scale == "paper")  # fmt: skip
-    train = dataclasses.replace(spec.train, **SHARED_VAE.get(scale, {}))
-    return dataclasses.replace(spec, train=train, vae_data=vae_data)
+    return s.with_shared_vae(spec, VAE_PREFIX[study] + s.TRAIN_SUFFIX[scale])
 
 
 def fig11(scale: str) -> ExperimentPlan:

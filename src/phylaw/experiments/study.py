@@ -80,6 +80,28 @@ def study_cell(experiment: str, scale: str, study: str, setting: str, train_spli
                    distributed=distributed, factors=factors)  # fmt: skip
 
 
+# the settings of a scale's shared VideoVAE (trained once for every cell that names it): 3x the per-cell VAE's
+# steps at tiny, since it is trained once
+SHARED_VAE = {"tiny": {"vae_steps": 1200}}
+
+
+def shared_vae_data(spec: RunSpec, split: str) -> DataSpec:
+    """``split`` at cell ``spec``'s resolution, length and ranges: the frames of a shared VideoVAE (generated
+    procedurally at paper scale, as the paper's training sets are)."""
+    t = spec.train_data
+    return DataSpec(spec.scenario, split, resolution=t.resolution, n_frames=t.n_frames, ranges=t.ranges,
+                    procedural=spec.scale == "paper")  # fmt: skip
+
+
+def with_shared_vae(spec: RunSpec, split: str) -> RunSpec:
+    """Cell ``spec`` on the scale's shared VideoVAE fitted to ``split`` (:func:`shared_vae_data`, settings
+    :data:`SHARED_VAE`); unchanged where the cell trains without a VAE (pixel space)."""
+    if spec.train.autoencoder != "vae":
+        return spec
+    train = dataclasses.replace(spec.train, **SHARED_VAE.get(spec.scale, {}))
+    return dataclasses.replace(spec, train=train, vae_data=shared_vae_data(spec, split))
+
+
 def plan(name: str, scale: str, cells: list[RunSpec], description: str) -> ExperimentPlan:
     return ExperimentPlan(name, scale, tuple(cells), description, factors=FACTORS)
 
