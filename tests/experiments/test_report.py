@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import textwrap
 
 import numpy as np
 import pandas as pd
@@ -14,7 +15,7 @@ from tests.experiments.conftest import fake_results, make_plan
 
 from phylaw.cli.main import main
 from phylaw.errors import PhylawError
-from phylaw.experiments.gallery import side_by_side_frames, world_to_px, write_gif
+from phylaw.experiments.gallery import TEXT_PX, side_by_side_frames, world_to_px, write_gif
 from phylaw.experiments.report import build_report
 from phylaw.experiments.tables import headline_table
 
@@ -117,6 +118,25 @@ def test_gif_tracks_are_drawn_where_the_ball_is(tmp_path):
     path = write_gif(frames, tmp_path / "a.gif")
     with Image.open(path) as im:
         assert im.n_frames == 6
+
+
+def test_gif_long_title_wraps_inside_the_canvas_and_keeps_every_word():
+    xs = 2 + 0.5 * np.arange(3)
+    truth = np.stack([xs, np.full(3, 5.0)], -1)[:, None, :]
+    title = "ood: " + ", ".join(f"parameter_{k}=0.{k}{k}{k}" for k in range(8))  # far wider than the canvas
+    frame = np.asarray(side_by_side_frames(_disc_video(xs), _disc_video(xs), truth, truth, None, size=80,
+                                           title=title)[-1]).astype(int)  # fmt: skip
+    ink = np.abs(frame - 235).sum(-1) > 60
+    head = frame.shape[0] - 80
+    assert frame.shape[1] == 2 * 80 + 4
+    assert not ink[:head, -3:].any()  # nothing runs off the right edge
+    rows_with_ink = np.flatnonzero(ink[:head].any(axis=1))
+    lines = 1 + np.count_nonzero(np.diff(rows_with_ink) > 1)
+    expected = 1 + len(textwrap.wrap(title, width=(2 * 80 + 4 - 4) // TEXT_PX))
+    assert lines == expected >= 3  # the panel labels, then the whole title over several lines
+    # and without a title the header is one line, as before
+    plain = np.asarray(side_by_side_frames(_disc_video(xs), _disc_video(xs), truth, truth, None, size=80)[-1])
+    assert plain.shape[0] == 80 + 14
 
 
 def test_report_cli_and_bad_input(tmp_path, capsys):

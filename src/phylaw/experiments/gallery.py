@@ -6,6 +6,7 @@ evaluator's parser); the report only embeds the finished files.
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ from phylaw.sim.trajectory import WORLD_SIZE
 GT_TRACK = (0, 160, 0)  # parsed from ground-truth frames
 GEN_TRACK = (0, 0, 0)  # parsed from generated frames
 TRUE_TRACK = (255, 170, 0)  # simulator truth
+TEXT_PX = 6  # widest character of PIL's default font, in pixels (for wrapping titles)
 
 
 def world_to_px(xy: np.ndarray, size: int) -> np.ndarray:
@@ -65,7 +67,10 @@ def side_by_side_frames(
     truth:                (T, K, 2) simulator positions, optional
     """
     n = min(len(gt), len(gen))
-    pad, head = 4, 14
+    pad, line = 4, 12
+    # the title gets its own lines across both panels, wrapped so that a long one is never cut off
+    title_lines = textwrap.wrap(title, width=max(8, (2 * size + pad - 4) // TEXT_PX)) if title else []
+    head = line * (1 + len(title_lines)) + 2
     out = []
     for t in range(n):
         canvas = Image.new("RGB", (2 * size + pad, size + head), (235, 235, 235))
@@ -74,7 +79,9 @@ def side_by_side_frames(
         draw = ImageDraw.Draw(canvas)
         label = "condition" if t < cond_frames else "generated"
         draw.text((2, 1), f"ground truth  t={t:02d}", fill=(0, 0, 0))
-        draw.text((size + pad + 2, 1), f"{label}  {title}", fill=(0, 0, 0))
+        draw.text((size + pad + 2, 1), label, fill=(0, 0, 0))
+        for i, text in enumerate(title_lines):
+            draw.text((2, 1 + line * (i + 1)), text, fill=(0, 0, 0))
         sub = Image.new("RGB", (2 * size + pad, size), (0, 0, 0))
         sub.paste(canvas.crop((0, head, 2 * size + pad, size + head)))
         sdraw = ImageDraw.Draw(sub)
