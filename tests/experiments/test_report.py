@@ -120,7 +120,7 @@ def test_gif_tracks_are_drawn_where_the_ball_is(tmp_path):
         assert im.n_frames == 6
 
 
-def test_gif_long_title_wraps_inside_the_canvas_and_keeps_every_word():
+def test_gif_long_title_wraps_inside_the_canvas_and_draws_every_line():
     xs = 2 + 0.5 * np.arange(3)
     truth = np.stack([xs, np.full(3, 5.0)], -1)[:, None, :]
     title = "ood: " + ", ".join(f"parameter_{k}=0.{k}{k}{k}" for k in range(8))  # far wider than the canvas

@@ -34,14 +34,19 @@ ATTR_DIR, REPORT_DIR = "attributes", "attribute_report"
 GIFS_PER_LEVEL = 2
 
 
-# The shared VideoVAE of the tiny attribute cells (RunSpec.vae_data = attr-all-tiny): trained once for every
-# cell, so it affords 3x the per-cell VAE's 400 steps (benchmarks/attr_vae_floor.py measures its floor).
-def shared_vae_data(spec: RunSpec) -> DataSpec:
-    """``attr-all<size>`` at the cell's resolution and length: every colour x shape over the whole ranges
-    (300,000 videos at paper scale: generated procedurally there, as the paper's training sets are)."""
+def vae_split(scale: str) -> str:
+    """``attr-all<size>``: the split of the VideoVAE every attribute cell of ``scale`` shares (every colour x
+    shape over the whole ranges), trained once with ``study.SHARED_VAE``'s settings
+    (benchmarks/attr_vae_floor.py measures its floor)."""
     from phylaw.sim.attribute_studies import ALL_PREFIX
 
-    return s.shared_vae_data(spec, ALL_PREFIX + s.TRAIN_SUFFIX[spec.scale])
+    return ALL_PREFIX + s.TRAIN_SUFFIX[scale]
+
+
+def shared_vae_data(spec: RunSpec) -> DataSpec:
+    """:func:`vae_split` at the cell's resolution and length (300,000 videos at paper scale: generated
+    procedurally there, as the paper's training sets are)."""
+    return s.shared_vae_data(spec, vae_split(spec.scale))
 
 
 def attribute_cell(experiment: str, scale: str, setting: str) -> RunSpec:
@@ -54,9 +59,7 @@ def attribute_cell(experiment: str, scale: str, setting: str) -> RunSpec:
     prefix = setting if st.kind == "compose" else f"attr-{setting}"
     spec = s.study_cell(experiment, scale, "attribute", setting, prefix + s.TRAIN_SUFFIX[scale],
                         prefix + s.EVAL_SUFFIX[scale], SCENARIO)  # fmt: skip
-    from phylaw.sim.attribute_studies import ALL_PREFIX
-
-    return s.with_shared_vae(spec, ALL_PREFIX + s.TRAIN_SUFFIX[scale])
+    return s.with_shared_vae(spec, vae_split(scale))
 
 
 def plan(name: str, scale: str, settings: tuple[str, ...], description: str) -> ExperimentPlan:
