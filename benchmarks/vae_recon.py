@@ -13,7 +13,8 @@ A setting is comma-separated ``fw`` (autoencoder.foreground_weight), ``base`` (b
 8), ``steps``, ``lr``, ``batch`` (videos per step) and ``frames`` (random frames of each video per step,
 autoencoder.train_frames; the VAE is frame-wise, so batch=16,frames=2 costs what batch=4,frames=8 does and shows
 four times as many scenes). Every output (data, VAEs, reconstructions, evaluations) lives under ``--out`` and is reused
-when the same setting runs again.
+when the same setting runs again; a VAE trained here is the one ``phylaw reproduce table2 --out`` the same folder
+uses when the setting is its scale's.
 """
 
 from __future__ import annotations
@@ -68,10 +69,11 @@ def main() -> None:
 
     s = t2.settings(args.scale)
     spec = t2.cell(args.scale, s.models[-1][0], 60)
-    base = {"fw": s.vae_foreground_weight, "base": s.vae_base_channels, "factor": 8,
+    base = {"fw": s.vae_foreground_weight, "base": s.vae_base_channels, "factor": s.vae_factor,
             "steps": args.steps or s.vae_steps, "lr": s.vae_lr, "batch": s.vae_batch_size,
-            "frames": TrainConfig().autoencoder.train_frames}  # fmt: skip
+            "frames": s.vae_train_frames or TrainConfig().autoencoder.train_frames}  # fmt: skip
     settings = [parse_setting(t, base) for t in (args.setting or ["fw=0", "fw=10"])]
+    default_frames = TrainConfig().autoencoder.train_frames
     out = args.out
     data_stage = Stage("data", st.build_data)
     train_dir = ensure_data(out, spec.vae_data, data_stage, progress=True, options={})
@@ -85,17 +87,15 @@ def main() -> None:
         train = dataclasses.replace(spec.train, vae_foreground_weight=setting["fw"],
                                     vae_base_channels=setting["base"], vae_factor=setting["factor"],
                                     vae_steps=setting["steps"], vae_lr=setting["lr"],
-                                    vae_batch_size=setting["batch"])  # fmt: skip
+                                    vae_batch_size=setting["batch"],
+                                    vae_train_frames=0 if setting["frames"] == default_frames else setting["frames"])  # fmt: skip
         cell = dataclasses.replace(spec, train=train)
         name = ",".join(f"{key}={setting[key]}" for key in ("fw", "base", "factor", "steps", "lr", "batch", "frames"))
-        run = st.vae_dir_of(out, cell)
-        if setting["frames"] != base["frames"]:  # not part of a cell's VAE key: its own folder here
-            run = run.with_name(f"{run.name}-frames{setting['frames']}")
+        run = st.vae_dir_of(out, cell)  # the directory a Table 2 run in the same OUT trains its VAE in
         t0 = time.perf_counter()
         if not (run / "vae.pt").is_file():
             cfg = st.train_config(cell, train_dir / st.DATA_FILE)
-            sets = [*st.vae_train_overrides(train), ("autoencoder.train_frames", setting["frames"])]
-            train_vae(apply_overrides(cfg, sets), run, resume=True, progress=True)
+            train_vae(apply_overrides(cfg, st.vae_train_overrides(train)), run, resume=True, progress=True)
             (run / "train_seconds.txt").write_text(f"{time.perf_counter() - t0:.1f}\n")
         seconds = (
             float((run / "train_seconds.txt").read_text()) if (run / "train_seconds.txt").exists() else np.nan

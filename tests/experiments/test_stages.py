@@ -253,3 +253,24 @@ def test_vae_foreground_weight_reaches_the_config_and_names_its_own_vae():
     assert train_config(plain, Path("d.h5")).autoencoder.foreground_weight == 0.0
     assert train_config(weighted, Path("d.h5")).autoencoder.foreground_weight == 10.0
     assert weighted.run_id != plain.run_id
+
+
+def test_vae_train_frames_reach_the_vae_config_and_name_their_own_vae(tmp_path):
+    import dataclasses
+    from pathlib import Path
+
+    from phylaw.config import apply_overrides
+    from phylaw.experiments import stages
+    from phylaw.experiments.table2 import cell
+
+    plain = cell("tiny", "DiT-tiny", 6)
+    two = dataclasses.replace(plain, train=dataclasses.replace(plain.train, vae_train_frames=2))
+    vae_cfg = {
+        k: apply_overrides(train_config(c, Path("d.h5")), stages.vae_train_overrides(c.train))
+        for k, c in (("plain", plain), ("two", two))
+    }
+    assert vae_cfg["plain"].autoencoder.train_frames == 8  # 0: the config's default
+    assert vae_cfg["two"].autoencoder.train_frames == 2
+    assert stages.vae_key(two) == [*stages.vae_key(plain), ("train_frames", 2)]
+    assert stages.vae_dir_of(tmp_path, two) != stages.vae_dir_of(tmp_path, plain)
+    assert two.run_id != plain.run_id

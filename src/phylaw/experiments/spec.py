@@ -164,6 +164,7 @@ class TrainSpec:
     vae_batch_size: int = 32
     vae_lr: float = 3e-4
     vae_foreground_weight: float = 0.0  # autoencoder.foreground_weight of the VAE's training (0: plain loss)
+    vae_train_frames: int = 0  # autoencoder.train_frames: frames of each video per VAE step (0: the config's)
     seed: int = 0
 
 

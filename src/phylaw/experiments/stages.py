@@ -194,7 +194,8 @@ def vae_key(spec: RunSpec) -> list[Any]:
     t = spec.train
     key = [t.vae_factor, t.vae_base_channels, t.vae_steps, t.vae_batch_size, t.vae_lr, t.seed]
     # appended only when set, so the VAE directories named before the option existed keep their names
-    return [*key, ("foreground_weight", t.vae_foreground_weight)] if t.vae_foreground_weight else key
+    key += [("foreground_weight", t.vae_foreground_weight)] if t.vae_foreground_weight else []
+    return [*key, ("train_frames", t.vae_train_frames)] if t.vae_train_frames else key
 
 
 def vae_data(spec: RunSpec) -> DataSpec:
@@ -235,9 +236,10 @@ def _train_vae(ctx: CellContext, cfg) -> Path:
 def vae_train_overrides(t) -> list[tuple[str, Any]]:
     """The overrides that turn a cell's training config (``TrainSpec`` ``t``) into its VideoVAE's training
     config. runtime.threads=0: the VAE trains in one process on every core, whatever the DiT's ranks use."""
-    return [("optim.batch_size", t.vae_batch_size), ("schedule.steps", t.vae_steps), ("optim.lr", t.vae_lr),
+    sets = [("optim.batch_size", t.vae_batch_size), ("schedule.steps", t.vae_steps), ("optim.lr", t.vae_lr),
             ("schedule.warmup_steps", min(100, t.vae_steps // 10)), ("optim.weight_decay", 0.0),
             ("data.cache_latents", False), ("autoencoder.path", ""), ("runtime.threads", 0)]  # fmt: skip
+    return [*sets, ("autoencoder.train_frames", t.vae_train_frames)] if t.vae_train_frames else sets
 
 
 def _torchrun_train(

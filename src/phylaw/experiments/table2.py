@@ -77,6 +77,8 @@ class ScaleSettings:
     micro_batch_size: int = 0
     # VAE loss weight on object pixels (train.vae_trainer.reconstruction_loss); 0: the plain mean
     vae_foreground_weight: float = 0.0
+    vae_factor: int = 8  # spatial downsampling of the VideoVAE (4 or 8); the DiT's patch keeps the token count
+    vae_train_frames: int = 0  # frames of each video per VAE step (autoencoder.train_frames; 0: the config's 8)
     judge_videos: int = 20  # scenes per part of the judge's violation suite (the `judge` stage)
     distributed: bool = False
     procedural: bool = False
@@ -174,8 +176,9 @@ def train_spec(s: ScaleSettings, model: str) -> TrainSpec:
     return TrainSpec(
         model=model, steps=s.steps, batch_size=s.batch_size, lr=s.lr, warmup=s.warmup, autoencoder="vae",
         patch=s.patch, temporal_patch=s.temporal_patch, ema_decay=s.ema_decay, flip=True, preset=s.preset,
-        vae_factor=8, vae_base_channels=s.vae_base_channels, vae_steps=s.vae_steps,
+        vae_factor=s.vae_factor, vae_base_channels=s.vae_base_channels, vae_steps=s.vae_steps,
         vae_batch_size=s.vae_batch_size, vae_lr=s.vae_lr, vae_foreground_weight=s.vae_foreground_weight,
+        vae_train_frames=s.vae_train_frames,
         overrides=overrides,
     )  # fmt: skip
 
