@@ -244,7 +244,9 @@ def test_vae_foreground_weight_reaches_the_config_and_names_its_own_vae():
     from phylaw.experiments import stages
     from phylaw.experiments.table2 import cell
 
-    plain = cell("tiny", "DiT-tiny", 6)
+    tiny = cell("tiny", "DiT-tiny", 6)
+    plain = dataclasses.replace(tiny, train=dataclasses.replace(tiny.train, vae_foreground_weight=0.0,
+                                                                 vae_train_frames=0, vae_factor=8))  # fmt: skip
     weighted = dataclasses.replace(plain, train=dataclasses.replace(plain.train, vae_foreground_weight=10.0))
     # the default keeps the VAE key (and so the directory names) it had before the option existed
     assert stages.vae_key(plain) == [8, plain.train.vae_base_channels, plain.train.vae_steps,
@@ -263,7 +265,8 @@ def test_vae_train_frames_reach_the_vae_config_and_name_their_own_vae(tmp_path):
     from phylaw.experiments import stages
     from phylaw.experiments.table2 import cell
 
-    plain = cell("tiny", "DiT-tiny", 6)
+    tiny = cell("tiny", "DiT-tiny", 6)
+    plain = dataclasses.replace(tiny, train=dataclasses.replace(tiny.train, vae_train_frames=0))
     two = dataclasses.replace(plain, train=dataclasses.replace(plain.train, vae_train_frames=2))
     vae_cfg = {
         k: apply_overrides(train_config(c, Path("d.h5")), stages.vae_train_overrides(c.train))

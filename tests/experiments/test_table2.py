@@ -85,6 +85,16 @@ def test_tiny_holds_videos_per_template_fixed():
     assert len({(c.train.steps, c.train.batch_size) for c in plan.cells}) == 1  # one training budget
 
 
+def test_tiny_keeps_the_demos_128_tokens_whatever_the_vae_factor():
+    from phylaw.experiments.stages import train_config
+
+    for c in get_plan("table2", "tiny").cells:
+        cfg = train_config(c, Path("d.h5"))
+        side = cfg.data.resolution // cfg.autoencoder.spatial_factor // cfg.model.patch_size
+        assert cfg.autoencoder.spatial_factor == t2.settings("tiny").vae_factor
+        assert side**2 * (cfg.data.n_frames // cfg.model.patch_t) == 128
+
+
 def test_one_vae_for_every_cell(tmp_path):
     plan = get_plan("table2", "tiny")
     from phylaw.experiments import stages as st
