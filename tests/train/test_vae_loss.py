@@ -71,6 +71,27 @@ def test_weight_moves_the_loss_onto_the_objects():
     assert recon.grad is not None
 
 
+def test_a_ghost_object_costs_what_a_missing_one_does():
+    """Weighting only the target's objects would make painting object colour on the background 1 + w times
+    cheaper than leaving an object out: the VAE would learn fat bodies. Both are weighted alike."""
+    x = _scene()
+    w = 10.0
+    missing = x.clone()
+    missing[0, 1:, 0, 4:7, 4:7] = 1.0  # the red block painted white
+    ghost = x.clone()
+    ghost[0, 1:, 0, 10:13, 10:13] = -1.0  # a red block of the same size where there is none
+    assert reconstruction_loss(ghost, x, w)[0].item() == pytest.approx(
+        reconstruction_loss(missing, x, w)[0].item(), rel=0.2  # the ghost adds its pixels to the normaliser
+    )
+    assert reconstruction_loss(ghost, x, w)[0].item() > 5 * reconstruction_loss(ghost, x, 0.0)[0].item()
+    # a faint shade below the threshold is not an object: weight 1
+    faint = x.clone()
+    faint[0, :, 0, 10:13, 10:13] -= 0.05
+    base = 1.0 + w * foreground_mask(x).float()
+    expected = (base * (faint - x).abs()).sum() / (3 * base.sum())
+    assert reconstruction_loss(faint, x, w)[0].item() == pytest.approx(expected.item(), rel=1e-5)
+
+
 def test_negative_weight_is_refused_at_config_time():
     with pytest.raises(PhylawError, match="foreground_weight"):
         load_config("vae-cpu", ["autoencoder.foreground_weight=-1"])

@@ -194,7 +194,9 @@ def vae_key(spec: RunSpec) -> list[Any]:
     t = spec.train
     key = [t.vae_factor, t.vae_base_channels, t.vae_steps, t.vae_batch_size, t.vae_lr, t.seed]
     # appended only when set, so the VAE directories named before the option existed keep their names
-    key += [("foreground_weight", t.vae_foreground_weight)] if t.vae_foreground_weight else []
+    # "union": the weight covers the reconstruction's objects too (train.vae_trainer.reconstruction_loss); VAEs
+    # trained with the target's objects only (which drew bodies fatter) are not reused
+    key += [("foreground_weight", t.vae_foreground_weight), ("foreground", "union")] if t.vae_foreground_weight else []
     return [*key, ("train_frames", t.vae_train_frames)] if t.vae_train_frames else key
 
 
