@@ -107,6 +107,50 @@ def test_dit_on_vae_latents_uses_a_keyed_cache(vae_run, tiny_data, tmp_path):
     assert stamps[0] == stamps[1]
 
 
+def test_latent_caches_share_the_rows_of_the_same_videos(vae_run, tiny_data, tmp_path, monkeypatch):
+    """A cache built beside a complete one of the same VAE copies the rows of the videos both hold and encodes
+    only the others, and its bytes are those of a cache built alone; another VAE's cache is never a donor."""
+    import numpy as np
+
+    from phylaw.datasets.torch_dataset import VideoDataset
+    from phylaw.train.data import LatentSource
+
+    ae = load_video_vae(vae_run)
+    encoded = []
+    real = LatentSource.encode_frames
+
+    def counting(self, frames):
+        encoded.append(frames.shape[0])
+        return real(self, frames)
+
+    monkeypatch.setattr(LatentSource, "encode_frames", counting)
+
+    def build(directory, indices, autoencoder=ae):
+        src = LatentSource(VideoDataset(tiny_data, indices=indices), autoencoder, torch.device("cpu"),
+                           cache_dir=directory)  # fmt: skip
+        encoded.clear()
+        path = src.build_cache(progress=False)
+        with h5py.File(path, "r") as f:
+            return {k: f[k][:] for k in ("z", "z_flip")}, sum(encoded)
+
+    subset, superset = [1, 3, 4], [0, 1, 2, 3, 4, 5, 6, 7]
+    alone, n_alone = build(tmp_path / "alone", superset)
+    assert n_alone == 2 * 8  # every video and its mirror image
+    _, n_sub = build(tmp_path / "shared", subset)
+    assert n_sub == 2 * 3
+    shared, n_shared = build(tmp_path / "shared", superset)
+    assert n_shared == 2 * 5  # the subset's three videos are copied
+    for name in ("z", "z_flip"):
+        assert np.array_equal(shared[name], alone[name]), name
+    # a VAE with other weights: same videos, no donor rows
+    other = load_video_vae(vae_run)
+    with torch.no_grad():
+        next(other.parameters()).add_(0.01)
+    changed, n_other = build(tmp_path / "shared", subset, other)
+    assert n_other == 2 * 3
+    assert not np.array_equal(changed["z"], alone["z"][subset])
+
+
 def test_cli_train_sample_presets_and_errors(tiny_data, tmp_path, capsys):
     sets = [x for o in micro_overrides(tiny_data) for x in ("--set", o)]
     run = tmp_path / "run"

@@ -122,6 +122,12 @@ class LatentSource:
     ``memory_budget`` bytes (the rest is re-read from the dataset each time). Learned ones read a latent cache (HDF5, one row per
     video, unflipped and flipped), built once by :meth:`build_cache` and keyed by dataset fingerprint,
     autoencoder hash, resolution, frame count, selected rows and flips, so a cache is never used with the wrong data or weights.
+
+    Rows are shared between caches: each video is encoded alone (its latents depend on its frames and the
+    weights only, not on which videos shared its batch) and stored with a hash of its frames, so a cache built
+    beside complete caches of the same autoencoder, resolution and length copies the rows of the videos they
+    hold and encodes only the others (Table 2's 6- and 30-template training sets are subsets of the
+    60-template one). Copied rows are the bytes an encode would write.
     """
 
     def __init__(
@@ -136,14 +142,13 @@ class LatentSource:
     ) -> None:
         self.data, self.ae, self.device, self.hflip = data, ae, device, hflip
         self.cache_path: Path | None = None
+        # what makes two caches' rows interchangeable: layout, weights, resolution, length
+        self.geometry = ""
         if cache_dir is not None and ae is not None and ae.kind != "identity":
+            self.geometry = json.dumps([CACHE_LAYOUT, ae_identity(ae), data.resolution, data.n_frames])
             key = hashlib.blake2b(digest_size=8)
             fp = data.data.fingerprint
-            key.update(
-                json.dumps(
-                    [fp, ae_identity(ae), data.resolution, data.n_frames, data.indices.tolist(), hflip]
-                ).encode()
-            )
+            key.update(json.dumps([fp, self.geometry, data.indices.tolist(), hflip]).encode())
             self.cache_path = cache_dir / f"latents-{key.hexdigest()}.h5"
         self._cache: h5py.File | None = None
         self._in_memory: dict[str, np.ndarray] = {}
@@ -206,9 +211,36 @@ class LatentSource:
             self._cache = None
         self._in_memory = {}
 
+    def _donors(self) -> tuple[dict[bytes, tuple[h5py.File, int]], list[h5py.File]]:
+        """Rows of the complete caches beside this one that hold what this cache needs: video hash ->
+        (open file, row); the open files (closed by the caller)."""
+        names = ("z", "z_flip") if self.hflip else ("z",)
+        rows: dict[bytes, tuple[h5py.File, int]] = {}
+        files: list[h5py.File] = []
+        for path in sorted(self.cache_path.parent.glob("latents-*.h5")):
+            if path == self.cache_path:
+                continue
+            try:
+                f = h5py.File(path, "r")
+            except OSError:  # unreadable: not a donor
+                continue
+            usable = f.attrs.get("geometry") == self.geometry and all(k in f for k in ("video_key", *names))
+            if not usable:
+                f.close()
+                continue
+            files.append(f)
+            for row, k in enumerate(f["video_key"][:].tolist()):
+                rows.setdefault(k, (f, row))
+        return rows, files
+
     @torch.no_grad()
     def build_cache(self, batch_size: int = 8, progress: bool = True) -> Path | None:
-        """Encode every video (and its mirror image if flips are on) into the cache file; skip if present."""
+        """Encode every video (and its mirror image if flips are on) into the cache file; skip if present.
+
+        Videos already in a complete cache of the same geometry in the same directory are copied from it, the
+        rest encoded one video at a time (``batch_size`` is kept for callers; it no longer changes the
+        bytes)."""
+        del batch_size
         if self.cache_path is None or self.cache_path.is_file():
             return self.cache_path
         self.cache_path.parent.mkdir(parents=True, exist_ok=True)
@@ -217,17 +249,43 @@ class LatentSource:
         n = len(self.data)
         shape = self.ae.latent_shape(self.data.n_frames, self.data.resolution)
         names = ("z", "z_flip") if self.hflip else ("z",)
-        with h5py.File(tmp, "w") as f:
-            sets = {k: f.create_dataset(k, (n, *shape), dtype="float32", chunks=(1, *shape)) for k in names}
-            for start in tqdm(range(0, n, batch_size), desc="encoding latents", disable=not progress):
-                pos = np.arange(start, min(n, start + batch_size))
-                frames = self.frames(pos, np.zeros(pos.size, dtype=bool))
-                sets["z"][start : start + pos.size] = self.encode_frames(frames).cpu().numpy()
-                if self.hflip:
-                    sets["z_flip"][start : start + pos.size] = (
-                        self.encode_frames(frames.flip(3)).cpu().numpy()
-                    )
-            f.attrs["fingerprint"] = self.data.data.fingerprint
+        donors, files = self._donors()
+        copied = 0
+        try:
+            with h5py.File(tmp, "w") as f:
+                sets = {k: f.create_dataset(k, (n, *shape), "float32", chunks=(1, *shape)) for k in names}
+                keys = f.create_dataset("video_key", (n,), dtype=f"S{2 * VIDEO_KEY_BYTES}")
+                for pos in tqdm(range(n), desc="encoding latents", disable=not progress):
+                    frames = self.video(pos)
+                    key = video_key(frames)
+                    keys[pos] = key
+                    if key in donors:
+                        src, row = donors[key]
+                        for name in names:
+                            sets[name][pos] = src[name][row]
+                        copied += 1
+                        continue
+                    sets["z"][pos] = self.encode_frames(frames[None]).cpu().numpy()[0]
+                    if self.hflip:
+                        sets["z_flip"][pos] = self.encode_frames(hflip_frames(frames)[None]).cpu().numpy()[0]
+                f.attrs["fingerprint"] = self.data.data.fingerprint
+                f.attrs["geometry"] = self.geometry
+        finally:
+            for g in files:
+                g.close()
         tmp.replace(self.cache_path)
-        log.info("latent cache written: %s", self.cache_path)
+        log.info("latent cache written: %s (%d of %d videos copied)", self.cache_path, copied, n)
         return self.cache_path
+
+
+# caches of older layouts (videos encoded in batches of 8) are never read or shared
+CACHE_LAYOUT = "per-video-1"
+VIDEO_KEY_BYTES = 16
+
+
+def video_key(frames: torch.Tensor) -> bytes:
+    """Hex hash of a video's uint8 frames (shape and bytes): the identity under which cache rows are shared."""
+    h = hashlib.blake2b(digest_size=VIDEO_KEY_BYTES)
+    h.update(json.dumps(list(frames.shape)).encode())
+    h.update(frames.contiguous().numpy().tobytes())
+    return h.hexdigest().encode()
