@@ -45,6 +45,41 @@ def summary_mean(summary: pd.DataFrame, metric: str, split: str) -> float:
     return float(m["mean"].iloc[0]) if len(m) else np.nan
 
 
+def recon_strip(data: Path, recon: Path, dest: Path, title: str, videos: int = 3, frames: int = 4) -> Path:
+    """PNG: for the first ``videos`` reconstructed rows of each split, ground truth above the reconstruction at
+    ``frames`` evenly spaced frames (nearest-neighbour x2), so bodies that fatten, fade or vanish are seen."""
+    from PIL import Image, ImageDraw
+
+    from phylaw.datasets import open_dataset
+    from phylaw.datasets.samples import open_samples
+
+    with open_dataset(data) as ds, open_samples(recon) as rs:
+        split = np.asarray(ds.labels.split)[rs.index]
+        rows = [r for label in sorted(set(split)) for r in np.flatnonzero(split == label)[:videos]]
+        pairs = []
+        for r in rows:
+            rec = rs.frames(r)
+            gt = ds.frames(int(rs.index[r]), rec.shape[1])[: len(rec)]
+            ts = np.linspace(0, len(rec) - 1, frames).round().astype(int)
+            pairs.append((f"{split[r]} row {int(rs.index[r])}", np.concatenate(list(gt[ts]), 1),
+                          np.concatenate(list(rec[ts]), 1)))  # fmt: skip
+    h, w = pairs[0][1].shape[:2]
+    z, head = 2, 14
+    canvas = Image.new("RGB", (w * z, head + len(pairs) * (2 * h * z + head)), (235, 235, 235))
+    draw = ImageDraw.Draw(canvas)
+    draw.text((2, 1), f"{title}: ground truth (upper) | reconstruction (lower), frames evenly spaced", fill=0)
+    y = head
+    for label, gt, rec in pairs:
+        draw.text((2, y + 1), label, fill=(0, 0, 0))
+        y += head
+        for img in (gt, rec):
+            canvas.paste(Image.fromarray(img).resize((w * z, h * z), Image.NEAREST), (0, y))
+            y += h * z
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    canvas.save(dest)
+    return dest
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, required=True)
@@ -103,6 +138,8 @@ def main() -> None:
         recon = st.reconstruct(run, eval_dir / st.DATA_FILE, index, run / f"recon-{len(index)}.h5",
                                 n_frames=spec.eval_data.n_frames, resolution=spec.eval_data.resolution,
                                 progress=True)  # fmt: skip
+        strip = recon_strip(eval_dir / st.DATA_FILE, recon, run / f"recon_strip-{len(index)}.png", name)
+        print(f"{name}: ground truth | reconstruction strip: {strip}")
         result = evaluate(eval_dir / st.DATA_FILE, recon, out=run / f"recon_eval-{len(index)}",
                           options=EvalOptions(metric_set="phyre"), progress=True)  # fmt: skip
         metrics = pd.read_csv(result.metrics_csv, dtype={"split": str, "level": str, "detail": str})
