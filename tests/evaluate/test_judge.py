@@ -294,3 +294,24 @@ def test_contact_between_frames_is_not_free_flight():
     assert not free[11, m]
     assert free[3:10, m].all()
     assert jd._hovering(v, v.accel())[0] < 1
+
+
+def test_decoder_thinned_static_bodies_are_not_a_disappearance(scenes):
+    """Black pegs one pixel thinner on one side in every frame after the given one (what a VAE's soft edges do:
+    10-15 % of the black area) is not a body gone: the class-area rule reads its reference from the model's
+    own frames. The same video read as if frame 0 were generated too flags it (the rule still sees the loss),
+    and a real deletion is still flagged (test_injected_violation_flagged_with_reason)."""
+    for row in (0, 9, 10):
+        frames = vi._render(scenes[row].gt, RES).copy()
+        black = frames.max(-1) < 60
+        edge = black.copy()
+        edge[:, :, :-1] &= ~black[:, :, 1:]  # black pixels whose right-hand neighbour is not black
+        edge[:, :, -1] = False
+        edge[0] = False  # the given frame stays the simulator's
+        frames[edge] = 255
+        assert 0.1 < edge[1].sum() / black[0].sum() < 0.4
+        tracks = parse_objects(frames[None], 512.0, FRAME_DT)
+        given = jd.judge(tracks, cond_frames=1)
+        assert not given.abnormal[0], (row, given.reasons[0])
+        all_generated = jd.judge(tracks, cond_frames=0)
+        assert any("units² of black gone" in r for r in all_generated.reasons[0]), (row, all_generated.reasons)

@@ -224,8 +224,9 @@ def _nanmedian(x: np.ndarray) -> float:
 class _Video:
     """One video's tracks with the derived quantities the rules share."""
 
-    def __init__(self, tr, i: int, cfg: JudgeConfig, px: float) -> None:
+    def __init__(self, tr, i: int, cfg: JudgeConfig, px: float, cond_frames: int = 0) -> None:
         self.cfg, self.px = cfg, px
+        self.cond = int(min(cond_frames, cfg.settle_frames))  # leading frames given to the model
         self.world = float(tr.world_size)
         self.gf = cfg.gravity * float(tr.dt) ** 2  # free-fall second difference, units/frame²
         self.dt = float(tr.dt)
@@ -440,7 +441,11 @@ def _presence(v: _Video) -> tuple[Finding, Finding, Finding]:
         small = float(np.nanmin(refs))
         band = float(np.nansum(v.band[members] * refs))
         need = max(cfg.class_loss * small, 0.0 if c == BLACK else 2.0 * band)  # static: no band
-        ref = float(np.max(tot[: cfg.settle_frames + 1]))
+        # the reference is read from the model's own frames: the given frames come from the simulator's
+        # renderer, the rest from a decoder, and a class total compared across that boundary measures the
+        # decoder's edges (a VAE that thins every black peg by a pixel loses 10-15 % of black), not a body;
+        # a body missing from the first generated frame on is the per-track rule's above
+        ref = float(np.max(tot[v.cond : cfg.settle_frames + 1]))
         lost = ref - tot[cfg.settle_frames :]
         n_lost = int((lost >= need).sum())
         if n_lost and float(lost.max()) / need > dis[0]:
@@ -947,7 +952,7 @@ def judge(tracks, cond_frames: int = 1, config: JudgeConfig = JudgeConfig()) -> 
     scores = np.zeros((n, len(VIOLATIONS)))
     reasons: list[list[str]] = []
     for i in range(n):
-        found = _judge_video(_Video(tracks, i, cfg, px))
+        found = _judge_video(_Video(tracks, i, cfg, px, cond_frames))
         row = np.array([f[0] for f in found]) * factors
         scores[i] = row
         reasons.append([f"{found[j][1]} (score {row[j]:.2f})" for j in np.flatnonzero(row >= 1.0)])
