@@ -226,3 +226,21 @@ def test_the_judge_config_is_the_one_scored_with(phyre_data, tmp_path, capsys):
     with pytest.raises(PhylawError, match="phyre metric set"):
         evaluate(phyre_data, folder, tmp_path / "y", options=EvalOptions(metric_set="phylaw",
                                                                          judge_config=str(tmp_path / "suite")))
+
+
+def test_final_frame_agreement_ignores_specks_not_bodies():
+    """Type 1 reads the last frames' components: specks under the parser's MIN_AREA (a decoder's soft edge
+    between a black peg and white reads as 1-2 gray pixels) do not count; a missing body does."""
+    from phylaw.evaluate.objects import MIN_AREA
+    from phylaw.evaluate.phyre_metrics import _components_within
+
+    body = np.zeros((64, 64), bool)
+    body[10:20, 10:20] = True
+    specks = body.copy()
+    specks[40, 40] = specks[50, 5] = specks[30, 50:52] = True  # 1, 1 and 2 pixels, far from the body
+    assert _components_within(specks, body, 2.0) == (1, 1)
+    assert _components_within(body, specks, 2.0) == (1, 1)
+    extra = specks.copy()
+    side = int(np.ceil(np.sqrt(MIN_AREA)))
+    extra[45 : 45 + side, 45 : 45 + side] = True  # a body of MIN_AREA pixels or more where the other has none
+    assert _components_within(extra, body, 2.0) == (1, 2)

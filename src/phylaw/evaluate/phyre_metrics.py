@@ -201,20 +201,37 @@ def abnormal_reasons(x: PhyreInputs) -> list[str]:
 
 # "Type 1 = matches the ground truth", read from the last frames' pixels (no object identities, so touching
 # bodies of one colour, which the tracker may swap, cannot spoil it): every connected component of a dynamic
-# colour in either last frame must have FINAL_PIXEL_SHARE of its pixels within FINAL_TOLERANCE scene units
+# colour (objects.MIN_AREA pixels or more, as the parser counts bodies) in either last frame must have FINAL_PIXEL_SHARE of its pixels within FINAL_TOLERANCE scene units
 # (tracks_metrics.FINAL_TOLERANCE: a bar's thickness, under the smallest ball's diameter) of a pixel of its
 # colour in the other. Ground truth against itself matches exactly.
 FINAL_PIXEL_SHARE = 0.9
 
 
-def _components_within(a: np.ndarray, b: np.ndarray, tol_px: float) -> tuple[int, int]:
-    """(components of mask ``a`` with FINAL_PIXEL_SHARE of their pixels within ``tol_px`` of mask ``b``,
-    components of ``a``)."""
+def _bodies(mask: np.ndarray) -> tuple[np.ndarray, int]:
+    """8-connected components of ``mask`` with at least the parser's ``objects.MIN_AREA`` pixels (smaller ones
+    are noise: a decoder's soft edge between a black peg and the white background reads as specks of gray),
+    as (labels with the specks cleared, count)."""
     from scipy import ndimage
 
-    labels, n = ndimage.label(a, structure=np.ones((3, 3), bool))
+    from phylaw.evaluate.objects import MIN_AREA
+
+    labels, n = ndimage.label(mask, structure=np.ones((3, 3), bool))
+    size = np.bincount(labels.ravel(), minlength=n + 1)
+    keep = size >= MIN_AREA
+    keep[0] = False
+    new = np.cumsum(keep) * keep  # old label -> new label (0: cleared)
+    return new[labels], int(keep.sum())
+
+
+def _components_within(a: np.ndarray, b: np.ndarray, tol_px: float) -> tuple[int, int]:
+    """(components of mask ``a`` with FINAL_PIXEL_SHARE of their pixels within ``tol_px`` of mask ``b``,
+    components of ``a``); components of either mask under ``objects.MIN_AREA`` pixels are ignored."""
+    from scipy import ndimage
+
+    labels, n = _bodies(a)
     if n == 0:
         return 0, 0
+    b = _bodies(b)[0] > 0
     near = (ndimage.distance_transform_edt(~b) <= tol_px) if b.any() else np.zeros_like(a)
     size = np.bincount(labels.ravel(), minlength=n + 1)[1:]
     good = np.bincount(labels.ravel(), weights=near.ravel(), minlength=n + 1)[1:]
