@@ -201,9 +201,9 @@ def abnormal_reasons(x: PhyreInputs) -> list[str]:
 
 # "Type 1 = matches the ground truth", read from the last frames' pixels (no object identities, so touching
 # bodies of one colour, which the tracker may swap, cannot spoil it): every connected component of a dynamic
-# colour (objects.MIN_AREA pixels or more, as the parser counts bodies) in either last frame must have FINAL_PIXEL_SHARE of its pixels within FINAL_TOLERANCE scene units
-# (tracks_metrics.FINAL_TOLERANCE: a bar's thickness, under the smallest ball's diameter) of a pixel of its
-# colour in the other. Ground truth against itself matches exactly.
+# colour (objects.MIN_AREA pixels or more, as the parser counts bodies) in either last frame must have
+# FINAL_PIXEL_SHARE of its pixels within FINAL_TOLERANCE scene units (tracks_metrics.FINAL_TOLERANCE: a bar's
+# thickness, under the smallest ball's diameter) of a pixel of its colour in the other. Ground truth against itself matches exactly.
 FINAL_PIXEL_SHARE = 0.9
 
 

@@ -88,8 +88,8 @@ SETTINGS: dict[str, ScaleSettings] = {
     # 128 px, not 64: at 64² the judge flags 60 % of untouched ground truth (bars 1.3 px thick merge with their
     # neighbours), at 128² 3-4 % (docs/table2.md). x4 VAE latents 32 x 32 (x8 loses the thin bars and small
     # balls: its reconstructions' floor of the abnormal ratio is 97-100 %, x4 with the two-sided foreground
-    # weight 62-68 %, SSIM 0.986; benchmarks/vae_recon.py, docs/table2.md), spatial patch 8, temporal patch 2: 4 x 4 x 8 = 128
-    # tokens, the demo's CPU token count. 16 videos x 2 frames per VAE step: the cost of 4 x 8, more scenes.
+    # weight 62-68 %, SSIM 0.986; benchmarks/vae_recon.py, docs/table2.md), spatial patch 8, temporal patch 2:
+    # 4 x 4 x 8 = 128 tokens, the demo's CPU token count. 16 videos x 2 frames per VAE step: the cost of 4 x 8, more scenes.
     "tiny": ScaleSettings(
         resolution=128,
         n_frames=16,

@@ -195,7 +195,7 @@ class LatentSource:
             if not self.cache_path.is_file():
                 raise PhylawError(f"latent cache {self.cache_path} is missing (build it first)")
             self._cache = h5py.File(self.cache_path, "r")
-            names = ["z", "z_flip"] if self.hflip else ["z"]
+            names = self.cache_sets
             if sum(self._cache[n].nbytes for n in names) <= self.memory_budget:
                 # small caches (the demo's: 17 MB) are read once: no HDF5 read per row per step
                 self._in_memory = {n: self._cache[n][:] for n in names}
@@ -211,10 +211,15 @@ class LatentSource:
             self._cache = None
         self._in_memory = {}
 
+    @property
+    def cache_sets(self) -> tuple[str, ...]:
+        """The cache's latent datasets: ``z``, and ``z_flip`` when flips are on."""
+        return ("z", "z_flip") if self.hflip else ("z",)
+
     def _donors(self) -> tuple[dict[bytes, tuple[h5py.File, int]], list[h5py.File]]:
         """Rows of the complete caches beside this one that hold what this cache needs: video hash ->
         (open file, row); the open files (closed by the caller)."""
-        names = ("z", "z_flip") if self.hflip else ("z",)
+        names = self.cache_sets
         rows: dict[bytes, tuple[h5py.File, int]] = {}
         files: list[h5py.File] = []
         for path in sorted(self.cache_path.parent.glob("latents-*.h5")):
@@ -234,13 +239,11 @@ class LatentSource:
         return rows, files
 
     @torch.no_grad()
-    def build_cache(self, batch_size: int = 8, progress: bool = True) -> Path | None:
+    def build_cache(self, progress: bool = True) -> Path | None:
         """Encode every video (and its mirror image if flips are on) into the cache file; skip if present.
 
         Videos already in a complete cache of the same geometry in the same directory are copied from it, the
-        rest encoded one video at a time (``batch_size`` is kept for callers; it no longer changes the
-        bytes)."""
-        del batch_size
+        rest encoded one video at a time."""
         if self.cache_path is None or self.cache_path.is_file():
             return self.cache_path
         self.cache_path.parent.mkdir(parents=True, exist_ok=True)
@@ -248,7 +251,7 @@ class LatentSource:
         tmp = self.cache_path.with_name(f"{self.cache_path.name}.{os.getpid()}.partial")
         n = len(self.data)
         shape = self.ae.latent_shape(self.data.n_frames, self.data.resolution)
-        names = ("z", "z_flip") if self.hflip else ("z",)
+        names = self.cache_sets
         donors, files = self._donors()
         copied = 0
         try:
