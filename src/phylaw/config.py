@@ -101,6 +101,7 @@ class ScheduleConfig:
 
 
 TIMESTEP_SAMPLING = ("uniform", "logit_normal")
+PREDICTIONS = ("v", "x0")  # = phylaw.diffusion.losses.PREDICTIONS (config does not import torch)
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,12 @@ class DiffusionConfig:
     timesteps: str = "uniform"  # uniform | logit_normal
     logit_mean: float = 0.0
     logit_std: float = 1.0
+    # what the network outputs (diffusion.losses.velocity): v (default) or x0 ("x-prediction, v-loss"; needed
+    # when a token holds more values than the model is wide, e.g. DiT-tiny on 32 x 32 latents with patch 8)
+    prediction: str = "v"
+    # generate x0 minus the last conditioning latent frame (diffusion.conditioning.condition_anchor): what does
+    # not move is exactly 0, so the model spends itself on what moves
+    residual: bool = False
 
 
 @dataclass(frozen=True)
@@ -440,6 +447,14 @@ def validate(cfg: TrainConfig) -> None:
             f"diffusion.timesteps must be one of {', '.join(TIMESTEP_SAMPLING)}, got {cfg.diffusion.timesteps!r}",
         ),
         (cfg.diffusion.logit_std > 0, "diffusion.logit_std must be > 0"),
+        (
+            cfg.diffusion.prediction in PREDICTIONS,
+            f"diffusion.prediction must be one of {', '.join(PREDICTIONS)}, got {cfg.diffusion.prediction!r}",
+        ),
+        (
+            cfg.diffusion.residual is not True or cfg.data.cond_frames > 0,
+            "diffusion.residual needs data.cond_frames >= 1",
+        ),
     ]
     for ok, message in checks:
         if not ok:

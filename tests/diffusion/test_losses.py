@@ -125,7 +125,9 @@ def test_timestep_sampling_distributions() -> None:
     # median of sigmoid(1 + z) is sigmoid(1) = 0.731; P(t < 269) = P(z < -2) = 2.3 %
     assert abs(ln.float().median().item() - 731) < 10
     assert abs((ln < 269).float().mean().item() - 0.0228) < 0.005
-    again = sample_timesteps(n, steps, torch.Generator().manual_seed(0), kind="logit_normal", mean=1.0, std=1.0)
+    again = sample_timesteps(
+        n, steps, torch.Generator().manual_seed(0), kind="logit_normal", mean=1.0, std=1.0
+    )
     assert torch.equal(ln, again)
     with pytest.raises(PhylawError, match="unknown timestep sampling 'cosine'"):
         sample_timesteps(4, steps, torch.Generator(), kind="cosine")
@@ -139,3 +141,31 @@ def test_loss_draws_timesteps_from_the_configured_distribution() -> None:
         model, sched, x0, cond, mask, torch.Generator().manual_seed(3), timesteps="logit_normal", logit_mean=6.0,
     )  # fmt: skip
     assert bool((high.timesteps > 900).all())  # sigmoid(6 - 3 sd) = 0.95
+
+
+def test_x0_prediction_loss_is_zero_for_the_true_x0_and_weighs_errors_by_the_noise() -> None:
+    from phylaw.diffusion.losses import X0_MIN_SIGMA
+
+    x0 = torch.randn(3, 4, 4, 4, 4, generator=torch.Generator().manual_seed(0))
+    cond, mask = make_condition(x0, 1)
+    sched = make_train_scheduler()
+
+    class Out(nn.Module):
+        def __init__(self, value: Tensor) -> None:
+            super().__init__()
+            self.value = value
+
+        def forward(self, x_t, t, c, m):
+            return self.value.expand_as(x_t)
+
+    def loss(value: Tensor, prediction: str):
+        return training_loss(Out(value), sched, x0, cond, mask, torch.Generator().manual_seed(5),
+                             prediction=prediction)  # fmt: skip
+
+    assert float(loss(x0, "x0").loss) < 1e-10
+    assert float(loss(x0, "v").loss) > 0.1  # read as v, x0 is not the answer
+    # an x0 error e costs |e|^2 / max(1 - alpha_bar, floor^2): the v error the DDIM step would see
+    out = loss(x0 + 0.1, "x0")
+    ab = sched.alphas_cumprod[out.timesteps].double()
+    expected = 0.01 / (1 - ab).clamp_min(X0_MIN_SIGMA**2)
+    torch.testing.assert_close(out.mse_per_sample.double(), expected, rtol=1e-3, atol=1e-6)

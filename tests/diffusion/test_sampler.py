@@ -153,3 +153,58 @@ def test_unknown_condition_mode_is_refused() -> None:
     with pytest.raises(PhylawError, match="unknown condition mode 'x0'"):
         sample(OracleV(x0, make_train_scheduler().alphas_cumprod), make_train_scheduler(), cond, mask,
                generator=torch.Generator(), condition="x0")  # fmt: skip
+
+
+class OracleX0(nn.Module):
+    """An x0-predicting network that knows the answer (``diffusion.prediction = "x0"``)."""
+
+    def __init__(self, x0: Tensor) -> None:
+        super().__init__()
+        self.x0 = x0
+
+    def forward(self, x_t: Tensor, timesteps: Tensor, cond: Tensor, mask: Tensor) -> Tensor:
+        return self.x0.expand_as(x_t)
+
+
+@pytest.mark.parametrize("steps", [1, 7])
+def test_x0_prediction_is_turned_into_v_exactly(steps: int) -> None:
+    x0 = _x0()
+    cond, mask = make_condition(x0, 2)
+    out = sample(OracleX0(x0), make_train_scheduler(), cond, mask, steps=steps,
+                 generator=torch.Generator().manual_seed(1), keep_condition=False, prediction="x0")  # fmt: skip
+    torch.testing.assert_close(out, x0, rtol=1e-4, atol=1e-4)
+    # read as v, the same output is a different (wrong) sample: the flag is what changes the reading
+    raw = sample(OracleX0(x0), make_train_scheduler(), cond, mask, steps=steps,
+                 generator=torch.Generator().manual_seed(1), keep_condition=False)  # fmt: skip
+    assert (raw - x0).abs().max() > 0.1
+
+
+def test_residual_target_is_added_back_to_the_last_condition_frame() -> None:
+    """A residual model that generates 0 (nothing moves) holds the last conditioning latent frame still."""
+    x0 = _x0()
+    cond, mask = make_condition(x0, 2)
+    zero = OracleX0(torch.zeros_like(x0))
+    out = sample(zero, make_train_scheduler(), cond, mask, steps=4, generator=torch.Generator().manual_seed(1),
+                 prediction="x0", residual=True)  # fmt: skip
+    torch.testing.assert_close(out[:, :, :2], x0[:, :, :2])  # the condition kept
+    torch.testing.assert_close(out[:, :, 2:], x0[:, :, 1:2].expand(-1, -1, 4, -1, -1), rtol=1e-5, atol=1e-5)
+    # a residual oracle (x0 - anchor) recovers x0 itself
+    delta = x0 - x0[:, :, 1:2]
+    out = sample(OracleX0(delta), make_train_scheduler(), cond, mask, steps=4,
+                 generator=torch.Generator().manual_seed(1), prediction="x0", residual=True)  # fmt: skip
+    torch.testing.assert_close(out, x0, rtol=1e-4, atol=1e-4)
+
+
+def test_residual_sampling_reimposes_the_condition_in_the_residual_variable() -> None:
+    """With a residual target the model is trained on x0 - anchor, so the reimposed condition is (cond - anchor)
+    noised: for the anchor frame itself that is pure start noise scaled by sqrt(1 - alpha_bar)."""
+    x0 = _x0()
+    sched = make_train_scheduler()
+    cond, mask = make_condition(x0, 2)
+    noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(4))
+    spy = Spy()
+    sample(spy, sched, cond, mask, steps=3, generator=None, noise=noise, residual=True)
+    ab = sched.alphas_cumprod
+    for t, x_t in spy.seen:
+        delta = x0[:, :, :2] - x0[:, :, 1:2]
+        torch.testing.assert_close(x_t[:, :, :2], ab[t].sqrt() * delta + (1 - ab[t]).sqrt() * noise[:, :, :2])

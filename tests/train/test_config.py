@@ -67,6 +67,8 @@ def test_overrides_are_parsed_and_typed():
         ("autoencoder.kind=gan", "autoencoder.kind must be one of"),
         ("diffusion.timesteps=cosine", "diffusion.timesteps must be one of uniform, logit_normal"),
         ("diffusion.logit_std=0", "diffusion.logit_std must be > 0"),
+        ("diffusion.prediction=eps", "diffusion.prediction must be one of v, x0"),
+        ("diffusion.residual=3", "config key .diffusion.residual. must be bool"),
     ],
 )
 def test_bad_overrides(override, match):

@@ -236,6 +236,36 @@ def test_deterministic_cuda_mode_restricts_attention_and_names_the_switch():
         torch.backends.cudnn.benchmark = before[3]
     hint = r"^scatter_add_cuda_kernel does not have .*runtime\.deterministic=false"
     with pytest.raises(PhylawError, match=hint), distributed.deterministic_errors_as_phylaw():
-        raise RuntimeError("scatter_add_cuda_kernel does not have a deterministic implementation, but you set...")
+        raise RuntimeError(
+            "scatter_add_cuda_kernel does not have a deterministic implementation, but you set..."
+        )
     with pytest.raises(RuntimeError, match="other"), distributed.deterministic_errors_as_phylaw():
         raise RuntimeError("other")
+
+
+def test_residual_and_x0_prediction_reach_the_loss(micro_cfg, tmp_path, monkeypatch):
+    """diffusion.residual: the loss sees x0 minus the last conditioning frame (which is then exactly 0, as is
+    every pixel that does not move); diffusion.prediction is passed on. The run samples back to videos."""
+    seen = []
+    real = trainer.training_loss
+
+    def spy(model, scheduler, x0, cond, mask, gen, **kw):
+        seen.append((x0.detach().clone(), cond.detach().clone(), kw["prediction"]))
+        return real(model, scheduler, x0, cond, mask, gen, **kw)
+
+    monkeypatch.setattr(trainer, "training_loss", spy)
+    steps = ["schedule.steps=2", "logging.ckpt_every=2"]
+    train_dit(apply_overrides(micro_cfg, steps), tmp_path / "plain", progress=False)
+    x0, cond, prediction = seen[-1]
+    assert prediction == "v"
+    assert torch.equal(x0[:, :, :3], cond[:, :, :3])
+    seen.clear()
+    run = train_dit(apply_overrides(micro_cfg, [*steps, "diffusion.residual=true", "diffusion.prediction=x0"]),
+                    tmp_path / "residual", progress=False)  # fmt: skip
+    x0, cond, prediction = seen[-1]
+    assert prediction == "x0"
+    assert torch.equal(x0[:, :, 2], torch.zeros_like(x0[:, :, 2]))  # the anchor frame (c = 3)
+    torch.testing.assert_close(x0[:, :, :3], cond[:, :, :3] - cond[:, :, 2:3])
+    assert json.loads((run / "config.json").read_text())["diffusion"] == {
+        "timesteps": "uniform", "logit_mean": 0.0, "logit_std": 1.0, "prediction": "x0", "residual": True,
+    }  # fmt: skip

@@ -54,3 +54,17 @@ def compressed_condition_mask(
             raise PhylawError(f"a factor-{f} autoencoder needs a multiple of {f} frames, got {n_frames}")
         groups = [range(k * f, (k + 1) * f) for k in range(n_frames // f)]
     return torch.tensor([sum(i < n_cond_frames for i in g) / len(g) for g in groups], dtype=torch.float32)
+
+
+def condition_anchor(cond: Tensor, mask: Tensor) -> Tensor:
+    """The last fully given latent frame of ``cond`` broadcast over time (B, C, T, H, W): the reference of a
+    residual target (``diffusion.residual``: the model generates x0 - anchor, static pixels are exactly 0).
+
+    Conditioning is a prefix of latent frames (:func:`make_condition`); without a fully given frame there is
+    nothing to anchor to.
+    """
+    given = (mask[:, 0, :, 0, 0] >= 1).all(0)  # (T,) the same prefix for every video
+    n = int(given.int().cumprod(0).sum())
+    if n == 0:
+        raise PhylawError("a residual target needs at least one fully given conditioning latent frame")
+    return cond[:, :, n - 1 : n].expand_as(cond)  # (B, C, T, H, W)

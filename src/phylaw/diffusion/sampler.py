@@ -7,6 +7,8 @@ from diffusers import DDIMScheduler, DDPMScheduler
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from phylaw.diffusion.conditioning import condition_anchor
+from phylaw.diffusion.losses import velocity
 from phylaw.diffusion.scheduler import make_sample_scheduler
 from phylaw.errors import PhylawError
 
@@ -27,6 +29,8 @@ def sample(
     keep_condition: bool = True,
     noise: Tensor | None = None,
     condition: str = DEFAULT_CONDITION,
+    prediction: str = "v",
+    residual: bool = False,
 ) -> Tensor:
     """Generate clean latents (B, C, T, H, W) given condition latents ``cond`` and ``mask`` (B, 1, T, H, W).
 
@@ -55,6 +59,11 @@ def sample(
 
     noise: optional start noise x_T (B, C, T, H, W) given by the caller instead of drawing it from
     ``generator`` (e.g. per-video seeds, so a video does not depend on the batch it is sampled in).
+
+    prediction / residual: how the model was trained (``diffusion.prediction``, ``diffusion.residual``): its
+    output is v or x0 (``losses.velocity`` turns x0 into v exactly), and with ``residual`` the denoised
+    variable is x0 minus the last conditioning frame (``condition_anchor``), which is added back at the end
+    (the model's cond channels hold the real condition either way).
     """
     if condition not in CONDITIONING:
         raise PhylawError(f"unknown condition mode {condition!r}; choose {' or '.join(CONDITIONING)}")
@@ -67,17 +76,20 @@ def sample(
         noise = torch.randn(cond.shape, generator=generator, device=generator.device, dtype=torch.float32)
     x = noise.to(cond.device, torch.float32) * sched.init_noise_sigma  # (B, C, T, H, W)
     cond = cond.to(torch.float32)
+    anchor = condition_anchor(cond, mask) if residual else torch.zeros_like(cond)  # (B, C, T, H, W)
+    target_cond = cond - anchor  # the condition in the denoised variable
     start = noise.to(cond.device, torch.float32)  # (B, C, T, H, W), the fixed draw for the condition
     given = mask >= 1  # (B, 1, T, H, W)
     x0 = x
     for t in tqdm(sched.timesteps, desc="sampling", leave=False, disable=not progress):
         t_batch = torch.full((x.shape[0],), int(t), device=x.device, dtype=torch.long)  # (B,)
         if condition == "reimpose":
-            x = torch.where(given, sched.add_noise(cond, start, t_batch), x)  # (B, C, T, H, W)
-        v = model(x, t_batch, cond, mask).to(torch.float32)  # (B, C, T, H, W)
+            x = torch.where(given, sched.add_noise(target_cond, start, t_batch), x)  # (B, C, T, H, W)
+        out = model(x, t_batch, cond, mask).to(torch.float32)  # (B, C, T, H, W)
+        v = velocity(out, x, t_batch, sched.alphas_cumprod, prediction)
         out = sched.step(v, t, x, eta=0.0)
         x, x0 = out.prev_sample, out.pred_original_sample  # (B, C, T, H, W) each
-    x = x0  # the last x0 prediction: see the docstring
+    x = x0 + anchor  # the last x0 prediction: see the docstring
     if keep_condition:
         x = torch.where(given, cond, x)  # (B, C, T, H, W)
     return x

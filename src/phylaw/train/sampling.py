@@ -88,6 +88,8 @@ def _generate(
     steps: int,
     seed: int,
     condition: str = DEFAULT_CONDITION,
+    prediction: str = "v",
+    residual: bool = False,
 ):
     """uint8 (B,T,H,W,3) condition videos -> generated uint8 videos, noise seeded per dataset index."""
     device = next(model.parameters()).device
@@ -110,6 +112,8 @@ def _generate(
         generator=None,
         noise=noise,
         condition=condition,
+        prediction=prediction,
+        residual=residual,
     )
     videos = tensor_to_frames(ae.decode(z))  # (B, T, H, W, 3)
     videos[:, : c_lat * ae.temporal_factor] = frames[:, : c_lat * ae.temporal_factor].numpy()
@@ -220,7 +224,10 @@ def _sample(run, data, out, info, steps, seed, limit, indices, batch_size, progr
         for start in range(0, len(todo), batch_size):
             local = todo[start : start + batch_size]
             frames = torch.stack([ds[int(rows[j])][0] for j in local])  # (B, T, H, W, 3)
-            videos = _generate(model, ae, frames, index[rows[local]], c_lat, steps, seed, condition)
+            videos = _generate(
+                model, ae, frames, index[rows[local]], c_lat, steps, seed, condition,
+                cfg.diffusion.prediction, cfg.diffusion.residual,
+            )  # fmt: skip
             writer.write(local, videos)
             bar.update(len(local))
         bar.close()

@@ -20,7 +20,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from phylaw import __version__
 from phylaw.config import TrainConfig, to_dict, to_json
-from phylaw.diffusion import make_condition, make_train_scheduler, training_loss
+from phylaw.diffusion import condition_anchor, make_condition, make_train_scheduler, training_loss
 from phylaw.errors import PhylawError
 from phylaw.io import write_text
 from phylaw.models.dit import model_flops_per_sample
@@ -182,6 +182,8 @@ def _train(
                 sl = slice(m * micro, (m + 1) * micro)
                 x0 = source.latents(positions[sl], flips[sl])  # (b, C, T, H, W)
                 cond, mask = make_condition(x0, c_lat)
+                if cfg.diffusion.residual:
+                    x0 = x0 - condition_anchor(cond, mask)  # (b, C, T, H, W)
                 gen = torch.Generator().manual_seed(derive_seed(seed, "noise", step, m))
                 sync = (
                     contextlib.nullcontext() if k == len(mine) - 1 or not info.distributed else net.no_sync()
@@ -190,6 +192,7 @@ def _train(
                     out = training_loss(
                         net, scheduler, x0, cond, mask, gen, timesteps=cfg.diffusion.timesteps,
                         logit_mean=cfg.diffusion.logit_mean, logit_std=cfg.diffusion.logit_std,
+                        prediction=cfg.diffusion.prediction,
                     )  # fmt: skip
                     (out.loss / n_local).backward()
                 loss_sum += out.loss.detach().float()
